@@ -1,0 +1,255 @@
+// Package app wires the pager's subsystems together: it builds the store,
+// the team config, the Twilio client and the HTTP faces from Settings, and
+// runs them until the context ends.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/control"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/pagerline"
+	"github.com/oncall/pager/app/server"
+	"github.com/oncall/pager/app/sessions"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
+	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/local"
+	"github.com/oncall/pager/store/s3store"
+)
+
+// App is a built pager.
+type App struct {
+	Settings Settings
+	Log      *slog.Logger
+	Store    store.Store
+	Team     *team.Manager
+	Twilio   *twilio.Client
+	Audit    *audit.Log
+	Jobs     *jobs.Queue
+	Outbound *notify.Outbound
+	Echo     *echo.Echo
+
+	now func() time.Time
+}
+
+// Options are the parts tests replace.
+type Options struct {
+	Logger *slog.Logger
+	// Store, when set, is used instead of the one Settings name.
+	Store store.Store
+	Now   func() time.Time
+	// HTTPClient is used for outbound calls (Twilio).
+	HTTPClient *http.Client
+	// Jobs tunes the durable job queue (tests shorten leases and polls).
+	Jobs jobs.Options
+	// Notify tunes the outbound path (tests trust a test SMTP CA, or
+	// replace the rate limiters).
+	Notify notify.Options
+}
+
+// OpenStore builds the store Settings name.
+func OpenStore(ctx context.Context, s Settings) (store.Store, error) {
+	if s.UsesS3() {
+		client, err := s3store.NewClient(ctx, s3store.Options{PathStyle: s.S3PathStyle})
+		if err != nil {
+			return nil, fmt.Errorf("app: S3 client: %w", err)
+		}
+		return s3store.New(client, s.S3Bucket), nil
+	}
+	st, err := local.New(s.StoreDir)
+	if err != nil {
+		return nil, fmt.Errorf("app: local store %s: %w", s.StoreDir, err)
+	}
+	return st, nil
+}
+
+// New builds the pager. It loads the team config (seeding the example config
+// into an empty local folder on first start) and fails when there is no
+// valid config to start from.
+func New(ctx context.Context, s Settings, o Options) (*App, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	st := o.Store
+	if st == nil {
+		var err error
+		if st, err = OpenStore(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	a := &App{Settings: s, Log: log, Store: st, now: now}
+	a.Team = team.NewManager(st, s.ConfigKey(), team.ManagerOptions{Logger: log, Now: now})
+	if err := a.loadConfig(ctx); err != nil {
+		return nil, err
+	}
+	tw, err := twilio.New(twilio.Config{
+		AccountSID: s.TwilioAccountSID,
+		AuthToken:  s.TwilioAuthToken,
+		BaseURL:    s.TwilioAPIBaseURL,
+		DryRun:     s.TwilioAccountSID == "",
+		HTTPClient: o.HTTPClient,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: twilio client: %w", err)
+	}
+	a.Twilio = tw
+	a.Audit = audit.New(st, now, log)
+
+	jo := o.Jobs
+	if jo.Logger == nil {
+		jo.Logger = log
+	}
+	if jo.Now == nil {
+		jo.Now = now
+	}
+	if jo.Poll == 0 {
+		jo.Poll = s.JobPoll
+	}
+	a.Jobs = jobs.New(st, jo)
+	no := o.Notify
+	no.Twilio = tw
+	if no.Logger == nil {
+		no.Logger = log
+	}
+	a.Outbound = notify.New(no)
+	a.Outbound.Register(a.Jobs)
+
+	ctl := control.New(control.Options{
+		Config:   a.Team,
+		Sessions: sessions.New(st, now),
+		Audit:    a.Audit,
+		Texter:   texter{q: notify.TextQueue{Q: a.Jobs}, now: now},
+		Now:      now,
+		Logger:   log,
+	})
+	pl := pagerline.New(pagerline.Options{
+		Config:     a.Team,
+		BaseURL:    s.BaseURL,
+		Store:      st,
+		Jobs:       a.Jobs,
+		Outbound:   a.Outbound,
+		Recordings: tw,
+		Audit:      a.Audit,
+		Now:        now,
+		Logger:     log,
+	})
+	a.Echo = server.New(server.Options{
+		Logger:    log,
+		Signature: twilio.NewValidator(s.TwilioAuthToken, s.TwilioAuthTokenSecond),
+		BaseURL:   s.BaseURL,
+		OnReject:  a.auditReject,
+		Control:   ctl,
+		Pagerline: pl,
+		Health:    a,
+	})
+	return a, nil
+}
+
+func (a *App) loadConfig(ctx context.Context) error {
+	err := a.Team.Load(ctx)
+	if errors.Is(err, store.ErrNotFound) && !a.Settings.UsesS3() {
+		// First start on the embedded default: seed the example team so the
+		// pager runs with no set-up. Never on S3: an empty bucket there is
+		// an operator's mistake to report, not to paper over.
+		if _, perr := a.Store.Put(ctx, a.Settings.ConfigKey(), team.DefaultConfig(), store.Cond{IfNoneMatch: true}); perr != nil && !errors.Is(perr, store.ErrPrecondition) {
+			return fmt.Errorf("app: seed example config: %w", perr)
+		}
+		a.Log.Warn("no config found: seeded the example config; edit it to add your team",
+			"store", a.Store.String(), "key", a.Settings.ConfigKey())
+		err = a.Team.Load(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("app: load config %s from %s: %w", a.Settings.ConfigKey(), a.Store, err)
+	}
+	return nil
+}
+
+func (a *App) auditReject(c echo.Context, reason string) {
+	a.Audit.Try(c.Request().Context(), audit.Entry{Actor: "unknown", Action: audit.ActionRejected,
+		Source: c.RealIP(), Detail: c.Request().URL.Path + ": " + reason})
+}
+
+// Health is /healthz: healthy when the config store answered the last check
+// and the config there is valid.
+func (a *App) Health(ctx context.Context) (bool, any) {
+	st := a.Team.Status()
+	detail := map[string]any{
+		"store":      a.Store.String(),
+		"config_key": a.Settings.ConfigKey(),
+		"etag":       st.ETag,
+		"loaded_at":  st.LoadedAt,
+		"last_check": st.LastCheck,
+	}
+	switch {
+	case !st.Healthy:
+		detail["status"] = "unhealthy"
+		detail["error"] = st.LastError
+	case st.Degraded:
+		detail["status"] = "degraded"
+		detail["problems"] = st.Problems
+	default:
+		detail["status"] = "ok"
+	}
+	return st.Healthy && !st.Degraded, detail
+}
+
+// Run serves HTTP and runs the background loops until ctx ends.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	go a.Team.Run(ctx, a.Settings.ConfigRefresh)
+	go func() {
+		if err := a.Jobs.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.Log.Error("job runner stopped", "err", err)
+		}
+	}()
+	srv := &http.Server{
+		Handler:           a.Echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// texter queues a durable SMS, so the hand-over notice is not lost when
+// Twilio is briefly down, and the TAKE reply never waits on Twilio.
+type texter struct {
+	q   notify.TextQueue
+	now func() time.Time
+}
+
+func (t texter) Text(ctx context.Context, from, to, body string) error {
+	id := fmt.Sprintf("text-%d-%s", t.now().UnixNano(), strings.TrimPrefix(to, "+"))
+	return t.q.Enqueue(ctx, id, notify.Text{From: from, To: to, Body: body})
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/store"
+)
+
+func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{errors.New("want validate, pull or push")}
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("config "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	force := fs.Bool("force", false, "push: overwrite even if the stored config changed since pull")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	switch sub {
+	case "validate":
+		if fs.NArg() != 1 {
+			return usageError{errors.New("want: config validate FILE")}
+		}
+		data, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		return validate(data, fs.Arg(0), stdout)
+	case "pull", "push":
+		s, err := app.SettingsFromEnv(os.Getenv)
+		if err != nil {
+			return err
+		}
+		st, err := app.OpenStore(ctx, s)
+		if err != nil {
+			return err
+		}
+		file := fs.Arg(0)
+		if sub == "pull" {
+			return pull(ctx, st, s.ConfigKey(), file, stdout)
+		}
+		if file == "" {
+			return usageError{errors.New("want: config push FILE")}
+		}
+		return push(ctx, st, s.ConfigKey(), file, *force, stdout)
+	default:
+		return usageError{fmt.Errorf("unknown config command %q", sub)}
+	}
+}
+
+func validate(data []byte, name string, stdout io.Writer) error {
+	cfg, err := team.Parse(data)
+	var ve *team.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			fmt.Fprintf(stdout, "%s: error: %s: %s\n", name, p.Path, p.Message)
+		}
+		return fmt.Errorf("%s: %d problem(s)", name, len(ve.Problems))
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range team.Warnings(cfg) {
+		fmt.Fprintf(stdout, "%s: warning: %s: %s\n", name, p.Path, p.Message)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d users)\n", name, len(cfg.AvailableUsers.Users))
+	return nil
+}
+
+func pull(ctx context.Context, st store.Store, key, file string, stdout io.Writer) error {
+	obj, err := st.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read %s from %s: %w", key, st, err)
+	}
+	if file == "" || file == "-" {
+		_, err := stdout.Write(obj.Data)
+		return err
+	}
+	if err := os.WriteFile(file, obj.Data, 0o600); err != nil {
+		return err
+	}
+	// The ETag lets push refuse to overwrite a change made since (a TAKE).
+	if err := os.WriteFile(file+".etag", []byte(obj.ETag+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pulled %s from %s into %s (etag %s)\n", key, st, file, obj.ETag)
+	return nil
+}
+
+func push(ctx context.Context, st store.Store, key, file string, force bool, stdout io.Writer) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if err := validate(data, file, stdout); err != nil {
+		return fmt.Errorf("not pushed: %w", err)
+	}
+	cond := store.Cond{}
+	if !force {
+		etag, err := os.ReadFile(file + ".etag")
+		if err != nil {
+			return fmt.Errorf("no %s.etag from `pager config pull`: pull first, or push --force to overwrite blindly", file)
+		}
+		cond.IfMatch = strings.TrimSpace(string(etag))
+	}
+	etag, err := st.Put(ctx, key, data, cond)
+	if errors.Is(err, store.ErrPrecondition) {
+		return fmt.Errorf("not pushed: %s changed in %s since you pulled it (someone took the pager or pushed); pull again and re-apply your edit", key, st)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s to %s: %w", key, st, err)
+	}
+	_ = os.WriteFile(file+".etag", []byte(etag+"\n"), 0o600)
+	fmt.Fprintf(stdout, "pushed %s to %s (etag %s); running pagers pick it up within their refresh interval\n", file, st, etag)
+	return nil
+}

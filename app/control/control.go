@@ -1,0 +1,252 @@
+// Package control answers team members texting the control number
+// (current_config.from_phone): WHO, TAKE with its C/X confirmation, HALP.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/sessions"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/twiml"
+)
+
+// Config is the part of the team manager control needs.
+type Config interface {
+	Current() *team.Config
+	Update(ctx context.Context, actor string, mutate func(cfg *team.Config, doc *team.Doc) error) (*team.Config, error)
+}
+
+// Texter sends an SMS outside the reply (telling the relieved engineer).
+type Texter interface {
+	Text(ctx context.Context, from, to, body string) error
+}
+
+// Handler serves the control number's SMS webhook.
+type Handler struct {
+	cfg      Config
+	sessions *sessions.Store
+	audit    *audit.Log
+	texter   Texter
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Options wires a Handler.
+type Options struct {
+	Config   Config
+	Sessions *sessions.Store
+	Audit    *audit.Log
+	Texter   Texter
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// New returns a control handler.
+func New(o Options) *Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: o.Config, sessions: o.Sessions, audit: o.Audit, texter: o.Texter, now: o.Now, log: o.Logger}
+}
+
+// ServeEntry is POST /msgcontrol/entry. The form was already parsed and its
+// signature checked by the server's middleware.
+func (h *Handler) ServeEntry(c echo.Context) error {
+	from := c.FormValue("From")
+	body := c.FormValue("Body")
+	replies := h.Handle(c.Request().Context(), from, body, c.FormValue("MessageSid"))
+	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging(replies...)))
+}
+
+// Handle runs one inbound text and returns the replies. Unknown senders get
+// none at all: answering would confirm to a stranger that the number is a
+// pager.
+func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
+	cfg := h.cfg.Current()
+	user, ok := cfg.UserByPhone(from)
+	if !ok || !user.IsEnabled() {
+		h.log.Warn("control: text from unknown sender ignored", "from", from, "message_sid", sid, "known", ok)
+		h.audit.Try(ctx, audit.Entry{Actor: "unknown", Action: audit.ActionRejected, Source: from,
+			Detail: "text to the control number from a sender not in available_users"})
+		return nil
+	}
+	cmd := Parse(body)
+	h.log.Info("control: command", "from", from, "user", user.ID, "command", cmd, "message_sid", sid)
+	switch cmd {
+	case CmdWho:
+		return []string{h.who(cfg)}
+	case CmdTake:
+		return []string{h.take(ctx, cfg, user)}
+	case CmdConfirm:
+		return []string{h.confirm(ctx, user)}
+	case CmdCancel:
+		return []string{h.cancel(ctx, cfg, user)}
+	default:
+		return []string{fmt.Sprintf("Hi %s. Text WHO to see who is on call, TAKE to take the pager, HALP for this help.", user.Name)}
+	}
+}
+
+func (h *Handler) who(cfg *team.Config) string {
+	oc, ok := cfg.OnCall()
+	if !ok {
+		return "Nobody is on call right now. Text TAKE to take the pager."
+	}
+	cc := cfg.CurrentConfig
+	s := fmt.Sprintf("On call: %s (%s).", oc.Name, oc.Phone)
+	if cc.LastModifiedTime > 0 {
+		s += fmt.Sprintf(" Changed %s", formatTime(time.Unix(cc.LastModifiedTime, 0), cc.Timezone))
+		if cc.LastModifiedUserID != "" {
+			s += " by " + cc.LastModifiedUserID
+		}
+		s += "."
+	}
+	return s
+}
+
+func formatTime(t time.Time, tz string) string {
+	loc := time.UTC
+	if tz != "" {
+		if l, err := time.LoadLocation(tz); err == nil {
+			loc = l
+		}
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
+func lifetime(cfg *team.Config) time.Duration {
+	s := cfg.CurrentConfig.SessionLifetime
+	if s <= 0 {
+		s = 300
+	}
+	return time.Duration(s) * time.Second
+}
+
+func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User) string {
+	oc, hasOC := cfg.OnCall()
+	if hasOC && oc.ID == user.ID {
+		return fmt.Sprintf("You are already on call, %s. Nothing changes.", user.Name)
+	}
+	now := h.now()
+	ttl := lifetime(cfg)
+	sess := sessions.Session{Kind: sessions.KindTake, Phone: user.Phone, UserID: user.ID,
+		PrevOnCallID: oc.ID, Created: now, Expires: now.Add(ttl)}
+	if err := h.sessions.Open(ctx, sess); err != nil {
+		h.log.Error("control: TAKE window not opened: store unavailable", "user", user.ID, "err", err)
+		return "Sorry, the pager cannot save anything right now (storage unavailable). Nothing changed; try TAKE again in a minute."
+	}
+	h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: audit.ActionTakeRequested, Source: user.Phone})
+	current := "nobody"
+	if hasOC {
+		current = oc.Name
+	}
+	return fmt.Sprintf("%s, reply C within %s to become the on-call engineer (now: %s), or X to cancel.",
+		user.Name, humanDuration(ttl), current)
+}
+
+func humanDuration(d time.Duration) string {
+	s := int(d / time.Second)
+	switch {
+	case s%60 == 0 && s >= 120:
+		return fmt.Sprintf("%d minutes", s/60)
+	case s == 60:
+		return "1 minute"
+	default:
+		return fmt.Sprintf("%d seconds", s)
+	}
+}
+
+// errLostRace aborts a confirmation whose TAKE was overtaken by someone else.
+type errLostRace struct{ winner team.User }
+
+func (e errLostRace) Error() string { return "on-call changed since TAKE to " + e.winner.ID }
+
+func (h *Handler) confirm(ctx context.Context, user team.User) string {
+	sess, err := h.sessions.Take(ctx, user.Phone)
+	if errors.Is(err, sessions.ErrNone) {
+		return fmt.Sprintf("There is no TAKE waiting for you to confirm. Text TAKE, then C within %s.",
+			humanDuration(lifetime(h.cfg.Current())))
+	}
+	if err != nil {
+		h.log.Error("control: confirm failed: store unavailable", "user", user.ID, "err", err)
+		return "Sorry, the pager cannot reach its storage right now. Nothing changed; reply C again in a minute."
+	}
+	var before team.User
+	newCfg, err := h.cfg.Update(ctx, user.ID, func(cfg *team.Config, doc *team.Doc) error {
+		cur, _ := cfg.OnCall()
+		if cur.ID == user.ID {
+			before = cur
+			return nil
+		}
+		if cur.ID != sess.PrevOnCallID {
+			return errLostRace{winner: cur}
+		}
+		// Re-read the member from the latest config: ops may have changed their number.
+		u, ok := cfg.UserByID(user.ID)
+		if !ok {
+			return fmt.Errorf("user %s no longer in available_users", user.ID)
+		}
+		before = cur
+		return team.SetOnCall(doc, u, user.ID, h.now())
+	})
+	var lost errLostRace
+	switch {
+	case errors.As(err, &lost):
+		return fmt.Sprintf("Too late, %s: %s took the pager since you sent TAKE. Nothing changed; text TAKE again if you still want it.",
+			user.Name, lost.winner.Name)
+	case err != nil:
+		h.log.Error("control: TAKE not saved", "user", user.ID, "err", err)
+		if rerr := h.sessions.Restore(ctx, sess); rerr != nil {
+			h.log.Error("control: TAKE window not restored", "user", user.ID, "err", rerr)
+		}
+		return "Sorry, the change could not be saved (storage unavailable). Nothing changed; reply C again to retry."
+	}
+	_ = h.sessions.Close(ctx, user.Phone)
+	pager := newCfg.CurrentConfig.PagerPhone
+	h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: audit.ActionTake, Source: user.Phone,
+		Before: onCallView(before), After: onCallView(user)})
+	h.log.Info("control: on-call changed", "from_user", before.ID, "to_user", user.ID)
+	if before.ID != "" && before.ID != user.ID && before.Phone != "" && h.texter != nil {
+		msg := fmt.Sprintf("%s, %s has taken the pager: you are no longer on call.", before.Name, user.Name)
+		if err := h.texter.Text(ctx, newCfg.CurrentConfig.FromPhone, before.Phone, msg); err != nil {
+			h.log.Error("control: relieved engineer not told", "user", before.ID, "err", err)
+		}
+	}
+	return fmt.Sprintf("Done, %s: you are on call now. Call %s and leave a test message to check that pages reach you.",
+		user.Name, pager)
+}
+
+func onCallView(u team.User) map[string]string {
+	if u.ID == "" {
+		return nil
+	}
+	return map[string]string{"id": u.ID, "name": u.Name, "phone": u.Phone}
+}
+
+func (h *Handler) cancel(ctx context.Context, cfg *team.Config, user team.User) string {
+	_, err := h.sessions.Take(ctx, user.Phone)
+	if errors.Is(err, sessions.ErrNone) {
+		return "There is nothing to cancel."
+	}
+	if err != nil {
+		h.log.Error("control: cancel failed: store unavailable", "user", user.ID, "err", err)
+		return "Sorry, the pager cannot reach its storage right now. Your TAKE will lapse on its own."
+	}
+	_ = h.sessions.Close(ctx, user.Phone)
+	h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: audit.ActionTakeCancelled, Source: user.Phone})
+	oc, ok := cfg.OnCall()
+	if !ok {
+		return fmt.Sprintf("Cancelled, %s. Nobody is on call.", user.Name)
+	}
+	return fmt.Sprintf("Cancelled, %s. Nothing changes: %s stays on call.", user.Name, oc.Name)
+}

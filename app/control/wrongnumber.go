@@ -1,0 +1,50 @@
+package control
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/twiml"
+)
+
+// ServeWrongNumberSMS is POST /wrongnumber/sms: a text to the voice-only
+// pager line. A known member is pointed at the control number; strangers get
+// nothing, as on the control line.
+func (h *Handler) ServeWrongNumberSMS(c echo.Context) error {
+	cfg := h.cfg.Current()
+	from := c.FormValue("From")
+	u, ok := cfg.UserByPhone(from)
+	if !ok || !u.IsEnabled() {
+		h.log.Warn("control: text to the pager line from unknown sender ignored", "from", from)
+		return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging()))
+	}
+	msg := fmt.Sprintf("Hi %s. This number only takes calls. To text the pager, use %s.", u.Name, cfg.CurrentConfig.FromPhone)
+	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging(msg)))
+}
+
+// ServeWrongNumberVoice is POST /wrongnumber/voice: a call to the text-only
+// control line.
+func (h *Handler) ServeWrongNumberVoice(c echo.Context) error {
+	cfg := h.cfg.Current()
+	say := "This number does not take calls."
+	if p := cfg.CurrentConfig.PagerPhone; p != "" {
+		say += " To reach the on-call engineer, call " + spellNumber(p) + "."
+	}
+	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Voice(twiml.Say{Text: say}, twiml.Hangup{})))
+}
+
+// spellNumber spaces the digits so text-to-speech reads them one by one.
+func spellNumber(p string) string {
+	out := make([]byte, 0, len(p)*2)
+	for i := 0; i < len(p); i++ {
+		if p[i] >= '0' && p[i] <= '9' {
+			if len(out) > 0 {
+				out = append(out, ' ')
+			}
+			out = append(out, p[i])
+		}
+	}
+	return string(out)
+}

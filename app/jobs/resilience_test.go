@@ -1,0 +1,278 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app/jobs"
+)
+
+func TestStoreOutageLosesNoStep(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	fs := &faultStore{Store: newLocal(t, t.TempDir())}
+	q := jobs.New(fs, jobs.Options{Now: clk.Now, Logger: testLogger(t), Workers: 4})
+	runs := newCounter()
+	var outageOnce sync.Once
+	handle := func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
+		runs.inc(j, s)
+		if s.Name == "a" {
+			// The store goes away while steps are running and comes
+			// back a little later: the outcomes must still be recorded.
+			outageOnce.Do(func() {
+				fs.down.Store(true)
+				time.AfterFunc(100*time.Millisecond, func() { fs.down.Store(false) })
+			})
+		}
+		return s.Name + "-" + j.ID, nil
+	}
+	q.Handle("k", "a", handle)
+	q.Handle("k", "b", handle)
+
+	// While the store is down, Enqueue reports failure instead of
+	// pretending the job is safe, and a scan runs nothing.
+	fs.down.Store(true)
+	if _, err := q.Enqueue(ctx, oneStep("lost", "k", "a")); err == nil {
+		t.Fatal("Enqueue during outage returned nil")
+	}
+	if err := q.RunOnce(ctx); err == nil {
+		t.Fatal("RunOnce during outage returned nil")
+	}
+	fs.down.Store(false)
+
+	const n = 20
+	for i := range n {
+		mustEnqueue(t, q, jobs.Job{ID: fmt.Sprintf("j-%02d", i), Kind: "k",
+			Steps: []jobs.Step{{Name: "a"}, {Name: "b", After: []string{"a"}}}})
+	}
+	for range 20 {
+		_ = q.RunOnce(ctx) // may fail while the store is down
+		if infos, err := fs.Store.List(ctx, "jobs/done/"); err == nil && len(infos) == n {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := range n {
+		id := fmt.Sprintf("j-%02d", i)
+		j := mustGet(t, q, id)
+		if !j.Finished() || j.Failed() {
+			t.Errorf("%s: %s", id, fmtSteps(j))
+		}
+		for _, s := range []string{"a", "b"} {
+			if c := runs.get(id + "/" + s); c != 1 {
+				t.Errorf("%s/%s ran %d times, want 1", id, s, c)
+			}
+		}
+	}
+	if q.Stats().StoreErrors == 0 {
+		t.Fatal("outage not observed; the test did not test anything")
+	}
+}
+
+// Every 7th store call fails, half of them after the write took effect
+// (like a timeout on a write that did happen). Steps still run exactly once.
+func TestFlakyStoreRunsEachStepOnce(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	fs := &faultStore{Store: newLocal(t, t.TempDir())}
+	q := jobs.New(fs, jobs.Options{Now: clk.Now, Logger: testLogger(t)})
+	runs := newCounter()
+	handle := func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
+		runs.inc(j, s)
+		return nil, nil
+	}
+	q.Handle("k", "a", handle)
+	q.Handle("k", "b", handle)
+	const n = 15
+	for i := range n {
+		mustEnqueue(t, q, jobs.Job{ID: fmt.Sprintf("f-%02d", i), Kind: "k",
+			Steps: []jobs.Step{{Name: "a"}, {Name: "b", After: []string{"a"}}}})
+	}
+	fs.failEvery.Store(7)
+	for range 50 {
+		_ = q.RunOnce(ctx)
+		if infos, err := fs.Store.List(ctx, "jobs/active/"); err == nil && len(infos) == 0 {
+			break
+		}
+	}
+	fs.failEvery.Store(0)
+	for i := range n {
+		id := fmt.Sprintf("f-%02d", i)
+		if j := mustGet(t, q, id); !j.Finished() {
+			t.Errorf("%s: %s", id, fmtSteps(j))
+		}
+		for _, s := range []string{"a", "b"} {
+			if c := runs.get(id + "/" + s); c != 1 {
+				t.Errorf("%s/%s ran %d times, want 1", id, s, c)
+			}
+		}
+	}
+	if infos, _ := fs.Store.List(ctx, "jobs/done/"); len(infos) != n {
+		t.Fatalf("%d jobs in done/, want %d", len(infos), n)
+	}
+}
+
+func TestTwoReplicasRunEachStepOnce(t *testing.T) {
+	dir := t.TempDir()
+	const n = 50
+	var counts [n][3]atomic.Int32
+	handle := func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
+		var i int
+		if _, err := fmt.Sscanf(j.ID, "r-%d", &i); err != nil {
+			return nil, jobs.Permanent(err)
+		}
+		counts[i][s.Name[0]-'a'].Add(1)
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var (
+		wg       sync.WaitGroup
+		replicas []*jobs.Queue
+	)
+	for _, owner := range []string{"replica-1", "replica-2"} {
+		// Separate store handles, as two processes would have.
+		q := jobs.New(newLocal(t, dir), jobs.Options{Owner: owner, Poll: 20 * time.Millisecond,
+			Workers: 4, Logger: testLogger(t)})
+		for _, s := range []string{"a", "b", "c"} {
+			q.Handle("k", s, handle)
+		}
+		replicas = append(replicas, q)
+		wg.Go(func() {
+			if err := q.Run(ctx); !errors.Is(err, context.Canceled) {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	for i := range n {
+		mustEnqueue(t, replicas[i%2], jobs.Job{ID: fmt.Sprintf("r-%02d", i), Kind: "k",
+			Steps: []jobs.Step{{Name: "a"}, {Name: "b", After: []string{"a"}}, {Name: "c"}}})
+	}
+	st := newLocal(t, dir)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		infos, err := st.List(context.Background(), "jobs/done/")
+		if err == nil && len(infos) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs done before the deadline", len(infos), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	for i := range n {
+		for s := range 3 {
+			if c := counts[i][s].Load(); c != 1 {
+				t.Errorf("r-%02d/%c ran %d times, want 1", i, 'a'+s, c)
+			}
+		}
+	}
+	var done, finished int64
+	for _, q := range replicas {
+		done += q.Stats().StepsDone
+		finished += q.Stats().JobsFinished
+	}
+	if done != 3*n || finished != n {
+		t.Fatalf("replicas recorded %d steps and %d jobs, want %d and %d", done, finished, 3*n, n)
+	}
+	if infos, _ := st.List(context.Background(), "jobs/active/"); len(infos) != 0 {
+		t.Fatalf("%d jobs left in active/", len(infos))
+	}
+}
+
+// A runner shut down mid-step gives the job back; the abandoned run is not
+// counted as an attempt, and a new process (another owner) completes it.
+func TestCancelledRunnerIsResumedByNewOwner(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	first := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "first", Logger: testLogger(t)})
+	started := make(chan struct{})
+	first.Handle("vm", "upload", func(ctx context.Context, _ *jobs.Job, _ *jobs.Step) (any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	mustEnqueue(t, first, jobs.Job{ID: "vm-9", Kind: "vm",
+		Steps: []jobs.Step{{Name: "upload"}, {Name: "notify", After: []string{"upload"}}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error)
+	go func() { stopped <- first.RunOnce(ctx) }()
+	<-started
+	cancel()
+	<-stopped
+
+	j := mustGet(t, first, "vm-9")
+	if u := stepState(t, j, "upload"); u.State != jobs.StepPending || u.Attempts != 0 || j.Lease != nil {
+		t.Fatalf("after shutdown: %s lease %+v", fmtSteps(j), j.Lease)
+	}
+
+	second := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "second", Logger: testLogger(t)})
+	runs := newCounter()
+	for _, s := range []string{"upload", "notify"} {
+		second.Handle("vm", s, func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
+			runs.inc(j, s)
+			return nil, nil
+		})
+	}
+	runOnce(t, second)
+	if j := mustGet(t, second, "vm-9"); !j.Finished() || runs.get("vm-9/upload") != 1 || runs.get("vm-9/notify") != 1 {
+		t.Fatalf("not resumed: %s runs %v", fmtSteps(j), runs.m)
+	}
+}
+
+// A runner that dies mid-step (here: hangs, never returning in time) keeps
+// its lease; another owner takes over only once the lease expires, and the
+// dead runner's late outcome cannot overwrite the finished job.
+func TestCrashedRunnerLeaseExpiresAndJobIsTakenOver(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	const lease = time.Minute
+	crashed := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "crashed", Lease: lease, Logger: testLogger(t)})
+	started, release := make(chan struct{}), make(chan struct{})
+	crashed.Handle("vm", "upload", func(context.Context, *jobs.Job, *jobs.Step) (any, error) {
+		close(started)
+		<-release
+		return "from-crashed", nil
+	})
+	mustEnqueue(t, crashed, oneStep("vm-7", "vm", "upload"))
+	zombie := make(chan error)
+	go func() { zombie <- crashed.RunOnce(context.Background()) }()
+	<-started
+
+	heir := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "heir", Lease: lease, Logger: testLogger(t)})
+	runs := newCounter()
+	heir.Handle("vm", "upload", func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
+		runs.inc(j, s)
+		return "from-heir", nil
+	})
+	runOnce(t, heir)
+	if runs.get("vm-7/upload") != 0 {
+		t.Fatal("job taken over while the lease was live")
+	}
+	if j := mustGet(t, heir, "vm-7"); j.Lease == nil || j.Lease.Owner != "crashed" {
+		t.Fatalf("lease = %+v", j.Lease)
+	}
+
+	clk.Add(lease + time.Second)
+	runOnce(t, heir)
+	j := mustGet(t, heir, "vm-7")
+	if !j.Finished() || runs.get("vm-7/upload") != 1 || string(stepState(t, j, "upload").Result) != `"from-heir"` {
+		t.Fatalf("after lease expiry: %s", fmtSteps(j))
+	}
+
+	close(release)
+	<-zombie
+	j = mustGet(t, heir, "vm-7")
+	if string(stepState(t, j, "upload").Result) != `"from-heir"` || stepState(t, j, "upload").Attempts != 1 {
+		t.Fatalf("late outcome of the dead runner overwrote the job: %s", fmtSteps(j))
+	}
+	if exists(t, newLocal(t, dir), "jobs/active/vm-7.json") {
+		t.Fatal("late outcome resurrected the job in active/")
+	}
+}

@@ -1,0 +1,65 @@
+package pagerline
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/store"
+)
+
+// Config is the part of the team manager the pager line needs.
+type Config interface {
+	Current() *team.Config
+}
+
+// Recordings fetches and deletes recordings on Twilio.
+type Recordings interface {
+	FetchRecording(ctx context.Context, recordingURL string) ([]byte, string, error)
+	DeleteRecording(ctx context.Context, recordingSID string) error
+}
+
+// Handler serves the pager line and runs the voicemail jobs.
+type Handler struct {
+	cfg    Config
+	base   string
+	st     store.Store
+	q      *jobs.Queue
+	out    *notify.Outbound
+	rec    Recordings
+	audit  *audit.Log
+	signer *Signer
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// Options wires a Handler.
+type Options struct {
+	Config     Config
+	BaseURL    string
+	Store      store.Store
+	Jobs       *jobs.Queue
+	Outbound   *notify.Outbound
+	Recordings Recordings
+	Audit      *audit.Log
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// New returns the pager-line handler and registers its job steps on o.Jobs.
+func New(o Options) *Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{cfg: o.Config, base: o.BaseURL, st: o.Store, q: o.Jobs, out: o.Outbound,
+		rec: o.Recordings, audit: o.Audit, signer: NewSigner(o.Store, o.Now), now: o.Now, log: o.Logger}
+	h.register()
+	return h
+}

@@ -1,0 +1,127 @@
+package pagerline
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/store"
+)
+
+// MediaTTL is how long a voicemail link works. Twilio fetches MMS media and
+// call audio within minutes; the engineer may open a texted link hours later.
+const MediaTTL = 24 * time.Hour
+
+// signingKeyKey holds the random key for media links, in the store so every
+// replica signs and checks the same links.
+const signingKeyKey = "secrets/media-url-key"
+
+// Signer makes and checks short-lived media links.
+type Signer struct {
+	st  store.Store
+	now func() time.Time
+
+	mu  sync.Mutex
+	key []byte
+}
+
+// NewSigner returns a signer whose key lives in st.
+func NewSigner(st store.Store, now func() time.Time) *Signer {
+	return &Signer{st: st, now: now}
+}
+
+func (s *Signer) signingKey(ctx context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.key != nil {
+		return s.key, nil
+	}
+	obj, err := s.st.Get(ctx, signingKeyKey)
+	if errors.Is(err, store.ErrNotFound) {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, err
+		}
+		_, perr := s.st.Put(ctx, signingKeyKey, []byte(hex.EncodeToString(k)), store.Cond{IfNoneMatch: true})
+		if perr != nil && !errors.Is(perr, store.ErrPrecondition) {
+			return nil, fmt.Errorf("pagerline: media key: %w", perr)
+		}
+		// Another replica may have won the create: read back what is stored.
+		obj, err = s.st.Get(ctx, signingKeyKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pagerline: media key: %w", err)
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(string(obj.Data)))
+	if err != nil || len(k) < 16 {
+		return nil, fmt.Errorf("pagerline: media key at %s is malformed", signingKeyKey)
+	}
+	s.key = k
+	return k, nil
+}
+
+func mac(key []byte, name string, exp int64) string {
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s\n%d", name, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// URL returns a link to /media/<name> valid for MediaTTL.
+func (s *Signer) URL(ctx context.Context, base, name string) (string, error) {
+	key, err := s.signingKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	exp := s.now().Add(MediaTTL).Unix()
+	return fmt.Sprintf("%s/media/%s?exp=%d&sig=%s", base, name, exp, mac(key, name, exp)), nil
+}
+
+// Check verifies a link's expiry and signature.
+func (s *Signer) Check(ctx context.Context, name, expStr, sig string) error {
+	exp, err := strconv.ParseInt(expStr, 10, 64)
+	if err != nil {
+		return errors.New("malformed link")
+	}
+	if s.now().Unix() > exp {
+		return errors.New("link expired")
+	}
+	key, err := s.signingKey(ctx)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal([]byte(mac(key, name, exp)), []byte(sig)) {
+		return errors.New("bad link signature")
+	}
+	return nil
+}
+
+// ServeMedia is GET /media/:name: the voicemail audio behind a signed link.
+// It serves the stored copy, or fetches from Twilio while the store step has
+// not finished, so a page never waits for S3.
+func (h *Handler) ServeMedia(c echo.Context) error {
+	name := c.Param("name")
+	ctx := c.Request().Context()
+	if err := h.signer.Check(ctx, name, c.QueryParam("exp"), c.QueryParam("sig")); err != nil {
+		h.log.Warn("pagerline: media link refused", "name", name, "reason", err.Error(), "remote", c.RealIP())
+		return echo.NewHTTPError(http.StatusForbidden, "invalid or expired link")
+	}
+	id := strings.TrimSuffix(name, ".mp3")
+	data, err := h.audio(ctx, id)
+	if err != nil {
+		h.log.Error("pagerline: media not available", "job", id, "err", err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "recording not available yet")
+	}
+	c.Response().Header().Set("Cache-Control", "private, max-age=3600")
+	return c.Blob(http.StatusOK, "audio/mpeg", data)
+}

@@ -1,0 +1,120 @@
+package pagerline
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/store"
+)
+
+// statusRank orders delivery states so a callback that arrives late never
+// moves a page backwards (Twilio does not promise callback order).
+var statusRank = map[string]int{
+	"accepted": 1, "scheduled": 1, "queued": 1, "initiated": 1,
+	"sending": 2, "ringing": 2,
+	"sent": 3, "in-progress": 3,
+	"delivered": 4, "read": 5, "completed": 4,
+	"undelivered": 4, "failed": 4, "busy": 4, "no-answer": 4, "canceled": 4,
+}
+
+// reached says whether a final state means the engineer got the page.
+func reached(kind, status, answeredBy string) bool {
+	if kind == StepCall {
+		return status == "completed" && (answeredBy == "" || answeredBy == "human" || answeredBy == "unknown")
+	}
+	return status == "delivered" || status == "read"
+}
+
+func final(status string) bool { return statusRank[status] >= 4 }
+
+// ServeMessageStatus is POST /public/mmsstatuscb, the page text's status
+// callback.
+func (h *Handler) ServeMessageStatus(c echo.Context) error {
+	return h.status(c, StepText, c.FormValue("MessageSid"), c.FormValue("MessageStatus"), c.FormValue("ErrorCode"), "")
+}
+
+// ServeCallStatus is POST /public/callstatus, the page call's status callback.
+func (h *Handler) ServeCallStatus(c echo.Context) error {
+	return h.status(c, StepCall, c.FormValue("CallSid"), c.FormValue("CallStatus"), c.FormValue("ErrorCode"), c.FormValue("AnsweredBy"))
+}
+
+func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy string) error {
+	ctx := c.Request().Context()
+	id := c.QueryParam("job")
+	if id == "" || status == "" {
+		return echo.NewHTTPError(http.StatusBadRequest, "status callback without job or status")
+	}
+	lvl := h.log.Info
+	if status == "failed" || status == "undelivered" {
+		lvl = h.log.Error
+	}
+	lvl("pagerline: delivery status", "job", id, "step", stepName, "sid", sid, "status", status, "error_code", code, "answered_by", answeredBy)
+
+	other := StepCall
+	if stepName == StepCall {
+		other = StepText
+	}
+	var fallback bool
+	_, err := h.q.Update(ctx, id, func(j *jobs.Job) error {
+		fallback = false
+		s := j.Step(stepName)
+		if s == nil {
+			return errStale
+		}
+		var d Delivery
+		_ = json.Unmarshal(s.Result, &d)
+		if d.SID != sid || statusRank[status] < statusRank[d.Status] {
+			// A callback for an earlier attempt, or an older state.
+			return errStale
+		}
+		d.Status, d.ErrorCode = status, code
+		if final(status) && !reached(stepName, status, answeredBy) {
+			o := j.Step(other)
+			var od Delivery
+			if o != nil {
+				_ = json.Unmarshal(o.Result, &od)
+			}
+			// The other path is retried unless it already reached the
+			// engineer; a failed MMS is retried as plain SMS.
+			switch {
+			case stepName == StepText && d.MMS && d.Fallbacks < maxFallbacks:
+				d.SMSOnly = true
+				d.Fallbacks++
+				fallback = true
+				_ = j.Reopen(stepName)
+			case o != nil && !reached(other, od.Status, "") && d.Fallbacks < maxFallbacks:
+				d.Fallbacks++
+				fallback = true
+				od.Fallbacks = d.Fallbacks
+				o.Result, _ = json.Marshal(od)
+				_ = j.Reopen(other)
+			}
+		}
+		s.Result, _ = json.Marshal(d)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStale):
+	case errors.Is(err, store.ErrNotFound):
+		h.log.Warn("pagerline: status callback for unknown job", "job", id)
+	case err != nil:
+		// Twilio does not retry status callbacks; the page itself went out.
+		h.log.Error("pagerline: delivery status not recorded", "job", id, "err", err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "status not recorded")
+	}
+	if final(status) {
+		detail := stepName + " " + sid + " " + status
+		if fallback {
+			detail += "; retrying by the other path"
+		}
+		h.audit.Try(ctx, audit.Entry{Actor: "twilio", Action: audit.ActionPage, Detail: detail})
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+var errStale = errors.New("stale status callback")

@@ -1,0 +1,398 @@
+package pagerline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/twiml"
+)
+
+// Job kinds and steps of the pager line.
+const (
+	KindVoicemail jobs.Kind = "voicemail"
+	KindMissed    jobs.Kind = "missed_call"
+
+	StepStore  = "store"
+	StepEmail  = "email"
+	StepText   = "text"
+	StepCall   = "call"
+	StepDelete = "delete"
+)
+
+// maxFallbacks bounds how often a failed page is retried by the other path.
+const maxFallbacks = 3
+
+// Voicemail is the voicemail job's payload: everything needed to deliver it,
+// fixed when the callback arrives so a retry hours later pages the engineer
+// who was on call when the customer called.
+type Voicemail struct {
+	RecordingSID string    `json:"recording_sid"`
+	RecordingURL string    `json:"recording_url"`
+	Duration     int       `json:"duration"`
+	CallSID      string    `json:"call_sid"`
+	CallerNum    string    `json:"caller_num,omitempty"`
+	CallerName   string    `json:"caller_name,omitempty"`
+	City         string    `json:"city,omitempty"`
+	State        string    `json:"state,omitempty"`
+	Received     time.Time `json:"received"`
+	Key          string    `json:"key"`
+	OnCallID     string    `json:"oncall_id"`
+	OnCallName   string    `json:"oncall_name"`
+	OnCallPhone  string    `json:"oncall_phone"`
+	FromPhone    string    `json:"from_phone"`
+	DeleteAfter  bool      `json:"delete_after_store,omitempty"`
+}
+
+// Metadata is the JSON stored beside each recording.
+type Metadata struct {
+	CallerNum    string    `json:"caller_num,omitempty"`
+	CallerName   string    `json:"caller_name,omitempty"`
+	City         string    `json:"city,omitempty"`
+	State        string    `json:"state,omitempty"`
+	Duration     int       `json:"duration"`
+	CallSID      string    `json:"call_sid"`
+	RecordingSID string    `json:"recording_sid"`
+	Received     time.Time `json:"received"`
+	Bytes        int       `json:"bytes"`
+}
+
+// Delivery is what a page step records, updated by status callbacks.
+type Delivery struct {
+	SID       string `json:"sid"`
+	Status    string `json:"status,omitempty"`
+	ErrorCode string `json:"error_code,omitempty"`
+	MMS       bool   `json:"mms,omitempty"`
+	SMSOnly   bool   `json:"sms_only,omitempty"`
+	Fallbacks int    `json:"fallbacks,omitempty"`
+	Tries     int    `json:"tries,omitempty"`
+}
+
+func (v Voicemail) caller() string {
+	switch {
+	case v.CallerName != "" && v.CallerNum != "":
+		return v.CallerName + " <" + v.CallerNum + ">"
+	case v.CallerNum != "":
+		return v.CallerNum
+	case v.CallerName != "":
+		return v.CallerName
+	default:
+		return "an unknown caller"
+	}
+}
+
+func (v Voicemail) place() string {
+	return strings.TrimSpace(strings.Trim(v.City+", "+v.State, ", "))
+}
+
+func safeID(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// ServeRecordingCallback is POST /public/recordingcb. It answers only after
+// the voicemail job is durably in the store; the deliveries run after.
+func (h *Handler) ServeRecordingCallback(c echo.Context) error {
+	ctx := c.Request().Context()
+	status := c.FormValue("RecordingStatus")
+	cfg := h.cfg.Current()
+	oc, _ := cfg.OnCall()
+	v := Voicemail{
+		RecordingSID: safeID(c.FormValue("RecordingSid")),
+		RecordingURL: c.FormValue("RecordingUrl"),
+		CallSID:      safeID(firstNonEmpty(c.QueryParam("call_sid"), c.FormValue("CallSid"))),
+		CallerNum:    c.QueryParam("caller_num"),
+		CallerName:   c.QueryParam("caller_name"),
+		City:         c.QueryParam("caller_city"),
+		State:        c.QueryParam("caller_state"),
+		Received:     h.now().UTC(),
+		OnCallID:     oc.ID,
+		OnCallName:   oc.Name,
+		OnCallPhone:  oc.Phone,
+		FromPhone:    cfg.CurrentConfig.FromPhone,
+		DeleteAfter:  cfg.CurrentConfig.DeleteRecordingAfterStore,
+	}
+	v.Duration, _ = strconv.Atoi(c.FormValue("RecordingDuration"))
+	var job jobs.Job
+	switch status {
+	case "completed":
+		if v.RecordingSID == "" || v.RecordingURL == "" {
+			return echo.NewHTTPError(http.StatusBadRequest, "completed recording callback without RecordingSid or RecordingUrl")
+		}
+		v.Key = fmt.Sprintf("recordings/%s_%s.mp3", v.Received.Format("2006-01-02_150405"), firstNonEmpty(v.CallSID, v.RecordingSID))
+		job = jobs.Job{ID: "vm-" + v.RecordingSID, Kind: KindVoicemail, Steps: []jobs.Step{
+			{Name: StepStore}, {Name: StepEmail}, {Name: StepText}, {Name: StepCall},
+		}}
+		if v.DeleteAfter {
+			job.Steps = append(job.Steps, jobs.Step{Name: StepDelete, After: []string{StepStore}})
+		}
+	case "absent":
+		if v.CallSID == "" && v.RecordingSID == "" {
+			return echo.NewHTTPError(http.StatusBadRequest, "absent recording callback without CallSid")
+		}
+		job = jobs.Job{ID: "missed-" + firstNonEmpty(v.CallSID, v.RecordingSID), Kind: KindMissed, Steps: []jobs.Step{{Name: StepText}}}
+	default:
+		h.log.Warn("pagerline: recording callback ignored", "status", status, "recording_sid", v.RecordingSID)
+		return c.NoContent(http.StatusNoContent)
+	}
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	job.Payload = payload
+	job.CreatedAt = v.Received
+	created, err := h.q.Enqueue(ctx, job)
+	if err != nil {
+		// Twilio will not call again; keep trying in the background so a
+		// short store outage does not drop the voicemail (the recording
+		// itself stays on Twilio until it is stored).
+		h.log.Error("pagerline: voicemail job not yet durable; retrying in the background",
+			"job", job.ID, "err", err)
+		go h.enqueueLater(job)
+		return c.NoContent(http.StatusNoContent)
+	}
+	if !created {
+		h.log.Info("pagerline: duplicate recording callback ignored", "job", job.ID)
+	} else {
+		h.log.Info("pagerline: voicemail accepted", "job", job.ID, "duration", v.Duration, "caller", v.CallerNum)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) enqueueLater(job jobs.Job) {
+	delay := time.Second
+	for attempt := 1; attempt <= 1000; attempt++ {
+		time.Sleep(delay)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := h.q.Enqueue(ctx, job)
+		cancel()
+		if err == nil {
+			h.log.Info("pagerline: voicemail job durable after retry", "job", job.ID, "attempts", attempt)
+			return
+		}
+		if delay < time.Minute {
+			delay *= 2
+		}
+	}
+	h.log.Error("pagerline: voicemail job could not be stored; the recording is still on Twilio", "job", job.ID)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (h *Handler) register() {
+	h.q.Handle(KindVoicemail, StepStore, h.stepStore)
+	h.q.Handle(KindVoicemail, StepEmail, h.stepEmail)
+	h.q.Handle(KindVoicemail, StepText, h.stepText)
+	h.q.Handle(KindVoicemail, StepCall, h.stepCall)
+	h.q.Handle(KindVoicemail, StepDelete, h.stepDelete)
+	h.q.Handle(KindMissed, StepText, h.stepMissedText)
+}
+
+func (h *Handler) stepStore(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+	var v Voicemail
+	if err := job.Decode(&v); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	data, _, err := h.rec.FetchRecording(ctx, v.RecordingURL)
+	if err != nil {
+		return nil, fmt.Errorf("fetch recording: %w", err)
+	}
+	if _, err := h.st.Put(ctx, v.Key, data, store.Cond{}); err != nil {
+		return nil, fmt.Errorf("store recording: %w", err)
+	}
+	meta, _ := json.MarshalIndent(Metadata{CallerNum: v.CallerNum, CallerName: v.CallerName, City: v.City, State: v.State,
+		Duration: v.Duration, CallSID: v.CallSID, RecordingSID: v.RecordingSID, Received: v.Received, Bytes: len(data)}, "", "  ")
+	if _, err := h.st.Put(ctx, strings.TrimSuffix(v.Key, ".mp3")+".json", meta, store.Cond{}); err != nil {
+		return nil, fmt.Errorf("store metadata: %w", err)
+	}
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionVoicemail, Source: v.CallerNum,
+		After: map[string]any{"key": v.Key, "duration": v.Duration, "recording_sid": v.RecordingSID}})
+	return map[string]any{"key": v.Key, "bytes": len(data)}, nil
+}
+
+// audio returns a voicemail's bytes: the stored copy when the store step is
+// done, else straight from Twilio.
+func (h *Handler) audio(ctx context.Context, jobID string) ([]byte, error) {
+	job, err := h.q.Get(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	var v Voicemail
+	if err := job.Decode(&v); err != nil {
+		return nil, err
+	}
+	if s := job.Step(StepStore); s != nil && s.State == jobs.StepDone {
+		if obj, err := h.st.Get(ctx, v.Key); err == nil {
+			return obj.Data, nil
+		}
+	}
+	data, _, err := h.rec.FetchRecording(ctx, v.RecordingURL)
+	return data, err
+}
+
+func (h *Handler) stepEmail(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+	var v Voicemail
+	if err := job.Decode(&v); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	ms := h.cfg.Current().CurrentConfig.MailSettings
+	data, err := h.audio(ctx, job.ID)
+	if err != nil {
+		return nil, fmt.Errorf("recording for email: %w", err)
+	}
+	body := fmt.Sprintf("On-call voicemail (%s) received from %s", notify.DurationWords(v.Duration), v.caller())
+	if p := v.place(); p != "" {
+		body += " in " + p
+	}
+	body += fmt.Sprintf(".\n\nReceived: %s\nCall SID: %s\nRecording SID: %s\nStored as: %s\nPaged: %s (%s)\n\nThe recording is attached as voicemail.mp3.\n",
+		v.Received.Format(time.RFC1123), v.CallSID, v.RecordingSID, v.Key, v.OnCallName, v.OnCallPhone)
+	r, err := h.out.Email(ctx, ms, []string{ms.ToEmail}, channel.Message{
+		NotificationID: job.ID,
+		Subject:        "[OnCall] New on-call voicemail from " + v.caller(),
+		Body:           body,
+		Attachments:    []channel.Attachment{{Name: "voicemail.mp3", ContentType: "audio/mpeg", Data: data}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"receipt": r.ID, "to": ms.ToEmail}, nil
+}
+
+func (h *Handler) mediaURL(ctx context.Context, jobID string) (string, error) {
+	return h.signer.URL(ctx, h.base, jobID+".mp3")
+}
+
+func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
+	var v Voicemail
+	if err := job.Decode(&v); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	if v.OnCallPhone == "" {
+		return nil, jobs.Permanent(errors.New("nobody is on call"))
+	}
+	var prev Delivery
+	_ = json.Unmarshal(step.Result, &prev)
+	link, err := h.mediaURL(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	body := fmt.Sprintf("On-call voicemail (%s) from %s", notify.DurationWords(v.Duration), v.caller())
+	if p := v.place(); p != "" {
+		body += ", " + p
+	}
+	body += ". Listen: " + link
+	t := notify.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body,
+		StatusCallback: h.base + "/public/mmsstatuscb?job=" + url.QueryEscape(job.ID)}
+	mms := notify.CanMMS(v.FromPhone, v.OnCallPhone) && !prev.SMSOnly
+	if mms {
+		t.MediaURL = []string{link}
+	}
+	sid, err := h.out.SendText(ctx, t)
+	if err != nil && mms && jobs.IsPermanent(err) {
+		// MMS refused outright (e.g. the handset cannot take it): the link
+		// still gets through by plain SMS.
+		t.MediaURL, mms = nil, false
+		sid, err = h.out.SendText(ctx, t)
+	}
+	if err != nil {
+		h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "text failed: " + err.Error()})
+		return nil, err
+	}
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "text sent " + sid})
+	return Delivery{SID: sid, Status: "queued", MMS: mms, Fallbacks: prev.Fallbacks, Tries: prev.Tries + 1}, nil
+}
+
+func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
+	var v Voicemail
+	if err := job.Decode(&v); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	if v.OnCallPhone == "" {
+		return nil, jobs.Permanent(errors.New("nobody is on call"))
+	}
+	var prev Delivery
+	_ = json.Unmarshal(step.Result, &prev)
+	link, err := h.mediaURL(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	who := v.CallerName
+	if v.CallerNum != "" {
+		who = strings.TrimSpace(who + ", number " + notify.PhoneWords(v.CallerNum))
+	}
+	if who == "" {
+		who = "an unknown caller"
+	}
+	intro := fmt.Sprintf("This is the on-call pager. New voicemail from %s, %s long.", who, notify.DurationWords(v.Duration))
+	doc := twiml.Voice(
+		twiml.Pause{Seconds: 1},
+		twiml.Say{Text: intro},
+		twiml.Play{URL: link},
+		twiml.Say{Text: "Again: " + intro + " The message was also sent to you by text and email. Goodbye."},
+	)
+	sid, err := h.out.StartCall(ctx, notify.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
+		StatusCallback: h.base + "/public/callstatus?job=" + url.QueryEscape(job.ID), MachineDetection: true})
+	if err != nil {
+		h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "call failed: " + err.Error()})
+		return nil, err
+	}
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "call placed " + sid})
+	return Delivery{SID: sid, Status: "queued", Fallbacks: prev.Fallbacks, Tries: prev.Tries + 1}, nil
+}
+
+func (h *Handler) stepDelete(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+	var v Voicemail
+	if err := job.Decode(&v); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	// Only after the store step: the job runs this step after it, and the
+	// stored copy is checked once more before the only other copy goes.
+	if _, err := h.st.Get(ctx, v.Key); err != nil {
+		return nil, fmt.Errorf("stored copy not readable, not deleting from Twilio: %w", err)
+	}
+	if err := h.rec.DeleteRecording(ctx, v.RecordingSID); err != nil {
+		return nil, err
+	}
+	return map[string]string{"deleted": v.RecordingSID}, nil
+}
+
+func (h *Handler) stepMissedText(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+	var v Voicemail
+	if err := job.Decode(&v); err != nil {
+		return nil, jobs.Permanent(err)
+	}
+	if v.OnCallPhone == "" {
+		return nil, jobs.Permanent(errors.New("nobody is on call"))
+	}
+	body := fmt.Sprintf("Missed call on the pager line from %s at %s UTC; no message was left.", v.caller(), v.Received.Format("15:04"))
+	sid, err := h.out.SendText(ctx, notify.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})
+	if err != nil {
+		return nil, err
+	}
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "missed-call text sent " + sid})
+	return Delivery{SID: sid, Status: "queued"}, nil
+}

@@ -1,0 +1,119 @@
+// Package server holds the pager's route table and HTTP middleware: every
+// route the pager answers is listed in Routes, in this one file.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// TwilioBodyLimit caps webhook bodies: Twilio's largest (an SMS with media
+// fields) is a few KB; anything bigger is not from Twilio.
+const TwilioBodyLimit = "64K"
+
+// Control is the control number's SMS face (app/control).
+type Control interface {
+	ServeEntry(c echo.Context) error
+	ServeWrongNumberSMS(c echo.Context) error
+	ServeWrongNumberVoice(c echo.Context) error
+}
+
+// Pagerline is the pager line's voice face (app/pagerline).
+type Pagerline interface {
+	ServeAnswer(c echo.Context) error
+	ServeKeypress(c echo.Context) error
+	ServeAfterRecord(c echo.Context) error
+	ServeRecordingCallback(c echo.Context) error
+	ServeMessageStatus(c echo.Context) error
+	ServeCallStatus(c echo.Context) error
+	ServeMedia(c echo.Context) error
+}
+
+// Health reports whether the pager can do its job.
+type Health interface {
+	Health(ctx context.Context) (ok bool, detail any)
+}
+
+// Options wires the server.
+type Options struct {
+	Logger    *slog.Logger
+	Signature SignatureChecker
+	BaseURL   string
+	OnReject  func(c echo.Context, reason string)
+	Control   Control
+	Pagerline Pagerline
+	Health    Health
+}
+
+// New builds the echo instance with every route.
+func New(o Options) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = errorHandler(o.Logger)
+	e.Use(middleware.Recover())
+	e.Use(WrapRequestLog(o.Logger))
+
+	sig := WrapTwilioSignature(o.Signature, o.BaseURL, o.Logger, o.OnReject)
+	limit := middleware.BodyLimit(TwilioBodyLimit)
+	// twilio guards a Twilio webhook: size cap first, so an oversized body
+	// is refused before the signature check reads it.
+	twilio := func(h echo.HandlerFunc) echo.HandlerFunc { return limit(sig(h)) }
+
+	// Team members texting the control number.
+	e.POST("/msgcontrol/entry", twilio(o.Control.ServeEntry))
+	// Reminders for the wrong line.
+	e.POST("/wrongnumber/sms", twilio(o.Control.ServeWrongNumberSMS))
+	e.POST("/wrongnumber/voice", twilio(o.Control.ServeWrongNumberVoice))
+
+	// Customers calling the pager line, and the voicemail's callbacks.
+	e.POST("/public/answer", twilio(o.Pagerline.ServeAnswer))
+	e.POST("/public/keypress", twilio(o.Pagerline.ServeKeypress))
+	e.POST("/public/afterrec", twilio(o.Pagerline.ServeAfterRecord))
+	e.POST("/public/recordingcb", twilio(o.Pagerline.ServeRecordingCallback))
+	e.POST("/public/mmsstatuscb", twilio(o.Pagerline.ServeMessageStatus))
+	e.POST("/public/callstatus", twilio(o.Pagerline.ServeCallStatus))
+	// Voicemail audio behind short-lived signed links (fetched by Twilio
+	// for MMS and calls, and by the engineer's phone): the link is the key.
+	e.GET("/media/:name", o.Pagerline.ServeMedia)
+
+	e.GET("/healthz", func(c echo.Context) error {
+		ok, detail := o.Health.Health(c.Request().Context())
+		if !ok {
+			return c.JSON(http.StatusServiceUnavailable, detail)
+		}
+		return c.JSON(http.StatusOK, detail)
+	})
+
+	return e
+}
+
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code := http.StatusInternalServerError
+		msg := "internal error"
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+			if m, ok := he.Message.(string); ok {
+				msg = m
+			} else {
+				msg = http.StatusText(code)
+			}
+		} else {
+			log.Error("unhandled error", "path", c.Request().URL.Path, "err", err)
+		}
+		if code == http.StatusRequestEntityTooLarge {
+			msg = "request body too large"
+		}
+		_ = c.JSON(code, map[string]string{"message": msg})
+	}
+}

@@ -1,0 +1,140 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Settings are the process settings, read from the environment (and .env,
+// loaded by cmd/pager before this runs; the environment wins).
+type Settings struct {
+	ListenAddr string // LISTEN_ADDR
+	BaseURL    string // ONCALL_APP_BASE_URL
+
+	TwilioAccountSID      string // TWILIO_ACCOUNT_SID
+	TwilioAuthToken       string // TWILIO_AUTH_TOKEN
+	TwilioAuthTokenSecond string // TWILIO_AUTH_TOKEN_SECONDARY (rotation)
+	TwilioAPIBaseURL      string // TWILIO_API_BASE_URL
+
+	StoreDir    string // BACKING_STORE_DIR (local folder store)
+	S3Bucket    string // BACKING_STORE_S3_BUCKET
+	S3Key       string // BACKING_STORE_S3_KEY (the config object)
+	S3PathStyle bool   // BACKING_STORE_S3_PATH_STYLE
+	S3Endpoint  string // AWS_ENDPOINT_URL_S3 (read by the SDK too; kept for the start-up line)
+
+	ConfigRefresh time.Duration // CONFIG_REFRESH_INTERVAL
+	JobPoll       time.Duration // JOB_POLL_INTERVAL
+	LogFormat     string        // LOG_FORMAT: text|json
+}
+
+// DefaultConfigKey is the config object's key in the local folder store.
+const DefaultConfigKey = "oncall_config.json"
+
+// SettingsFromEnv reads Settings from getenv (os.Getenv in production).
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	s := Settings{
+		ListenAddr:            getenv("LISTEN_ADDR"),
+		BaseURL:               strings.TrimRight(getenv("ONCALL_APP_BASE_URL"), "/"),
+		TwilioAccountSID:      getenv("TWILIO_ACCOUNT_SID"),
+		TwilioAuthToken:       getenv("TWILIO_AUTH_TOKEN"),
+		TwilioAuthTokenSecond: getenv("TWILIO_AUTH_TOKEN_SECONDARY"),
+		TwilioAPIBaseURL:      getenv("TWILIO_API_BASE_URL"),
+		StoreDir:              getenv("BACKING_STORE_DIR"),
+		S3Bucket:              getenv("BACKING_STORE_S3_BUCKET"),
+		S3Key:                 getenv("BACKING_STORE_S3_KEY"),
+		S3Endpoint:            getenv("AWS_ENDPOINT_URL_S3"),
+		LogFormat:             getenv("LOG_FORMAT"),
+	}
+	var problems []string
+	if v := getenv("BACKING_STORE_S3_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, "BACKING_STORE_S3_PATH_STYLE: want true or false, got "+strconv.Quote(v))
+		}
+		s.S3PathStyle = b
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, name+": want a positive duration like 10s, got "+strconv.Quote(v))
+			return def
+		}
+		return d
+	}
+	s.ConfigRefresh = dur("CONFIG_REFRESH_INTERVAL", 10*time.Second)
+	s.JobPoll = dur("JOB_POLL_INTERVAL", 2*time.Second)
+
+	if s.StoreDir == "" {
+		s.StoreDir = "./data"
+	}
+	if (s.S3Bucket == "") != (s.S3Key == "") {
+		problems = append(problems, "BACKING_STORE_S3_BUCKET and BACKING_STORE_S3_KEY must be set together")
+	}
+	if s.TwilioAuthToken != "" && s.TwilioAccountSID == "" {
+		problems = append(problems, "TWILIO_AUTH_TOKEN is set but TWILIO_ACCOUNT_SID is not")
+	}
+	if s.TwilioAccountSID != "" && s.TwilioAuthToken == "" {
+		problems = append(problems, "TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not")
+	}
+	if s.ListenAddr == "" {
+		if s.SignaturesChecked() {
+			s.ListenAddr = ":8080"
+		} else {
+			s.ListenAddr = "127.0.0.1:8080"
+		}
+	}
+	host, port, err := net.SplitHostPort(s.ListenAddr)
+	if err != nil {
+		problems = append(problems, "LISTEN_ADDR: want host:port, got "+strconv.Quote(s.ListenAddr))
+	} else if !s.SignaturesChecked() && !isLoopback(host) {
+		// Without a token nobody can tell Twilio from an attacker, so the
+		// pager must not be reachable from outside this machine.
+		s.ListenAddr = net.JoinHostPort("127.0.0.1", port)
+	}
+	if s.BaseURL == "" {
+		if err == nil {
+			h := host
+			if h == "" || h == "0.0.0.0" || h == "::" {
+				h = "localhost"
+			}
+			s.BaseURL = "http://" + net.JoinHostPort(h, port)
+		}
+	}
+	if len(problems) > 0 {
+		return s, fmt.Errorf("settings: %s", strings.Join(problems, "; "))
+	}
+	return s, nil
+}
+
+// SignaturesChecked reports whether Twilio webhooks can be authenticated.
+func (s Settings) SignaturesChecked() bool { return s.TwilioAuthToken != "" }
+
+// UsesS3 reports whether the store is S3.
+func (s Settings) UsesS3() bool { return s.S3Bucket != "" }
+
+// ConfigKey is the config object's key in the store.
+func (s Settings) ConfigKey() string {
+	if s.UsesS3() {
+		return s.S3Key
+	}
+	return DefaultConfigKey
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

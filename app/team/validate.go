@@ -1,0 +1,364 @@
+package team
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Problem is one thing wrong (or suspicious) in a config, at a dotted JSON
+// path such as "available_users.users.bob.phone". Path is empty for the
+// document as a whole (syntax errors). Messages never quote secrets.
+type Problem struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
+
+// ValidationError lists every problem in a rejected config, so ops can fix
+// them all in one edit.
+type ValidationError struct {
+	Problems []Problem
+	// Warnings found along the way, for context; they do not reject a config.
+	Warnings []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "team: invalid config (%d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteByte('s')
+	}
+	b.WriteString(")")
+	for i, p := range e.Problems {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Parse decodes and validates a config document. Any problem is reported in
+// a *ValidationError listing all of them; a syntax error is the only problem
+// reported when the JSON itself is malformed. On success the defaults for
+// absent optional settings are filled in.
+func Parse(data []byte) (*Config, error) {
+	doc, err := ParseDoc(data)
+	if err != nil {
+		return nil, &ValidationError{Problems: []Problem{{Message: strings.TrimPrefix(err.Error(), "team: ")}}}
+	}
+	return parseDoc(doc)
+}
+
+func parseDoc(doc *Doc) (*Config, error) {
+	var r report
+	for _, p := range doc.dups {
+		r.warnf(p, "appears twice in the same object; the last one is used")
+	}
+	c := &Config{}
+	decodeValue(doc.root, reflect.ValueOf(c).Elem(), nil, &r)
+	parseWarnings := append([]Problem(nil), r.warnings...)
+	c.check(&r)
+	r.sort()
+	if len(r.problems) > 0 {
+		return nil, &ValidationError{Problems: r.problems, Warnings: r.warnings}
+	}
+	c.parseWarnings = parseWarnings
+	c.CurrentConfig.applyDefaults()
+	return c, nil
+}
+
+// Validate checks a config built or changed in code; Parse already did.
+func (c *Config) Validate() error {
+	var r report
+	c.check(&r)
+	r.sort()
+	if len(r.problems) > 0 {
+		return &ValidationError{Problems: r.problems, Warnings: r.warnings}
+	}
+	return nil
+}
+
+// Warnings are things in a valid config that work but look like mistakes,
+// such as current_config.oncall_user disagreeing with available_users.
+func Warnings(c *Config) []Problem {
+	if c == nil {
+		return nil
+	}
+	var r report
+	c.check(&r)
+	r.sort()
+	return append(append([]Problem(nil), c.parseWarnings...), r.warnings...)
+}
+
+// validator is a config section that checks itself; at is the section's path.
+type validator interface {
+	validate(c *Config, at path, r *report)
+}
+
+// check runs every section's validator, found by reflection so that a new
+// section only needs its field in Config and its own validate method.
+func (c *Config) check(r *report) {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, ok := fieldName(f)
+		if !ok {
+			continue
+		}
+		if s, ok := v.Field(i).Addr().Interface().(validator); ok {
+			s.validate(c, path{name}, r)
+		}
+	}
+}
+
+func (a *AvailableUsers) validate(_ *Config, at path, r *report) {
+	at = at.key("users")
+	if len(a.Users) == 0 {
+		r.warnf(at, "no users: nobody can take the pager or ask who is on call")
+	}
+	ids := make([]string, 0, len(a.Users))
+	for id := range a.Users {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	phones := map[string]string{}
+	for _, key := range ids {
+		u := a.Users[key]
+		up := at.key(key)
+		switch {
+		case u.ID == "":
+			r.errorf(up.key("id"), "is required and must equal the user's key %q", key)
+		case u.ID != key:
+			r.errorf(up.key("id"), "is %q but the user's key is %q; they must be the same", u.ID, key)
+		}
+		if strings.TrimSpace(u.Name) == "" {
+			r.errorf(up.key("name"), "is required")
+		}
+		checkPhone(r, up.key("phone"), u.Phone)
+		if u.Email != "" {
+			checkEmail(r, up.key("email"), u.Email)
+		}
+		if n := NormalizePhone(u.Phone); n != "" {
+			if other, dup := phones[n]; dup {
+				r.errorf(up.key("phone"), "is also user %q's phone; texts from it could not be told apart", other)
+			} else {
+				phones[n] = key
+			}
+		}
+	}
+}
+
+// Limits on current_config settings.
+const (
+	maxSessionLifetime  = 86400 // a day: a TAKE left pending longer is forgotten
+	maxMaxRecordSeconds = 14400 // Twilio's own cap on a recording
+)
+
+func (cc *CurrentConfig) validate(c *Config, at path, r *report) {
+	checkPhone(r, at.key("from_phone"), cc.FromPhone)
+	checkPhone(r, at.key("pager_phone"), cc.PagerPhone)
+
+	oc := cc.OncallUser
+	op := at.key("oncall_user")
+	if oc.ID == "" {
+		r.errorf(op.key("id"), "is required")
+	} else if u, known := c.AvailableUsers.Users[oc.ID]; !known {
+		users := path{"available_users", "users"}
+		r.warnf(op.key("id"), "%q is not in %s; pages go to oncall_user's own name and phone", oc.ID, users)
+		checkPhone(r, op.key("phone"), oc.Phone)
+	} else {
+		up := path{"available_users", "users", oc.ID}
+		if oc.Phone != u.Phone {
+			r.warnf(op.key("phone"), "differs from %s (%s), which is used", up.key("phone"), u.Phone)
+		}
+		if oc.Name != u.Name {
+			r.warnf(op.key("name"), "differs from %s, which is used", up.key("name"))
+		}
+		if !u.IsEnabled() {
+			r.warnf(op.key("id"), "user %q is on call but disabled", oc.ID)
+		}
+	}
+
+	if cc.SessionLifetime < 0 || cc.SessionLifetime > maxSessionLifetime {
+		r.errorf(at.key("session_lifetime"), "must be between 0 (default %d) and %d seconds", DefaultSessionLifetime, maxSessionLifetime)
+	}
+	if cc.MaxRecordSeconds < 0 || cc.MaxRecordSeconds > maxMaxRecordSeconds {
+		r.errorf(at.key("max_record_seconds"), "must be between 0 (default %d) and %d seconds", DefaultMaxRecordSeconds, maxMaxRecordSeconds)
+	}
+	switch tz := cc.Timezone; {
+	case tz == "Local":
+		// Would make the pager's replies depend on the host it runs on.
+		r.errorf(at.key("timezone"), "must name a zone such as Europe/Paris, not Local")
+	case tz != "":
+		if _, err := time.LoadLocation(tz); err != nil {
+			r.errorf(at.key("timezone"), "%q is not an IANA time zone such as America/New_York", tz)
+		}
+	}
+	cc.MailSettings.validate(c, at.key("mail_settings"), r)
+}
+
+func (m *MailSettings) validate(_ *Config, at path, r *report) {
+	if m.MailPort != 0 && (m.MailPort < 1 || m.MailPort > 65535) {
+		r.errorf(at.key("mail_port"), "must be a TCP port, 1 to 65535")
+	}
+	if m.FromEmail != "" {
+		checkEmail(r, at.key("from_email"), m.FromEmail)
+	}
+	if m.ToEmail != "" {
+		checkEmail(r, at.key("to_email"), m.ToEmail)
+	}
+	if m.MailServer != "" {
+		for _, f := range []struct{ name, v string }{{"from_email", m.FromEmail}, {"to_email", m.ToEmail}} {
+			if f.v == "" {
+				r.warnf(at.key(f.name), "is empty, so voicemails are not e-mailed although mail_server is set")
+			}
+		}
+	}
+}
+
+func (cc *CurrentConfig) applyDefaults() {
+	if cc.SessionLifetime == 0 {
+		cc.SessionLifetime = DefaultSessionLifetime
+	}
+	if cc.MaxRecordSeconds == 0 {
+		cc.MaxRecordSeconds = DefaultMaxRecordSeconds
+	}
+	if cc.Timezone == "" {
+		cc.Timezone = DefaultTimezone
+	}
+	if loc, err := time.LoadLocation(cc.Timezone); err == nil {
+		cc.loc = loc
+	}
+}
+
+func checkPhone(r *report, at path, s string) {
+	const want = "an E.164 number: '+', country code and number, 8 to 15 digits, like +19195551001"
+	switch {
+	case s == "":
+		r.errorf(at, "is required (%s)", want)
+	case ValidPhone(s):
+	case ValidPhone(NormalizePhone(s)):
+		r.errorf(at, "must be written without spaces or punctuation: %s", NormalizePhone(s))
+	default:
+		r.errorf(at, "is not %s", want)
+	}
+}
+
+func checkEmail(r *report, at path, s string) {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		r.errorf(at, "is not a plain e-mail address like sre@example.com")
+	}
+}
+
+// report collects problems and warnings during one Parse or Validate.
+type report struct {
+	problems, warnings []Problem
+	// bad are paths already reported as missing or of the wrong type: more
+	// complaints about what lies under them would only be noise.
+	bad []path
+}
+
+func (r *report) errorf(at path, format string, args ...any) {
+	for _, b := range r.bad {
+		if at.within(b) {
+			return
+		}
+	}
+	r.problems = append(r.problems, Problem{Path: at.String(), Message: fmt.Sprintf(format, args...)})
+}
+
+// fail reports a problem at path and silences later ones under it.
+func (r *report) fail(at path, format string, args ...any) {
+	r.errorf(at, format, args...)
+	r.bad = append(r.bad, at)
+}
+
+func (r *report) warnf(at path, format string, args ...any) {
+	r.warnings = append(r.warnings, Problem{Path: at.String(), Message: fmt.Sprintf(format, args...)})
+}
+
+func (r *report) sort() {
+	sort.SliceStable(r.problems, func(i, j int) bool { return r.problems[i].Path < r.problems[j].Path })
+	sort.SliceStable(r.warnings, func(i, j int) bool { return r.warnings[i].Path < r.warnings[j].Path })
+}
+
+// path is a location in the document: object keys, and array indexes
+// encoded by index.
+type path []string
+
+const indexMark = "\x00"
+
+func (p path) key(k string) path {
+	q := make(path, len(p), len(p)+1)
+	copy(q, p)
+	return append(q, k)
+}
+
+func (p path) index(i int) path { return p.key(indexMark + strconv.Itoa(i)) }
+
+func (p path) within(q path) bool {
+	if len(p) < len(q) {
+		return false
+	}
+	for i := range q {
+		if p[i] != q[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// String writes the path dotted ("current_config.pager_phone"), with
+// ["quoted"] keys where a key would be ambiguous and [n] for array items.
+func (p path) String() string {
+	var b strings.Builder
+	for _, e := range p {
+		switch {
+		case strings.HasPrefix(e, indexMark):
+			b.WriteString("[" + e[len(indexMark):] + "]")
+		case plainKey(e):
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(e)
+		default:
+			b.WriteString("[" + strconv.Quote(e) + "]")
+		}
+	}
+	return b.String()
+}
+
+func plainKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, c := range k {
+		if !(c == '_' || c == '-' || c == '@' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsValidationError reports whether err is, or wraps, a rejected config.
+func IsValidationError(err error) bool {
+	var ve *ValidationError
+	return errors.As(err, &ve)
+}

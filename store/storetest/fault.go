@@ -1,0 +1,58 @@
+package storetest
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Fault sits in front of the fake S3 server's HTTP handler and simulates an
+// outage. Failed requests answer 503 with an S3 error document, as S3 does
+// under throttling or an availability event. Requests are counted whether
+// they fail or not.
+type Fault struct {
+	g    gate
+	next http.Handler
+}
+
+// NewFault wraps next; StartS3 does this for you.
+func NewFault(next http.Handler) *Fault { return &Fault{next: next} }
+
+// Down makes every request fail until Up.
+func (f *Fault) Down() { f.g.setDown(true) }
+
+// Up ends an outage started by Down (FailNext is unaffected).
+func (f *Fault) Up() { f.g.setDown(false) }
+
+// FailNext fails the next n requests, then serves normally.
+func (f *Fault) FailNext(n int) { f.g.setFailNext(n) }
+
+// Requests returns how many requests arrived, by HTTP method ("GET", "PUT",
+// "HEAD", "DELETE", ...), since the start or the last ResetRequests.
+func (f *Fault) Requests() map[string]int { return f.g.snapshot() }
+
+// Total is the sum of Requests.
+func (f *Fault) Total() int { return total(f.g.snapshot()) }
+
+// ResetRequests zeroes the counters.
+func (f *Fault) ResetRequests() { f.g.reset() }
+
+// ServeHTTP implements http.Handler.
+func (f *Fault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	fail, down := f.g.admit(r.Method)
+	if !fail {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	code := "SlowDown"
+	if down {
+		code = "ServiceUnavailable"
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	if r.Method == http.MethodHead {
+		return
+	}
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>%s</Code><Message>storetest: simulated outage</Message><RequestId>storetest-fault</RequestId></Error>`, code)
+}

@@ -1,0 +1,152 @@
+// Package twiml builds the TwiML documents the pager answers Twilio with.
+// Documents are plain data (a slice of verbs) rendered through twilio-go's
+// TwiML writer, so handlers stay declarative and tests can parse a reply back
+// into verbs instead of matching XML strings.
+package twiml
+
+import (
+	"strconv"
+
+	gotwiml "github.com/twilio/twilio-go/twiml"
+)
+
+// Verb is one TwiML instruction.
+type Verb interface {
+	element() gotwiml.Element
+}
+
+// Say speaks text with Twilio's text-to-speech.
+type Say struct {
+	Text     string
+	Voice    string
+	Language string
+	Loop     int
+}
+
+// Play plays an audio file.
+type Play struct {
+	URL  string
+	Loop int
+}
+
+// Pause waits silently.
+type Pause struct{ Seconds int }
+
+// Hangup ends the call.
+type Hangup struct{}
+
+// Redirect hands the call to another TwiML URL.
+type Redirect struct{ URL string }
+
+// Gather collects keypresses; Prompt is spoken while waiting.
+type Gather struct {
+	Action    string
+	NumDigits int
+	Timeout   int
+	// ActionOnEmptyResult posts to Action even when nothing was pressed, so
+	// the handler, not Twilio's fall-through, decides what happens next.
+	ActionOnEmptyResult bool
+	Prompt              []Verb
+}
+
+// Record records the caller.
+type Record struct {
+	Action                  string
+	MaxLength               int
+	Timeout                 int
+	FinishOnKey             string
+	PlayBeep                bool
+	RecordingStatusCallback string
+	// RecordingStatusCallbackEvent is space separated, e.g. "completed absent".
+	RecordingStatusCallbackEvent string
+}
+
+// Message replies by SMS (messaging responses only).
+type Message struct {
+	Body string
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func (v Say) element() gotwiml.Element {
+	return gotwiml.VoiceSay{Message: v.Text, Voice: v.Voice, Language: v.Language, Loop: itoa(v.Loop)}
+}
+
+func (v Play) element() gotwiml.Element { return gotwiml.VoicePlay{Url: v.URL, Loop: itoa(v.Loop)} }
+
+func (v Pause) element() gotwiml.Element { return gotwiml.VoicePause{Length: itoa(v.Seconds)} }
+
+func (Hangup) element() gotwiml.Element { return gotwiml.VoiceHangup{} }
+
+func (v Redirect) element() gotwiml.Element {
+	return gotwiml.VoiceRedirect{Url: v.URL, Method: "POST"}
+}
+
+func (v Gather) element() gotwiml.Element {
+	g := gotwiml.VoiceGather{
+		Input:     "dtmf",
+		Action:    v.Action,
+		Method:    "POST",
+		NumDigits: itoa(v.NumDigits),
+		Timeout:   itoa(v.Timeout),
+	}
+	if v.ActionOnEmptyResult {
+		g.ActionOnEmptyResult = "true"
+	}
+	for _, p := range v.Prompt {
+		g.InnerElements = append(g.InnerElements, p.element())
+	}
+	return g
+}
+
+func (v Record) element() gotwiml.Element {
+	r := gotwiml.VoiceRecord{
+		Action:                       v.Action,
+		Method:                       "POST",
+		MaxLength:                    itoa(v.MaxLength),
+		Timeout:                      itoa(v.Timeout),
+		FinishOnKey:                  v.FinishOnKey,
+		RecordingStatusCallback:      v.RecordingStatusCallback,
+		RecordingStatusCallbackEvent: v.RecordingStatusCallbackEvent,
+		PlayBeep:                     strconv.FormatBool(v.PlayBeep),
+	}
+	if v.RecordingStatusCallback != "" {
+		r.RecordingStatusCallbackMethod = "POST"
+	}
+	return r
+}
+
+func (v Message) element() gotwiml.Element { return gotwiml.MessagingMessage{Body: v.Body} }
+
+// Voice renders a voice response.
+func Voice(verbs ...Verb) string {
+	return render(gotwiml.Voice, verbs)
+}
+
+// Messaging renders a messaging response; with no bodies it is the empty
+// response that tells Twilio to send nothing.
+func Messaging(bodies ...string) string {
+	verbs := make([]Verb, 0, len(bodies))
+	for _, b := range bodies {
+		verbs = append(verbs, Message{Body: b})
+	}
+	return render(gotwiml.Messages, verbs)
+}
+
+func render(fn func([]gotwiml.Element) (string, error), verbs []Verb) string {
+	els := make([]gotwiml.Element, 0, len(verbs))
+	for _, v := range verbs {
+		els = append(els, v.element())
+	}
+	s, err := fn(els)
+	if err != nil {
+		// etree only fails writing to a broken io.Writer; a strings.Builder never is.
+		panic("twiml: render: " + err.Error())
+	}
+	return s
+}
