@@ -23,7 +23,10 @@ import (
 //
 // Steps run at least once: a crash, a lost lease or an unrecordable outcome
 // runs the step again, so a handler must be idempotent (see the package
-// documentation).
+// documentation). ctx is cancelled on shutdown and when the lease is lost;
+// a handler that ignores it holds the job (renewing its lease) until it
+// returns. A handler must not Update its own step: that discards its
+// outcome and runs it again.
 type StepFunc func(ctx context.Context, job *Job, step *Step) (result any, err error)
 
 // Options tune a Queue; the zero value is usable.
@@ -31,9 +34,9 @@ type Options struct {
 	// Prefix is where the queue keeps its objects; default "jobs/". A
 	// missing trailing slash is added.
 	Prefix string
-	// Owner identifies this replica in leases; default hostname plus a
-	// random suffix, so a restarted process never mistakes an old lease
-	// for its own running work.
+	// Owner identifies this replica in leases and must be unique per
+	// running process; default hostname plus a random suffix, so a
+	// restarted process never mistakes an old lease for running work.
 	Owner string
 	// Lease is how long a claim lasts without renewal (default 60s): the
 	// longest a crashed runner's job waits before another replica takes

@@ -116,11 +116,7 @@ func (h *Handler) ServeAfterRecord(c echo.Context) error {
 	if n <= 0 {
 		return h.voice(c, twiml.Say{Text: "I did not get a message. Goodbye."}, twiml.Hangup{})
 	}
-	unit := "second"
-	if n != 1 {
-		unit = "seconds"
-	}
 	return h.voice(c,
-		twiml.Say{Text: fmt.Sprintf("Thank you. I am delivering your %d %s message to the on-call engineer now. You will get a call back as soon as possible. Goodbye.", n, unit)},
+		twiml.Say{Text: fmt.Sprintf("Thank you. I am delivering your %d-second message to the on-call engineer now. You will get a call back as soon as possible. Goodbye.", n)},
 		twiml.Hangup{})
 }

@@ -26,8 +26,8 @@ const (
 	defaultTimeout = 10 * time.Second
 	// recordingTimeout is longer: a recording is megabytes, not a JSON reply.
 	recordingTimeout = 60 * time.Second
-	// DefaultMaxRecordingBytes caps FetchRecording; a 5-minute mono mp3 is
-	// about 2.5 MiB, so this only stops something that is not a voicemail.
+	// DefaultMaxRecordingBytes caps FetchRecording; a 5-minute voicemail mp3 is
+	// a few MiB, so this only stops something that is not a voicemail.
 	DefaultMaxRecordingBytes = 50 << 20
 
 	apiHost = "api.twilio.com"

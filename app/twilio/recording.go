@@ -24,7 +24,7 @@ var recordingSIDPattern = regexp.MustCompile(`^RE[0-9a-fA-F]{32}$`)
 
 // FetchRecording downloads the media behind a RecordingUrl that Twilio
 // posted to a callback. Twilio's RecordingUrl has no extension; ".mp3" is
-// appended then (without it Twilio serves WAV, ten times larger).
+// appended then (without it Twilio serves WAV, several times larger).
 //
 // The account credentials are sent only to Twilio's API host over HTTPS, or
 // to the BaseURL's host when one is configured (api.twilio.com is then

@@ -84,10 +84,17 @@ func TestStartCallRejectsInvalidWithoutSending(t *testing.T) {
 // still abandon a call when the caller's context ends.
 func TestStartCallStopsWhenContextEnds(t *testing.T) {
 	arrived := make(chan struct{})
+	release := make(chan struct{})
 	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Reading the body lets the server notice the client hanging up.
+		_, _ = io.Copy(io.Discard, r.Body)
 		close(arrived)
-		<-r.Context().Done() // hang until the client gives up
+		select { // hang until the client gives up
+		case <-r.Context().Done():
+		case <-release:
+		}
 	}))
+	t.Cleanup(func() { close(release) }) // runs before the server closes
 	c, err := twilio.New(twilio.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "0123456789abcdef0123456789abcdef", BaseURL: srv})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,329 @@
+// Package harness runs a whole pager in a test against real peers — S3 over
+// the S3 protocol, a fake Twilio API that validates against Twilio's spec and
+// signs its webhooks, a real SMTP server — so a test reads like a phone
+// conversation:
+//
+//	alice := h.Phone("+15555550101")
+//	alice.Text("TAKE").Expect("reply C")
+//	alice.Text("C").Expect("on call now")
+//	h.Phone(bob).ExpectSMS("no longer on call")
+package harness
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/smtptest"
+	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/storetest"
+)
+
+// Team numbers used by DefaultConfig.
+const (
+	Alice      = "+15555550101"
+	Bob        = "+15555550102"
+	Carol      = "+447700900123"
+	Control    = "+15555550100"
+	PagerPhone = "+15555550199"
+	Stranger   = "+15555550999"
+)
+
+// Options shape a harness.
+type Options struct {
+	// Config is the team config JSON; DefaultConfig when empty. The string
+	// "SMTP_PORT" in it is replaced by the test SMTP server's port.
+	Config string
+	// SMTP configures the test mail server.
+	SMTP smtptest.Options
+	// Lease is the job lease (default 1s, so a "crashed" pager's jobs are
+	// taken over quickly after Restart).
+	Lease time.Duration
+	// Settings adjusts the pager's settings before start.
+	Settings func(*app.Settings)
+}
+
+// DefaultConfig is a team of three (alice on call, a UK member for the
+// SMS-with-link path), mail through the test SMTP server.
+const DefaultConfig = `{
+  "available_users": {
+    "users": {
+      "alice": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101", "shoe_size": 9},
+      "bob":   {"id": "bob",   "name": "Bob Roberts",     "phone": "+15555550102"},
+      "carol": {"id": "carol", "name": "Carol Jones",     "phone": "+447700900123"}
+    }
+  },
+  "current_config": {
+    "from_phone": "+15555550100",
+    "last_modified_time": 1611602242,
+    "last_modified_user_id": "alice",
+    "mail_settings": {
+      "from_email": "oncall@example.com",
+      "mail_password": "",
+      "mail_port": SMTP_PORT,
+      "mail_server": "127.0.0.1",
+      "mail_use_tls": false,
+      "mail_username": "",
+      "to_email": "sre@example.com"
+    },
+    "oncall_user": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
+    "pager_phone": "+15555550199",
+    "session_lifetime": 300,
+    "ops_note": "unknown fields survive"
+  },
+  "x_extension": {"keep": true}
+}
+`
+
+// Harness is one running pager and its peers.
+type Harness struct {
+	T      testing.TB
+	S3     *storetest.S3Server
+	Store  store.Store
+	Twilio *mocktwilio.Server
+	SMTP   *smtptest.Server
+	Key    string
+
+	opts     Options
+	settings app.Settings
+	mu       sync.Mutex
+	app      *app.App
+	cancel   context.CancelFunc
+	done     chan struct{}
+	url      string
+	addr     string
+}
+
+// Public is the pager's public base URL (ONCALL_APP_BASE_URL): as behind a
+// TLS proxy, it differs from where the pager listens, and Twilio signs it.
+const Public = "https://pager.example.test"
+
+// Webhook posts a signed Twilio webhook to target, a URL under Public (as
+// found in TwiML or a status callback), delivering it to the listening pager.
+func (h *Harness) Webhook(target string, form url.Values) (int, string) {
+	h.T.Helper()
+	if !strings.HasPrefix(target, Public) {
+		h.T.Fatalf("harness: webhook target %q is not under the public base URL %s", target, Public)
+	}
+	ctx, cancel := h.ctx()
+	defer cancel()
+	status, body, err := h.Twilio.PostTo(ctx, h.url, Public, strings.TrimPrefix(target, Public), form)
+	if err != nil {
+		h.T.Fatalf("harness: webhook %s: %v", target, err)
+	}
+	return status, body
+}
+
+// Fetch GETs a URL under Public from the listening pager (a media link).
+func (h *Harness) Fetch(target string) (int, []byte) {
+	h.T.Helper()
+	resp, err := http.Get(h.url + strings.TrimPrefix(target, Public))
+	if err != nil {
+		h.T.Fatalf("harness: fetch %s: %v", target, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// New starts S3, Twilio, SMTP and the pager; everything stops when the test
+// ends.
+func New(t testing.TB, o Options) *Harness {
+	t.Helper()
+	h := &Harness{T: t, opts: o, Key: "team/oncall_config.json"}
+	h.S3 = storetest.StartS3(t)
+	h.Store = h.S3.Store()
+	h.Twilio = mocktwilio.New(t)
+	h.SMTP = smtptest.New(t, o.SMTP)
+	cfg := o.Config
+	if cfg == "" {
+		cfg = DefaultConfig
+	}
+	cfg = strings.ReplaceAll(cfg, "SMTP_PORT", fmt.Sprint(h.SMTP.Port()))
+	if _, err := h.Store.Put(context.Background(), h.Key, []byte(cfg), store.Cond{}); err != nil {
+		t.Fatalf("harness: seed config: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	h.url = "http://" + h.addr
+	h.settings = app.Settings{
+		ListenAddr:       h.addr,
+		BaseURL:          Public,
+		TwilioAccountSID: h.Twilio.AccountSID(),
+		TwilioAuthToken:  h.Twilio.AuthToken(),
+		TwilioAPIBaseURL: h.Twilio.URL(),
+		S3Bucket:         h.S3.Bucket,
+		S3Key:            h.Key,
+		ConfigRefresh:    50 * time.Millisecond,
+		JobPoll:          50 * time.Millisecond,
+	}
+	if o.Settings != nil {
+		o.Settings(&h.settings)
+	}
+	h.start(ln)
+	t.Cleanup(h.Stop)
+	return h
+}
+
+// URL is where the pager listens.
+func (h *Harness) URL() string { return h.url }
+
+// App is the running pager.
+func (h *Harness) App() *app.App {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.app
+}
+
+func (h *Harness) start(ln net.Listener) {
+	h.T.Helper()
+	lease := h.opts.Lease
+	if lease == 0 {
+		lease = time.Second
+	}
+	var logger *slog.Logger
+	if os.Getenv("HARNESS_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	pool := h.SMTP.CertPool()
+	a, err := app.New(context.Background(), h.settings, app.Options{
+		Logger: logger,
+		Store:  h.Store,
+		Jobs:   jobs.Options{Lease: lease, Backoff: fastBackoff},
+		Notify: notify.Options{
+			Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000},
+			Email: func(e channel.Email) channel.Sender {
+				e.RootCAs = pool
+				e.Timeout = 5 * time.Second
+				return e
+			},
+		},
+	})
+	if err != nil {
+		h.T.Fatalf("harness: start pager: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Run(ctx, ln); err != nil {
+			h.T.Errorf("harness: pager stopped: %v", err)
+		}
+	}()
+	h.mu.Lock()
+	h.app, h.cancel, h.done = a, cancel, done
+	h.mu.Unlock()
+}
+
+// fastBackoff keeps retries quick in tests while still spacing them.
+func fastBackoff(attempt int) time.Duration {
+	return time.Duration(attempt) * 20 * time.Millisecond
+}
+
+// Stop stops the pager (as a crash would: leases stay behind).
+func (h *Harness) Stop() {
+	h.mu.Lock()
+	cancel, done := h.cancel, h.done
+	h.cancel = nil
+	h.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// Restart stops the pager and starts a new process's worth of it on the same
+// address and store.
+func (h *Harness) Restart() {
+	h.T.Helper()
+	h.Stop()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", h.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		h.T.Fatalf("harness: relisten %s: %v", h.addr, err)
+	}
+	h.start(ln)
+}
+
+// Config reads the team config straight from S3.
+func (h *Harness) Config() *team.Config {
+	h.T.Helper()
+	obj, err := h.Store.Get(context.Background(), h.Key)
+	if err != nil {
+		h.T.Fatalf("harness: read config: %v", err)
+	}
+	cfg, err := team.Parse(obj.Data)
+	if err != nil {
+		h.T.Fatalf("harness: stored config invalid: %v", err)
+	}
+	return cfg
+}
+
+// RawConfig reads the stored config as generic JSON.
+func (h *Harness) RawConfig() map[string]any {
+	h.T.Helper()
+	obj, err := h.Store.Get(context.Background(), h.Key)
+	if err != nil {
+		h.T.Fatalf("harness: read config: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(obj.Data, &m); err != nil {
+		h.T.Fatalf("harness: stored config not JSON: %v", err)
+	}
+	return m
+}
+
+// WaitJob waits until the job with id is finished (moved to done/).
+func (h *Harness) WaitJob(id string) jobs.Job {
+	h.T.Helper()
+	var last error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		obj, err := h.Store.Get(context.Background(), "jobs/done/"+id+".json")
+		if err != nil {
+			last = err
+			continue
+		}
+		var j jobs.Job
+		if err := json.Unmarshal(obj.Data, &j); err != nil {
+			h.T.Fatalf("harness: job %s: %v", id, err)
+		}
+		return j
+	}
+	h.T.Fatalf("harness: job %s not finished: %v", id, last)
+	return jobs.Job{}
+}
+
+// ctx bounds one wait.
+func (h *Harness) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 20*time.Second)
+}
+
+// CertPool is the SMTP server's CA (for tests that build their own senders).
+func (h *Harness) CertPool() *x509.CertPool { return h.SMTP.CertPool() }

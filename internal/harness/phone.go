@@ -1,0 +1,136 @@
+package harness
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/twiml"
+)
+
+// Phone is a team member's (or a stranger's) phone.
+type Phone struct {
+	h      *Harness
+	Number string
+	seen   int // outbound messages to this phone already matched
+}
+
+// Phone returns the phone with number.
+func (h *Harness) Phone(number string) *Phone { return &Phone{h: h, Number: number} }
+
+// Reply is the pager's answer to one text.
+type Reply struct {
+	p      *Phone
+	Status int
+	Bodies []string
+}
+
+// Text sends body to the control number and returns the pager's reply.
+func (p *Phone) Text(body string) *Reply {
+	return p.TextTo("/msgcontrol/entry", Control, body)
+}
+
+// TextTo sends body to another number's SMS webhook path.
+func (p *Phone) TextTo(path, to, body string) *Reply {
+	p.h.T.Helper()
+	status, out := p.h.Webhook(Public+path, p.h.Twilio.SMSParams(p.Number, to, body))
+	r := &Reply{p: p, Status: status}
+	var err error
+	if status == http.StatusOK {
+		if r.Bodies, err = twiml.Messages(out); err != nil {
+			p.h.T.Fatalf("harness: reply to %q is not TwiML: %v\n%s", body, err, out)
+		}
+	}
+	return r
+}
+
+// Expect asserts the reply contains substr (case-insensitive).
+func (r *Reply) Expect(substr string) *Reply {
+	r.p.h.T.Helper()
+	if r.Status != http.StatusOK {
+		r.p.h.T.Fatalf("%s: pager answered HTTP %d, want a reply containing %q", r.p.Number, r.Status, substr)
+	}
+	for _, b := range r.Bodies {
+		if strings.Contains(strings.ToLower(b), strings.ToLower(substr)) {
+			return r
+		}
+	}
+	r.p.h.T.Fatalf("%s: reply %q does not contain %q", r.p.Number, r.Bodies, substr)
+	return r
+}
+
+// ExpectNoReply asserts the pager answered with an empty TwiML response.
+func (r *Reply) ExpectNoReply() *Reply {
+	r.p.h.T.Helper()
+	if r.Status != http.StatusOK || len(r.Bodies) != 0 {
+		r.p.h.T.Fatalf("%s: want no reply, got HTTP %d %q", r.p.Number, r.Status, r.Bodies)
+	}
+	return r
+}
+
+// ThenReply texts body back to the control number.
+func (r *Reply) ThenReply(body string) *Reply { return r.p.Text(body) }
+
+// SMS is an outbound message the pager sent through Twilio's API.
+type SMS struct {
+	p *Phone
+	mocktwilio.Message
+}
+
+// ExpectSMS waits for the next outbound message to this phone and asserts
+// its body contains substr.
+func (p *Phone) ExpectSMS(substr string) *SMS {
+	p.h.T.Helper()
+	ctx, cancel := p.h.ctx()
+	defer cancel()
+	for {
+		mine := p.messages()
+		for i := p.seen; i < len(mine); i++ {
+			if strings.Contains(strings.ToLower(mine[i].Body), strings.ToLower(substr)) {
+				p.seen = i + 1
+				return &SMS{p: p, Message: mine[i]}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			var bodies []string
+			for _, m := range mine {
+				bodies = append(bodies, m.Body)
+			}
+			p.h.T.Fatalf("%s: no SMS containing %q; got %q", p.Number, substr, bodies)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// ExpectNoSMS asserts nothing was sent to this phone within a short grace
+// period beyond what ExpectSMS already matched.
+func (p *Phone) ExpectNoSMS(grace time.Duration) {
+	p.h.T.Helper()
+	time.Sleep(grace)
+	if mine := p.messages(); len(mine) > p.seen {
+		p.h.T.Fatalf("%s: unexpected SMS %q", p.Number, mine[p.seen].Body)
+	}
+}
+
+func (p *Phone) messages() []mocktwilio.Message {
+	var mine []mocktwilio.Message
+	for _, m := range p.h.Twilio.Messages() {
+		if m.To == p.Number {
+			mine = append(mine, m)
+		}
+	}
+	return mine
+}
+
+// ThenReply answers an outbound SMS by texting the control number.
+func (s *SMS) ThenReply(body string) *Reply { return s.p.Text(body) }
+
+// Status posts a delivery status callback for this message, signed as
+// Twilio signs it.
+func (s *SMS) Status(status string) int {
+	s.p.h.T.Helper()
+	code, _ := s.p.h.Webhook(s.StatusCallback, s.p.h.Twilio.MessageStatusParams(s.Message, status))
+	return code
+}

@@ -1,0 +1,274 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app/pagerline"
+	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/internal/smtptest"
+)
+
+// fakeMP3 is audio-like bytes with every byte value, so any re-encoding
+// or text handling on the way would show.
+func fakeMP3() []byte {
+	b := []byte("ID3\x04\x00\x00\x00\x00\x00\x00")
+	for i := 0; i < 64*1024; i++ {
+		b = append(b, byte(i*7+i/256))
+	}
+	return b
+}
+
+func leaveVoicemail(t *testing.T, h *harness.Harness, from string, audio []byte, seconds int) (*harness.Call, harness.Recording) {
+	t.Helper()
+	call := h.Call(from).Expect("Press 1")
+	call.Press("1").Expect("after the tone")
+	rec := call.Record(audio, seconds)
+	call.Expect("12-second").ExpectHangup()
+	return call, rec
+}
+
+func TestVoicemailReachesOnCallAndIsKept(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	audio := fakeMP3()
+	call := h.Call("+12125550123").SetParam("CallerName", "ACME CORP").SetParam("FromCity", "NEW YORK").SetParam("FromState", "NY")
+	call.Expect("Press 1").Press("1").Expect("after the tone")
+	rec := call.Record(audio, 12)
+	call.Expect("12-second").ExpectHangup()
+	job := h.WaitJob("vm-" + rec.SID)
+	if job.Failed() {
+		t.Fatalf("voicemail job failed: %+v", job.Steps)
+	}
+
+	// 1. Kept: the exact bytes and the metadata, in S3.
+	ctx := context.Background()
+	infos, err := h.Store.List(ctx, "recordings/")
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("recordings/ = %v, %v; want an mp3 and its json", infos, err)
+	}
+	mp3, _ := h.Store.Get(ctx, infos[1].Key)
+	if !strings.HasSuffix(mp3.Key, "_"+call.CallSID()+".mp3") || !bytes.Equal(mp3.Data, audio) {
+		t.Fatalf("stored %s: %d bytes, equal=%v", mp3.Key, len(mp3.Data), bytes.Equal(mp3.Data, audio))
+	}
+	metaObj, _ := h.Store.Get(ctx, infos[0].Key)
+	var meta pagerline.Metadata
+	if err := json.Unmarshal(metaObj.Data, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta.CallerNum != "+12125550123" || meta.CallerName != "ACME CORP" || meta.City != "NEW YORK" || meta.State != "NY" ||
+		meta.Duration != 12 || meta.CallSID != call.CallSID() || meta.RecordingSID != rec.SID {
+		t.Errorf("metadata = %+v", meta)
+	}
+
+	// 2. Emailed with the mp3 attached.
+	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	mails, err := h.SMTP.WaitMessages(ectx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mails[0]
+	if m.From != "oncall@example.com" || len(m.To) != 1 || m.To[0] != "sre@example.com" {
+		t.Errorf("envelope %s -> %v", m.From, m.To)
+	}
+	if !strings.Contains(m.Parsed.Subject, "voicemail") || !strings.Contains(m.Parsed.Text, "ACME CORP <+12125550123>") || !strings.Contains(m.Parsed.Text, "12 seconds") {
+		t.Errorf("mail subject %q body %q", m.Parsed.Subject, m.Parsed.Text)
+	}
+	if len(m.Parsed.Attachments) != 1 || m.Parsed.Attachments[0].Name != "voicemail.mp3" || !bytes.Equal(m.Parsed.Attachments[0].Data, audio) {
+		t.Errorf("attachment missing or altered")
+	}
+
+	// 3. Paged: an MMS with a short-lived signed link, and a call that plays it.
+	sms := h.Phone(harness.Alice).ExpectSMS("voicemail (12 seconds) from ACME CORP <+12125550123>")
+	if sms.From != harness.Control || len(sms.MediaURL) != 1 || !strings.Contains(sms.Body, sms.MediaURL[0]) {
+		t.Fatalf("page SMS = %+v", sms.Message)
+	}
+	status, got := h.Fetch(sms.MediaURL[0])
+	if status != http.StatusOK || !bytes.Equal(got, audio) {
+		t.Fatalf("media link: HTTP %d, %d bytes", status, len(got))
+	}
+	if status, _ := h.Fetch(strings.Replace(sms.MediaURL[0], "sig=", "sig=0", 1)); status != http.StatusForbidden {
+		t.Errorf("tampered media link: HTTP %d, want 403", status)
+	}
+	calls := h.Twilio.Calls()
+	if len(calls) != 1 || calls[0].To != harness.Alice || !strings.Contains(calls[0].Twiml, "<Play>"+strings.ReplaceAll(sms.MediaURL[0], "&", "&amp;")+"</Play>") ||
+		!strings.Contains(calls[0].Twiml, "ACME CORP") {
+		t.Fatalf("page call = %+v", calls)
+	}
+	if v := h.Twilio.Violations(); len(v) != 0 {
+		t.Errorf("requests not valid against Twilio's spec: %v", v)
+	}
+	// The call's status callback lands in the job, signed.
+	status, _ = h.Webhook(calls[0].StatusCallback, callStatus(h, calls[0].SID, "completed"))
+	if status != http.StatusNoContent {
+		t.Errorf("call status callback: HTTP %d", status)
+	}
+}
+
+func callStatus(h *harness.Harness, sid, status string) map[string][]string {
+	return map[string][]string{"AccountSid": {h.Twilio.AccountSID()}, "CallSid": {sid}, "CallStatus": {status}, "ApiVersion": {"2010-04-01"}}
+}
+
+func TestAnswerRetriesOnceThenGoodbye(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	call := h.Call("+12125550123").Expect("Press 1")
+	call.Press("").Expect("did not hear")
+	call.Press("").Expect("Goodbye").ExpectHangup()
+	h.Call("+12125550123").Press("9").Expect("Goodbye").ExpectHangup()
+	if n := len(h.Twilio.Messages()) + len(h.Twilio.Calls()); n != 0 {
+		t.Fatalf("%d pages for a call with no message", n)
+	}
+}
+
+func TestRecordingCallbackWithoutCallerName(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	// VoiceParams carries no CallerName, as Twilio without lookup.
+	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	h.WaitJob("vm-" + rec.SID)
+	h.Phone(harness.Alice).ExpectSMS("from +12125550123")
+}
+
+func TestDuplicateRecordingCallbackActsOnce(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	call, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	h.WaitJob("vm-" + rec.SID)
+	// Twilio retries the callback after the job is done, and again.
+	target := harness.Public + "/public/recordingcb?call_sid=" + call.CallSID() + "&caller_num=%2B12125550123"
+	for i := 0; i < 2; i++ {
+		call.RecordingCallback(target, h.Twilio.RecordingParams(call.CallSID(), rec.URL, 12))
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n, c := len(h.Twilio.Messages()), len(h.Twilio.Calls()); n != 1 || c != 1 {
+		t.Fatalf("after duplicate callbacks: %d messages, %d calls; want 1 and 1", n, c)
+	}
+	if n := len(h.SMTP.Messages()); n != 1 {
+		t.Fatalf("after duplicate callbacks: %d emails; want 1", n)
+	}
+}
+
+func TestVoicemailSurvivesFaults(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	audio := fakeMP3()
+	h.Twilio.FailNext(".mp3", 500, 0, 1) // media fetch fails once
+	h.SMTP.RefuseNext(1)                 // SMTP refuses once
+	h.Twilio.FailNext("Calls.json", 503, 0, 1)
+	_, rec := leaveVoicemail(t, h, "+12125550123", audio, 12)
+	job := h.WaitJob("vm-" + rec.SID)
+	for _, s := range job.Steps {
+		if s.State != "done" {
+			t.Errorf("step %s: %s (%s)", s.Name, s.State, s.LastError)
+		}
+	}
+	if n, c, e := len(h.Twilio.Messages()), len(h.Twilio.Calls()), len(h.SMTP.Messages()); n != 1 || c != 1 || e != 1 {
+		t.Fatalf("messages=%d calls=%d emails=%d; want exactly one each", n, c, e)
+	}
+}
+
+func TestVoicemailWhileStoreDown(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	audio := fakeMP3()
+	call := h.Call("+12125550123").Expect("Press 1")
+	call.Press("1")
+	h.S3.Fault.Down()
+	rec := call.Record(audio, 12) // the callback cannot be made durable yet
+	time.Sleep(200 * time.Millisecond)
+	h.S3.Fault.Up()
+	h.WaitJob("vm-" + rec.SID)
+	obj, err := h.Store.List(context.Background(), "recordings/")
+	if err != nil || len(obj) != 2 {
+		t.Fatalf("recordings after outage: %v %v", obj, err)
+	}
+	h.Phone(harness.Alice).ExpectSMS("voicemail")
+}
+
+func TestVoicemailResumesAfterRestart(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	h.SMTP.Down() // the email step cannot finish before the "crash"
+	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	h.Phone(harness.Alice).ExpectSMS("voicemail")
+	h.Restart()
+	h.SMTP.Up()
+	job := h.WaitJob("vm-" + rec.SID)
+	if job.Failed() {
+		t.Fatalf("job failed: %+v", job.Steps)
+	}
+	if n, c, e := len(h.Twilio.Messages()), len(h.Twilio.Calls()), len(h.SMTP.Messages()); n != 1 || c != 1 || e != 1 {
+		t.Fatalf("messages=%d calls=%d emails=%d; want exactly one each", n, c, e)
+	}
+}
+
+func TestMissedCallTexted(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	call := h.Call("+12125550123").Press("1")
+	rec := call.Verb("Record")
+	form := h.Twilio.RecordingParams(call.CallSID(), h.Twilio.AddRecording("", nil), 0)
+	form.Set("RecordingStatus", "absent")
+	call.RecordingCallback(rec.Attr["recordingStatusCallback"], form)
+	h.Phone(harness.Alice).ExpectSMS("Missed call on the pager line from +12125550123")
+}
+
+func TestUndeliveredMMSRetriedAsSMS(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	alice := h.Phone(harness.Alice)
+	mms := alice.ExpectSMS("voicemail")
+	h.WaitJob("vm-" + rec.SID)
+	mms.Status("sent")
+	if code := mms.Status("undelivered"); code != http.StatusNoContent {
+		t.Fatalf("status callback: HTTP %d", code)
+	}
+	retry := alice.ExpectSMS("voicemail")
+	if len(retry.MediaURL) != 0 || !strings.Contains(retry.Body, "/media/") {
+		t.Fatalf("retry should be a plain SMS with the link: %+v", retry.Message)
+	}
+	// A late "sent" for the first message does not move anything backwards.
+	mms.Status("sent")
+	h.WaitJob("vm-" + rec.SID)
+}
+
+func TestOnCallAbroadGetsSMSWithLink(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	h.Phone(harness.Carol).Text("TAKE").ThenReply("C").Expect("on call now")
+	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	h.WaitJob("vm-" + rec.SID)
+	sms := h.Phone(harness.Carol).ExpectSMS("Listen: " + harness.Public + "/media/")
+	if len(sms.MediaURL) != 0 {
+		t.Fatalf("MMS sent to a non-North-American number: %+v", sms.Message)
+	}
+}
+
+func TestEmailOverSTARTTLSWithAuth(t *testing.T) {
+	cfg := strings.Replace(harness.DefaultConfig, `"mail_use_tls": false`, `"mail_use_tls": true`, 1)
+	cfg = strings.Replace(cfg, `"mail_username": ""`, `"mail_username": "pager"`, 1)
+	cfg = strings.Replace(cfg, `"mail_password": ""`, `"mail_password": "s3cret"`, 1)
+	h := harness.New(t, harness.Options{Config: cfg, SMTP: smtptest.Options{TLS: true, Username: "pager", Password: "s3cret"}})
+	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	h.WaitJob("vm-" + rec.SID)
+	mails := h.SMTP.Messages()
+	if len(mails) != 1 || !mails[0].TLS || mails[0].AuthUser != "pager" {
+		t.Fatalf("mail over TLS with auth: %+v", mails)
+	}
+}
+
+func TestDeleteRecordingAfterStore(t *testing.T) {
+	cfg := strings.Replace(harness.DefaultConfig, `"session_lifetime": 300`, `"session_lifetime": 300, "delete_recording_after_store": true`, 1)
+	h := harness.New(t, harness.Options{Config: cfg})
+	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	h.WaitJob("vm-" + rec.SID)
+	if h.Twilio.HasRecording(rec.SID) {
+		t.Fatal("recording still on Twilio though the config asks to delete it after storing")
+	}
+	var kept bool
+	infos, _ := h.Store.List(context.Background(), "recordings/")
+	for _, in := range infos {
+		kept = kept || strings.HasSuffix(in.Key, ".mp3")
+	}
+	if !kept {
+		t.Fatal("recording deleted from Twilio but not stored")
+	}
+}
