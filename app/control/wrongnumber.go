@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/twiml"
 )
 
@@ -30,21 +31,7 @@ func (h *Handler) ServeWrongNumberVoice(c echo.Context) error {
 	cfg := h.cfg.Current()
 	say := "This number does not take calls."
 	if p := cfg.CurrentConfig.PagerPhone; p != "" {
-		say += " To reach the on-call engineer, call " + spellNumber(p) + "."
+		say += " To reach the on-call engineer, call " + notify.PhoneWords(p) + "."
 	}
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Voice(twiml.Say{Text: say}, twiml.Hangup{})))
-}
-
-// spellNumber spaces the digits so text-to-speech reads them one by one.
-func spellNumber(p string) string {
-	out := make([]byte, 0, len(p)*2)
-	for i := 0; i < len(p); i++ {
-		if p[i] >= '0' && p[i] <= '9' {
-			if len(out) > 0 {
-				out = append(out, ' ')
-			}
-			out = append(out, p[i])
-		}
-	}
-	return string(out)
 }

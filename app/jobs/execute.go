@@ -45,7 +45,14 @@ type claim struct {
 // and finishes the job or releases the lease.
 func (h *claim) process(ctx context.Context) {
 	q := h.q
-	stepCtx, cancel := context.WithCancelCause(ctx)
+	// Steps already running get half the shutdown grace period rather than
+	// being cut off mid-send: a text whose request reached Twilio but whose
+	// answer was abandoned would otherwise be sent again after a restart.
+	// The other half is left for recording outcomes and releasing the
+	// lease. No new step starts once ctx is done.
+	graceCtx, stopGrace := detachFor(ctx, q.grace()/2)
+	defer stopGrace()
+	stepCtx, cancel := context.WithCancelCause(graceCtx)
 	defer cancel(nil)
 	h.mu.Lock()
 	h.cancel = cancel
@@ -62,7 +69,7 @@ func (h *claim) process(ctx context.Context) {
 	finished := make(chan struct{})
 	running := 0
 	for {
-		if stepCtx.Err() == nil {
+		if ctx.Err() == nil && stepCtx.Err() == nil {
 			h.mu.Lock()
 			snap, stop := h.job, h.lost || h.gone || h.job.sealed()
 			h.mu.Unlock()

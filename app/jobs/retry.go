@@ -97,7 +97,13 @@ func (q *Queue) retry(ctx context.Context, op string, call func(context.Context)
 // than part of the lease is pointless: by then another replica may own the
 // job.
 func (q *Queue) detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	grace := min(q.lease/2, 5*time.Second)
+	return detachFor(ctx, q.grace())
+}
+
+func (q *Queue) grace() time.Duration { return min(q.lease/2, 5*time.Second) }
+
+// detachFor returns a context that ends grace after ctx does.
+func detachFor(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
 	d, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() {
 		t := time.AfterFunc(grace, cancel)

@@ -286,17 +286,22 @@ func (h *Handler) mediaURL(ctx context.Context, jobID string) (string, error) {
 	return h.signer.URL(ctx, h.base, jobID+".mp3")
 }
 
-func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
-	var v Voicemail
-	if err := job.Decode(&v); err != nil {
-		return nil, jobs.Permanent(err)
+// page is what both page steps start from: the voicemail, the step's
+// previous delivery (for retries by the other path) and the media link.
+func (h *Handler) page(ctx context.Context, job *jobs.Job, step *jobs.Step) (v Voicemail, prev Delivery, link string, err error) {
+	if err = job.Decode(&v); err != nil {
+		return v, prev, "", jobs.Permanent(err)
 	}
 	if v.OnCallPhone == "" {
-		return nil, jobs.Permanent(errors.New("nobody is on call"))
+		return v, prev, "", jobs.Permanent(errors.New("nobody is on call"))
 	}
-	var prev Delivery
 	_ = json.Unmarshal(step.Result, &prev)
-	link, err := h.mediaURL(ctx, job.ID)
+	link, err = h.mediaURL(ctx, job.ID)
+	return v, prev, link, err
+}
+
+func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
+	v, prev, link, err := h.page(ctx, job, step)
 	if err != nil {
 		return nil, err
 	}
@@ -327,16 +332,7 @@ func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 }
 
 func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
-	var v Voicemail
-	if err := job.Decode(&v); err != nil {
-		return nil, jobs.Permanent(err)
-	}
-	if v.OnCallPhone == "" {
-		return nil, jobs.Permanent(errors.New("nobody is on call"))
-	}
-	var prev Delivery
-	_ = json.Unmarshal(step.Result, &prev)
-	link, err := h.mediaURL(ctx, job.ID)
+	v, prev, link, err := h.page(ctx, job, step)
 	if err != nil {
 		return nil, err
 	}
