@@ -272,3 +272,16 @@ func TestDeleteRecordingAfterStore(t *testing.T) {
 		t.Fatal("recording deleted from Twilio but not stored")
 	}
 }
+
+func TestGreetingAndRecordWithoutKeypress(t *testing.T) {
+	cfg := strings.Replace(harness.DefaultConfig, `"session_lifetime": 300`,
+		`"session_lifetime": 300, "greeting": "Thanks for calling Example Corp support.", "record_without_keypress": true, "max_record_seconds": 120`, 1)
+	h := harness.New(t, harness.Options{Config: cfg})
+	call := h.Call("+12125550123").Expect("Thanks for calling Example Corp support.").Expect("2 minutes")
+	if got := call.Verb("Record").Attr["maxLength"]; got != "120" {
+		t.Fatalf("maxLength = %s", got)
+	}
+	rec := call.Record(fakeMP3(), 12)
+	h.WaitJob("vm-" + rec.SID)
+	h.Phone(harness.Alice).ExpectSMS("voicemail (12 seconds)")
+}
