@@ -28,7 +28,9 @@ func Parse(body string) Command {
 	switch b {
 	case "c", "confirm":
 		return CmdConfirm
-	case "x", "cancel":
+	case "x":
+		// Not "cancel": Twilio treats a lone CANCEL as an opt-out and would
+		// block the member's number.
 		return CmdCancel
 	case "?", "halp", "help":
 		return CmdHelp

@@ -1,0 +1,277 @@
+package alerts_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/local"
+)
+
+// clock only moves when told to.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// page is one call to the fake pager.
+type page struct {
+	At      time.Time
+	AlertID string
+	Code    string
+	Users   []string
+	Ref     string
+	Digest  []string // alert ids, for a digest
+	More    int
+}
+
+// recorder is the Pager and Notifier of the tests: it remembers every call,
+// stamped with the fake clock.
+type recorder struct {
+	clk  *clock
+	mu   sync.Mutex
+	page []page
+	told []page
+	fail error // returned by Page while set
+}
+
+func (r *recorder) Page(ctx context.Context, a alerts.Alert, users []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.page = append(r.page, page{At: r.clk.Now(), AlertID: a.ID, Code: a.Code, Users: slices.Clone(users), Ref: alerts.StepRef(ctx)})
+	return nil
+}
+
+func (r *recorder) PageDigest(ctx context.Context, d alerts.Digest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := []string{}
+	for _, a := range d.Alerts {
+		ids = append(ids, a.ID)
+	}
+	r.page = append(r.page, page{At: r.clk.Now(), Users: []string{d.UserID}, Ref: alerts.StepRef(ctx), Digest: ids, More: d.More})
+	return nil
+}
+
+func (r *recorder) Notify(ctx context.Context, a alerts.Alert, users []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.told = append(r.told, page{At: r.clk.Now(), AlertID: a.ID, Users: slices.Clone(users), Ref: alerts.StepRef(ctx)})
+	return nil
+}
+
+func (r *recorder) pages() []page {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.page)
+}
+
+func (r *recorder) notices() []page {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.told)
+}
+
+// pagesTo lists the single-alert pages of alertID.
+func (r *recorder) pagesOf(alertID string) []page {
+	var out []page
+	for _, p := range r.pages() {
+		if p.AlertID == alertID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// roster: alice is on call; ops is bob and dave; everyone is all four.
+type roster struct{}
+
+func (roster) Members(_ context.Context, t alerts.Target) ([]string, error) {
+	switch {
+	case t == alerts.TargetOnCall:
+		return []string{"alice"}, nil
+	case t == alerts.TargetEveryone:
+		return []string{"alice", "bob", "carol", "dave"}, nil
+	}
+	if g, ok := t.Group(); ok && g == "ops" {
+		return []string{"bob", "dave"}, nil
+	}
+	if u, ok := t.User(); ok {
+		return []string{u}, nil
+	}
+	return nil, nil
+}
+
+// env is one replica: its own store handle, queue (owner) and service.
+type env struct {
+	st  store.Store
+	q   *jobs.Queue
+	svc *alerts.Service
+}
+
+func newEnv(t testing.TB, st store.Store, owner string, clk *clock, rec *recorder, set alerts.Settings) *env {
+	t.Helper()
+	q := jobs.New(st, jobs.Options{Owner: owner, Now: clk.Now, Backoff: func(int) time.Duration { return time.Minute }})
+	svc := alerts.New(st, alerts.Options{
+		Jobs: q, Pager: rec, Notifier: rec, Roster: roster{},
+		Settings: func() alerts.Settings { return set },
+		Now:      clk.Now,
+	})
+	return &env{st: st, q: q, svc: svc}
+}
+
+func newLocal(t testing.TB, dir string) store.Store {
+	t.Helper()
+	st, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func (e *env) run(t testing.TB) {
+	t.Helper()
+	if err := e.q.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) trigger(t testing.TB, key, summary string) alerts.Alert {
+	t.Helper()
+	a, _, err := e.svc.Trigger(context.Background(), intake.Event{Action: intake.ActionTrigger, DedupKey: key, Summary: summary, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// policy: the on-call, then the ops group 5 minutes later, then everyone 10
+// minutes after that.
+func testSettings(repeat int) alerts.Settings {
+	return alerts.Settings{
+		Policy: alerts.Policy{
+			Steps: []alerts.PolicyStep{
+				{Targets: []alerts.Target{alerts.TargetOnCall}, Delay: 5 * time.Minute},
+				{Targets: []alerts.Target{alerts.GroupTarget("ops")}, Delay: 10 * time.Minute},
+				{Targets: []alerts.Target{alerts.TargetEveryone}, Delay: 15 * time.Minute},
+			},
+			Repeat: repeat,
+		},
+		Throttle: alerts.Throttle{MaxPages: 100, Window: 10 * time.Minute},
+	}
+}
+
+// memStore is an in-memory store.Store with conditional writes, for the
+// benchmarks: it measures the domain, not the disk.
+type memStore struct {
+	mu   sync.Mutex
+	objs map[string]store.Object
+}
+
+func newMem() *memStore { return &memStore{objs: map[string]store.Object{}} }
+
+func (m *memStore) String() string { return "mem" }
+
+func (m *memStore) Get(_ context.Context, key string) (store.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objs[key]
+	if !ok {
+		return store.Object{}, store.ErrNotFound
+	}
+	return o, nil
+}
+
+func (m *memStore) GetIfChanged(ctx context.Context, key, etag string) (store.Object, error) {
+	o, err := m.Get(ctx, key)
+	if err == nil && o.ETag == etag {
+		return store.Object{}, store.ErrNotModified
+	}
+	return o, err
+}
+
+func (m *memStore) Put(_ context.Context, key string, data []byte, cond store.Cond) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.objs[key]
+	if (cond.IfNoneMatch && ok) || (cond.IfMatch != "" && (!ok || cur.ETag != cond.IfMatch)) {
+		return "", store.ErrPrecondition
+	}
+	sum := md5.Sum(data)
+	o := store.Object{Key: key, Data: bytes.Clone(data), ETag: `"` + hex.EncodeToString(sum[:]) + `"`}
+	m.objs[key] = o
+	return o.ETag, nil
+}
+
+func (m *memStore) List(_ context.Context, prefix string) ([]store.Info, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Info
+	for k, o := range m.objs {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, store.Info{Key: k, ETag: o.ETag, Size: int64(len(o.Data))})
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Info) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+func (m *memStore) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.objs, key)
+	return nil
+}
+
+// jobIDs lists the queue's job ids under active/ and done/.
+func jobIDs(t testing.TB, st store.Store) []string {
+	t.Helper()
+	infos, err := st.List(context.Background(), "jobs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, in := range infos {
+		name := in.Key[strings.LastIndex(in.Key, "/")+1:]
+		out = append(out, strings.TrimSuffix(name, ".json"))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func mustNotFound(t testing.TB, err error) {
+	t.Helper()
+	if !errors.Is(err, alerts.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,249 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/local"
+)
+
+// Crash recovery needs to reach inside: these tests leave the store as a
+// crash at each point would and check the next request repairs it.
+
+type fixedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fixedClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fixedClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type nopRoster struct{}
+
+func (nopRoster) Members(context.Context, Target) ([]string, error) { return []string{"alice"}, nil }
+
+func newInternal(t *testing.T) (*Service, store.Store, *fixedClock) {
+	t.Helper()
+	st, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	q := jobs.New(st, jobs.Options{Owner: "t", Now: clk.now})
+	return New(st, Options{Jobs: q, Roster: nopRoster{}, Now: clk.now}), st, clk
+}
+
+func ev(key string) intake.Event {
+	return intake.Event{Action: intake.ActionTrigger, DedupKey: key, Summary: "disk full", RoutingKey: "rk"}
+}
+
+// Crash after claiming the dedup slot, before writing the alert: the next
+// trigger creates the alert the slot names, with code and escalation.
+func TestRecoverSlotWithoutAlert(t *testing.T) {
+	s, _, _ := newInternal(t)
+	ctx := context.Background()
+	const id = "a20260301115900-crashed1"
+	ref := slotRef{key: s.dedupKey("rk", "k")}
+	if err := s.claimSlot(ctx, ref, dedupRecord{DedupKey: "k", AlertID: id}); err != nil {
+		t.Fatal(err)
+	}
+	a, created, err := s.Trigger(ctx, ev("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != id || !created || a.Code != "1" || a.Escalation != "esc-"+id {
+		t.Fatalf("recovered alert = %s created=%v code=%q esc=%q", a.ID, created, a.Code, a.Escalation)
+	}
+}
+
+// Crash after writing the alert, before its code and escalation: a repeat
+// trigger completes it, and so does Sweep.
+func TestRecoverAlertWithoutCode(t *testing.T) {
+	s, _, clk := newInternal(t)
+	ctx := context.Background()
+	for _, viaSweep := range []bool{false, true} {
+		key := "k-trigger"
+		if viaSweep {
+			key = "k-sweep"
+		}
+		ref := slotRef{key: s.dedupKey("rk", key)}
+		id := s.newID()
+		if err := s.claimSlot(ctx, ref, dedupRecord{DedupKey: key, AlertID: id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, created, err := s.create(ctx, id, ref.key, ev(key)); err != nil || !created {
+			t.Fatal(created, err)
+		}
+		if viaSweep {
+			clk.add(2 * sweepAge)
+			if n, err := s.Sweep(ctx); err != nil || n != 1 {
+				t.Fatalf("sweep repaired %d, %v; want 1", n, err)
+			}
+		} else if _, _, err := s.Trigger(ctx, ev(key)); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Get(ctx, id)
+		if err != nil || a.Code == "" || a.Escalation == "" {
+			t.Fatalf("sweep=%v: alert = %+v, %v; want code and escalation", viaSweep, a, err)
+		}
+		if _, err := s.q.Get(ctx, a.Escalation); err != nil {
+			t.Fatalf("escalation job: %v", err)
+		}
+	}
+}
+
+// Crash after marking the alert closed, before freeing its code and dedup
+// slot: the alert no longer pages, Sweep finishes the close, and the code
+// and key are usable again.
+func TestRecoverHalfClosed(t *testing.T) {
+	s, _, clk := newInternal(t)
+	ctx := context.Background()
+	a, _, err := s.Trigger(ctx, ev("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
+		x.State, x.ClosedBy = StateClosed, "alice"
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(2 * sweepAge)
+	if n, err := s.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep repaired %d, %v", n, err)
+	}
+	if _, err := s.st.Get(ctx, s.openKey(a.ID)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("still in open/: %v", err)
+	}
+	held, err := s.HeldCodes(ctx)
+	if err != nil || len(held) != 0 {
+		t.Fatalf("held codes %v, %v; want none", held, err)
+	}
+	b, created, err := s.Trigger(ctx, ev("k"))
+	if err != nil || !created || b.Code != "1" {
+		t.Fatalf("new alert after recovery: created=%v code=%q %v", created, b.Code, err)
+	}
+	j, err := s.q.Get(ctx, "esc-"+a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range j.Steps {
+		if st.State == jobs.StepPending {
+			t.Errorf("step %s of the closed alert still pending", st.Name)
+		}
+	}
+}
+
+// Code slots left held by an alert that is gone, or by an alert that got
+// another code, are freed by Sweep and reused.
+func TestSweepFreesStaleCodes(t *testing.T) {
+	s, _, clk := newInternal(t)
+	ctx := context.Background()
+	old := clk.now()
+	if err := s.claimSlot(ctx, slotRef{key: s.codeKey("1")}, codeRecord{Code: "1", AlertID: "a20200101000000-gone0000", At: old}); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := s.Trigger(ctx, ev("other"))
+	if err != nil || other.Code != "2" {
+		t.Fatalf("code %q, %v; want 2 while 1 looks held", other.Code, err)
+	}
+	// The alert holding 2 also holds 3 from an attempt that crashed.
+	if err := s.claimSlot(ctx, slotRef{key: s.codeKey("3")}, codeRecord{Code: "3", AlertID: other.ID, At: old}); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(2 * sweepAge)
+	if n, err := s.Sweep(ctx); err != nil || n != 2 {
+		t.Fatalf("sweep freed %d, %v; want 2", n, err)
+	}
+	held, _ := s.HeldCodes(ctx)
+	if len(held) != 1 || held["2"] != other.ID {
+		t.Fatalf("held after sweep = %v", held)
+	}
+	a, _, err := s.Trigger(ctx, ev("k"))
+	if err != nil || a.Code != "1" {
+		t.Fatalf("code %q, %v; want the stale 1 taken over", a.Code, err)
+	}
+}
+
+// An unreadable dedup slot does not block the problem from paging.
+func TestCorruptSlotReused(t *testing.T) {
+	s, st, _ := newInternal(t)
+	ctx := context.Background()
+	if _, err := st.Put(ctx, s.dedupKey("rk", "k"), []byte("{not json"), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := s.Trigger(ctx, ev("k")); err != nil || !created {
+		t.Fatalf("created=%v %v", created, err)
+	}
+	var rec dedupRecord
+	if _, held, _ := s.readSlot(ctx, s.dedupKey("rk", "k"), &rec); !held {
+		t.Fatal("slot not reclaimed")
+	}
+}
+
+type countPager struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (p *countPager) Page(context.Context, Alert, []string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	return nil
+}
+
+func (p *countPager) PageDigest(ctx context.Context, _ Digest) error {
+	return p.Page(ctx, Alert{}, nil)
+}
+
+// An acknowledgement that lands before the escalation is even enqueued
+// (the trigger's completion raced it) finds no job to stop; the steps that
+// run later see the alert taken and page nobody.
+func TestAckBeforeEscalationEnqueued(t *testing.T) {
+	s, _, _ := newInternal(t)
+	pg := &countPager{}
+	s.pager = pg
+	ctx := context.Background()
+	ref := slotRef{key: s.dedupKey("rk", "k")}
+	id := s.newID()
+	if err := s.claimSlot(ctx, ref, dedupRecord{DedupKey: "k", AlertID: id}); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := s.create(ctx, id, ref.key, ev("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, err := s.ack(ctx, id, "alice"); err != nil || tr.Outcome != OutcomeChanged {
+		t.Fatal(tr.Outcome, err)
+	}
+	if a, err = s.complete(ctx, a); err != nil || a.Escalation == "" {
+		t.Fatalf("escalation %q, %v", a.Escalation, err)
+	}
+	if err := s.q.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pg.n != 0 {
+		t.Fatalf("%d pages for an acknowledged alert", pg.n)
+	}
+	j, _ := s.q.Get(ctx, a.Escalation)
+	var r PageResult
+	if err := j.Steps[0].Decode(&r); err != nil || r.Status != PageSkipped || r.Reason != string(StateAcknowledged) {
+		t.Fatalf("first step = %+v, %v; want skipped (acknowledged)", r, err)
+	}
+}

@@ -1,0 +1,274 @@
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/store"
+)
+
+// dedupRecord is the dedup index slot of one problem: which alert is open
+// for it.
+type dedupRecord struct {
+	DedupKey string    `json:"dedup_key"`
+	AlertID  string    `json:"alert_id"`
+	At       time.Time `json:"at"`
+}
+
+// Trigger records a trigger event. While an alert with the same routing key
+// and dedup key is open, the event is counted on it (created false) and
+// nobody is paged again; otherwise a new alert is created with a reply code
+// and its escalation is enqueued. Safe to call concurrently from several
+// replicas: one alert results.
+func (s *Service) Trigger(ctx context.Context, ev intake.Event) (Alert, bool, error) {
+	if ev.Action != "" && ev.Action != intake.ActionTrigger {
+		return Alert{}, false, fmt.Errorf("%w: Trigger with action %q", ErrInvalid, ev.Action)
+	}
+	if strings.TrimSpace(ev.Summary) == "" {
+		return Alert{}, false, fmt.Errorf("%w: empty summary", ErrInvalid)
+	}
+	if ev.DedupKey == "" {
+		// Nothing to deduplicate against: a problem of its own.
+		ev.DedupKey = s.newID()
+	}
+	key := s.dedupKey(ev.RoutingKey, ev.DedupKey)
+	for range maxRetries {
+		var rec dedupRecord
+		ref, held, err := s.readSlot(ctx, key, &rec)
+		if err != nil {
+			return Alert{}, false, err
+		}
+		if !held {
+			id := s.newID()
+			err := s.claimSlot(ctx, ref, dedupRecord{DedupKey: ev.DedupKey, AlertID: id, At: s.now().UTC()})
+			if errors.Is(err, errConflict) {
+				continue
+			}
+			if err != nil {
+				return Alert{}, false, err
+			}
+			rec.AlertID = id
+		}
+		a, _, err := s.getOpen(ctx, rec.AlertID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// The slot names an alert that is not in open/: its creator is
+			// still writing it or crashed before it did. Create it; of
+			// several who try, the conditional create picks one. Closed
+			// alerts free their slot before leaving open/, so a slot naming
+			// one in closed/ can only be left over from a failed close.
+			if _, err := s.st.Get(ctx, s.closedKey(rec.AlertID)); err == nil {
+				if err := s.freeSlot(ctx, ref); err != nil && !errors.Is(err, errConflict) {
+					return Alert{}, false, err
+				}
+				continue
+			}
+			a, created, err := s.create(ctx, rec.AlertID, key, ev)
+			if err != nil {
+				return Alert{}, false, err
+			}
+			if !created {
+				continue // someone else created it: count ours on it
+			}
+			a, err = s.complete(ctx, a)
+			return a, true, err
+		case err != nil:
+			return Alert{}, false, fmt.Errorf("alerts: trigger: %w", err)
+		case !a.State.Open():
+			// Closing right now. Free the slot for the closer (whichever of
+			// us frees it first wins) and start a new alert.
+			if err := s.freeSlot(ctx, ref); err != nil && !errors.Is(err, errConflict) {
+				return Alert{}, false, err
+			}
+			continue
+		}
+		a, err = s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
+			if !x.State.Open() {
+				return false, nil
+			}
+			x.Triggers++
+			x.LastTriggeredAt = s.now().UTC()
+			return true, nil
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			continue // closed and moved meanwhile
+		}
+		if err != nil {
+			return Alert{}, false, err
+		}
+		if !a.State.Open() {
+			continue
+		}
+		a, err = s.complete(ctx, a)
+		return a, false, err
+	}
+	return Alert{}, false, fmt.Errorf("alerts: trigger %q: %w", ev.DedupKey, errConflict)
+}
+
+// create writes a new alert for ev under id; created is false when it
+// exists already.
+func (s *Service) create(ctx context.Context, id, slotKey string, ev intake.Event) (Alert, bool, error) {
+	now := s.now().UTC()
+	a := Alert{
+		ID:              id,
+		Summary:         strings.TrimSpace(ev.Summary),
+		Source:          ev.Source,
+		Severity:        ev.Severity,
+		Origin:          ev.Integration,
+		DedupKey:        ev.DedupKey,
+		DedupSlot:       slotKey,
+		State:           StateTriggered,
+		Details:         maps.Clone(ev.Details),
+		Links:           slices.Clone(ev.Links),
+		CreatedAt:       now,
+		UpdatedAt:       now,
+		Triggers:        1,
+		LastTriggeredAt: now,
+	}
+	detail := string(ev.Integration)
+	if ev.Source != "" {
+		detail += " " + ev.Source
+	}
+	a.log(Entry{Time: now, Action: ActionTriggered, Detail: strings.TrimSpace(detail)})
+	_, err := s.putJSON(ctx, s.openKey(id), &a, store.Cond{IfNoneMatch: true})
+	switch {
+	case errors.Is(err, store.ErrPrecondition):
+		return Alert{}, false, nil
+	case err != nil:
+		return Alert{}, false, fmt.Errorf("alerts: create %s: %w", id, err)
+	}
+	s.log.Info("alerts: alert triggered", "id", id, "origin", ev.Integration, "source", ev.Source)
+	return a, true, nil
+}
+
+// complete gives an open alert what a crash may have left it without: a
+// reply code and its escalation. Cheap when both are there.
+func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
+	if !a.State.Open() || (a.Code != "" && (a.Escalation != "" || s.q == nil)) {
+		return a, nil
+	}
+	code := a.Code
+	if code == "" {
+		var err error
+		if code, err = s.allocCode(ctx, a.ID); err != nil {
+			return a, err
+		}
+	}
+	esc := a.Escalation
+	if esc == "" && s.q != nil {
+		var err error
+		if esc, err = s.enqueueEscalation(ctx, a); err != nil {
+			return a, err
+		}
+	}
+	b, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
+		if !x.State.Open() {
+			return false, nil
+		}
+		changed := false
+		if x.Code == "" {
+			x.Code, changed = code, true
+		}
+		if x.Escalation == "" && esc != "" {
+			x.Escalation, changed = esc, true
+		}
+		return changed, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil // closed and moved meanwhile
+		b = a
+		b.State = StateClosed
+	}
+	if err == nil {
+		s.codes.settled(a.ID)
+	}
+	if b.Code != code {
+		// Closed meanwhile, or a concurrent completion gave it another code.
+		if rerr := s.releaseCode(ctx, code, a.ID); rerr != nil {
+			s.log.Warn("alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
+		}
+	}
+	return b, err
+}
+
+// Apply acts on a normalized intake event: trigger, or acknowledge / close
+// the open alert with its dedup key (PagerDuty's semantics: an acknowledge
+// or resolve for no open alert is dropped, here ErrNotFound). actor names
+// who sent it, e.g. "api:<key name>".
+func (s *Service) Apply(ctx context.Context, ev intake.Event, actor string) (Transition, error) {
+	switch ev.Action {
+	case intake.ActionTrigger, "":
+		a, created, err := s.Trigger(ctx, ev)
+		out := OutcomeDeduplicated
+		if created {
+			out = OutcomeCreated
+		}
+		return Transition{Alert: a, Outcome: out}, err
+	case intake.ActionAcknowledge, intake.ActionResolve:
+		a, err := s.ByDedupKey(ctx, ev.RoutingKey, ev.DedupKey)
+		if err != nil {
+			return Transition{}, err
+		}
+		if ev.Action == intake.ActionAcknowledge {
+			return s.ack(ctx, a.ID, actor)
+		}
+		return s.close(ctx, a.ID, actor)
+	}
+	return Transition{}, fmt.Errorf("%w: action %q", ErrInvalid, ev.Action)
+}
+
+// ByDedupKey returns the open alert for routingKey and dedupKey.
+func (s *Service) ByDedupKey(ctx context.Context, routingKey, dedupKey string) (Alert, error) {
+	var rec dedupRecord
+	_, held, err := s.readSlot(ctx, s.dedupKey(routingKey, dedupKey), &rec)
+	if err != nil {
+		return Alert{}, err
+	}
+	if !held {
+		return Alert{}, fmt.Errorf("%w: dedup key %q", ErrNotFound, dedupKey)
+	}
+	a, _, err := s.getOpen(ctx, rec.AlertID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !a.State.Open()) {
+		return Alert{}, fmt.Errorf("%w: dedup key %q", ErrNotFound, dedupKey)
+	}
+	if err != nil {
+		return Alert{}, fmt.Errorf("alerts: dedup key %q: %w", dedupKey, err)
+	}
+	return a, nil
+}
+
+// enqueueEscalation creates the alert's escalation job with one step per
+// planned page, each due at creation + its cumulative delay. The policy is
+// copied into the job so a config change does not reshuffle a running
+// escalation.
+func (s *Service) enqueueEscalation(ctx context.Context, a Alert) (string, error) {
+	pol := s.settings().Policy
+	if probs := pol.Validate(); len(probs) > 0 {
+		s.log.Error("alerts: escalation policy invalid; using the default", "problems", probs)
+		pol = DefaultPolicy()
+	}
+	id := escalationID(a.ID)
+	j := jobs.Job{ID: id, Kind: KindEscalation, CreatedAt: a.CreatedAt}
+	var err error
+	if j.Payload, err = encodePayload(escalationPayload{AlertID: a.ID, Policy: pol}); err != nil {
+		return "", err
+	}
+	for _, p := range pol.plan() {
+		j.Steps = append(j.Steps, jobs.Step{
+			Name:        pageStepName(p.round, p.step),
+			NextAt:      a.CreatedAt.Add(p.at),
+			MaxAttempts: pageAttempts,
+		})
+	}
+	if _, err := s.q.Enqueue(ctx, j); err != nil {
+		return "", fmt.Errorf("alerts: enqueue escalation of %s: %w", a.ID, err)
+	}
+	return id, nil
+}

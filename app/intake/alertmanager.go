@@ -1,0 +1,375 @@
+package intake
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// WebhookOptions choose how an Alertmanager or Grafana notification maps to
+// events.
+type WebhookOptions struct {
+	// PerAlert makes one event per alert in the notification (dedup key =
+	// group key + fingerprint) instead of one per group. The default, one per
+	// group keyed by the group key, is what Alertmanager's own PagerDuty
+	// receiver does: the team tunes grouping in Alertmanager, and a group
+	// that flaps or grows pages once.
+	PerAlert bool
+}
+
+// amAlert is one alert of an Alertmanager (webhook_config, version 4) or
+// Grafana (webhook contact point) notification; Grafana adds fields.
+type amAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+	// Grafana only.
+	SilenceURL   string         `json:"silenceURL"`
+	DashboardURL string         `json:"dashboardURL"`
+	PanelURL     string         `json:"panelURL"`
+	ImageURL     string         `json:"imageURL"`
+	Values       map[string]any `json:"values"`
+	ValueString  string         `json:"valueString"`
+}
+
+// amMessage is the notification body shared by Alertmanager and Grafana.
+type amMessage struct {
+	Version           string            `json:"version"`
+	GroupKey          string            `json:"groupKey"`
+	TruncatedAlerts   int               `json:"truncatedAlerts"`
+	Status            string            `json:"status"`
+	Receiver          string            `json:"receiver"`
+	GroupLabels       map[string]string `json:"groupLabels"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
+	ExternalURL       string            `json:"externalURL"`
+	Alerts            []amAlert         `json:"alerts"`
+	// Grafana only.
+	OrgID   *int64 `json:"orgId"`
+	Title   string `json:"title"`
+	State   string `json:"state"`
+	Message string `json:"message"`
+}
+
+// ParseAlertmanager parses a Prometheus Alertmanager webhook notification
+// (webhook_config, payload version 4): a group of alerts, firing or
+// resolved. See WebhookOptions for how the group maps to events.
+func ParseAlertmanager(body []byte, opt WebhookOptions) ([]Event, error) {
+	var m amMessage
+	if err := decodeObject(body, &m); err != nil {
+		return nil, &ValidationError{Errors: []string{"body is not an Alertmanager webhook message: " + jsonProblem(err)}}
+	}
+	ve := &ValidationError{}
+	if m.Version != "" && m.Version != "4" {
+		ve.add(fmt.Sprintf("'version' is %q; this receiver understands version 4", m.Version))
+	}
+	checkMessage(ve, &m)
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	return m.events(IntegrationAlertmanager, "alertmanager:", opt), nil
+}
+
+// ParseGrafana parses a Grafana alerting webhook contact point notification
+// (unified alerting). Its shape is Alertmanager's plus orgId, title, state,
+// message and per-alert URLs and values; group keys are scoped by orgId.
+func ParseGrafana(body []byte, opt WebhookOptions) ([]Event, error) {
+	var m amMessage
+	if err := decodeObject(body, &m); err != nil {
+		return nil, &ValidationError{Errors: []string{"body is not a Grafana webhook message: " + jsonProblem(err)}}
+	}
+	ve := &ValidationError{}
+	checkMessage(ve, &m)
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	prefix := "grafana:"
+	if m.OrgID != nil {
+		prefix = fmt.Sprintf("grafana:%d:", *m.OrgID)
+	}
+	return m.events(IntegrationGrafana, prefix, opt), nil
+}
+
+func checkMessage(ve *ValidationError, m *amMessage) {
+	if _, ok := statusAction(m.Status); !ok {
+		ve.add(fmt.Sprintf("'status' is %q; want firing or resolved", m.Status))
+	}
+	if len(m.Alerts) == 0 {
+		ve.add("'alerts' is missing or empty")
+	}
+	for i := range m.Alerts {
+		if _, ok := statusAction(m.Alerts[i].Status); !ok {
+			ve.add(fmt.Sprintf("'alerts[%d].status' is %q; want firing or resolved", i, m.Alerts[i].Status))
+		}
+	}
+	if m.GroupKey == "" {
+		ve.add("'groupKey' is missing or blank")
+	}
+}
+
+func statusAction(s string) (Action, bool) {
+	switch s {
+	case "firing":
+		return ActionTrigger, true
+	case "resolved":
+		return ActionResolve, true
+	}
+	return "", false
+}
+
+func (m *amMessage) events(integ Integration, prefix string, opt WebhookOptions) []Event {
+	if !opt.PerAlert {
+		return []Event{m.groupEvent(integ, prefix)}
+	}
+	out := make([]Event, 0, len(m.Alerts))
+	for i := range m.Alerts {
+		out = append(out, m.alertEvent(integ, prefix, &m.Alerts[i]))
+	}
+	return out
+}
+
+func (m *amMessage) groupEvent(integ Integration, prefix string) Event {
+	action, _ := statusAction(m.Status)
+	firing := 0
+	for i := range m.Alerts {
+		if m.Alerts[i].Status == "firing" {
+			firing++
+		}
+	}
+	ev := Event{
+		Action:      action,
+		DedupKey:    prefix + m.GroupKey,
+		Summary:     m.groupSummary(firing),
+		Source:      m.source(integ),
+		Severity:    severityFrom(m.CommonLabels),
+		Integration: integ,
+		Class:       m.CommonLabels["alertname"],
+		Timestamp:   m.earliestStart(),
+		Details: map[string]any{
+			"receiver":      m.Receiver,
+			"group_labels":  m.GroupLabels,
+			"common_labels": m.CommonLabels,
+			"firing":        firing,
+			"resolved":      len(m.Alerts) - firing,
+			"alerts":        m.alertDetails(),
+		},
+	}
+	if m.TruncatedAlerts > 0 {
+		ev.Details["truncated_alerts"] = m.TruncatedAlerts
+	}
+	if len(m.CommonAnnotations) > 0 {
+		ev.Details["common_annotations"] = m.CommonAnnotations
+	}
+	for i := range m.Alerts {
+		ev.Links = appendAlertLinks(ev.Links, &m.Alerts[i])
+	}
+	if m.ExternalURL != "" {
+		ev.Links = appendLink(ev.Links, m.ExternalURL, string(integ))
+	}
+	return ev
+}
+
+func (m *amMessage) alertEvent(integ Integration, prefix string, a *amAlert) Event {
+	action, _ := statusAction(a.Status)
+	fp := a.Fingerprint
+	if fp == "" {
+		fp = labelsFingerprint(a.Labels)
+	}
+	ev := Event{
+		Action:      action,
+		DedupKey:    prefix + m.GroupKey + "/" + fp,
+		Summary:     firstNonEmpty(alertSummary(a), fmt.Sprintf("[%s] alert %s", strings.ToUpper(a.Status), fp)),
+		Source:      m.source(integ),
+		Severity:    severityFrom(a.Labels),
+		Integration: integ,
+		Class:       a.Labels["alertname"],
+		Timestamp:   a.StartsAt.UTC(),
+		Details: map[string]any{
+			"receiver":    m.Receiver,
+			"labels":      a.Labels,
+			"annotations": a.Annotations,
+			"fingerprint": fp,
+		},
+	}
+	if len(a.Values) > 0 {
+		ev.Details["values"] = a.Values
+	}
+	if a.ValueString != "" {
+		ev.Details["value_string"] = a.ValueString
+	}
+	ev.Links = appendAlertLinks(ev.Links, a)
+	return ev
+}
+
+// groupSummary prefers what the rule author wrote, then falls back to the
+// title Alertmanager itself would use: "[FIRING:2] HighLatency (api prod)".
+func (m *amMessage) groupSummary(firing int) string {
+	if s := firstNonEmpty(m.CommonAnnotations["summary"], m.CommonAnnotations["description"]); s != "" {
+		return truncate(s, MaxSummaryLength)
+	}
+	if len(m.Alerts) == 1 {
+		if s := alertSummary(&m.Alerts[0]); s != "" {
+			return s
+		}
+	}
+	if m.Title != "" {
+		return truncate(strings.Join(strings.Fields(m.Title), " "), MaxSummaryLength)
+	}
+	status := "FIRING"
+	n := firing
+	if m.Status == "resolved" {
+		status, n = "RESOLVED", len(m.Alerts)
+	}
+	s := fmt.Sprintf("[%s:%d]", status, n)
+	if name := m.GroupLabels["alertname"]; name != "" {
+		s += " " + name
+	} else if name := m.CommonLabels["alertname"]; name != "" {
+		s += " " + name
+	}
+	var rest []string
+	for _, k := range sortedKeys(m.GroupLabels) {
+		if k != "alertname" {
+			rest = append(rest, m.GroupLabels[k])
+		}
+	}
+	if len(rest) > 0 {
+		s += " (" + strings.Join(rest, " ") + ")"
+	}
+	return truncate(s, MaxSummaryLength)
+}
+
+func alertSummary(a *amAlert) string {
+	s := firstNonEmpty(a.Annotations["summary"], a.Annotations["description"], a.Labels["alertname"])
+	return truncate(s, MaxSummaryLength)
+}
+
+func (m *amMessage) source(integ Integration) string {
+	if m.ExternalURL != "" {
+		if u, err := url.Parse(m.ExternalURL); err == nil && u.Host != "" {
+			return string(integ) + " " + u.Host
+		}
+	}
+	return string(integ)
+}
+
+func (m *amMessage) earliestStart() time.Time {
+	var t time.Time
+	for i := range m.Alerts {
+		s := m.Alerts[i].StartsAt
+		if !s.IsZero() && (t.IsZero() || s.Before(t)) {
+			t = s
+		}
+	}
+	return t.UTC()
+}
+
+// alertDetails keeps what a responder needs per alert; the full labels are
+// in the sender's UI.
+func (m *amMessage) alertDetails() []map[string]any {
+	out := make([]map[string]any, 0, len(m.Alerts))
+	for i := range m.Alerts {
+		a := &m.Alerts[i]
+		d := map[string]any{"status": a.Status, "labels": a.Labels}
+		if s := alertSummary(a); s != "" {
+			d["summary"] = s
+		}
+		if a.Fingerprint != "" {
+			d["fingerprint"] = a.Fingerprint
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func appendAlertLinks(links []Link, a *amAlert) []Link {
+	links = appendLink(links, a.Annotations["runbook_url"], "runbook")
+	links = appendLink(links, a.GeneratorURL, "source")
+	links = appendLink(links, a.DashboardURL, "dashboard")
+	links = appendLink(links, a.PanelURL, "panel")
+	links = appendLink(links, a.ImageURL, "image")
+	links = appendLink(links, a.SilenceURL, "silence")
+	return links
+}
+
+// maxLinks keeps a 500-alert group from making a 1,500-link alert.
+const maxLinks = 20
+
+func appendLink(links []Link, href, text string) []Link {
+	if href == "" || len(links) >= maxLinks {
+		return links
+	}
+	for _, l := range links {
+		if l.Href == href {
+			return links
+		}
+	}
+	return append(links, Link{Href: href, Text: text})
+}
+
+// severityFrom maps the conventional "severity" label onto PagerDuty's
+// scale; anything else is "error", Alertmanager's PagerDuty default.
+func severityFrom(labels map[string]string) Severity {
+	if s, ok := ParseSeverity(labels["severity"]); ok {
+		return s
+	}
+	switch strings.ToLower(labels["severity"]) {
+	case "page", "high", "fatal", "emergency", "alert":
+		return SeverityCritical
+	case "warn", "medium":
+		return SeverityWarning
+	case "low", "none", "informational":
+		return SeverityInfo
+	}
+	return SeverityError
+}
+
+// labelsFingerprint stands in for the fingerprint older Alertmanagers do not
+// send: stable for the same label set.
+func labelsFingerprint(labels map[string]string) string {
+	h := sha256.New()
+	for _, k := range sortedKeys(labels) {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write([]byte(labels[k]))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// jsonProblem names a decode error without echoing the body.
+func jsonProblem(err error) string {
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		return fmt.Sprintf("invalid JSON at offset %d", e.Offset)
+	case *json.UnmarshalTypeError:
+		return fmt.Sprintf("field %q should be %s, not %s", e.Field, e.Type, e.Value)
+	}
+	return "invalid JSON"
+}

@@ -1,0 +1,69 @@
+package intake
+
+import (
+	"sync"
+	"time"
+)
+
+// PagerDuty's documented Events API v2 limit: about 120 calls a minute per
+// integration key, counted over the last 60 seconds.
+const (
+	DefaultRateLimit  = 120
+	DefaultRateWindow = time.Minute
+)
+
+// RateLimiter answers whether one more event may be accepted for a key (an
+// API key) in the last Window, so the HTTP layer can answer 429 as PagerDuty
+// does and a runaway sender cannot flood the store. It counts per process:
+// with several replicas behind a balancer each allows the full limit.
+type RateLimiter struct {
+	limit  int
+	window time.Duration
+	now    func() time.Time
+
+	mu   sync.Mutex
+	hits map[string][]time.Time // per key, oldest first, within window
+}
+
+// NewRateLimiter allows limit events per window per key; zero values take
+// the PagerDuty defaults, a nil now is time.Now.
+func NewRateLimiter(limit int, window time.Duration, now func() time.Time) *RateLimiter {
+	if limit <= 0 {
+		limit = DefaultRateLimit
+	}
+	if window <= 0 {
+		window = DefaultRateWindow
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &RateLimiter{limit: limit, window: window, now: now, hits: map[string][]time.Time{}}
+}
+
+// Allow records one event for key and reports whether it is within the
+// limit. A refused event is not counted, so a sender that backs off recovers
+// after one window.
+func (l *RateLimiter) Allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	cut := now.Add(-l.window)
+	h := l.hits[key]
+	i := 0
+	for i < len(h) && !h[i].After(cut) {
+		i++
+	}
+	h = h[i:]
+	// Forget idle keys so a scan of random keys cannot grow the map.
+	for k, v := range l.hits {
+		if k != key && (len(v) == 0 || !v[len(v)-1].After(cut)) {
+			delete(l.hits, k)
+		}
+	}
+	if len(h) >= l.limit {
+		l.hits[key] = h
+		return false
+	}
+	l.hits[key] = append(h, now)
+	return true
+}
