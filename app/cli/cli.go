@@ -25,6 +25,7 @@ commands:
   config validate FILE       check a config file; every problem with its JSON path
   config pull [FILE]         download the config from the store (and FILE.etag)
   config push FILE           validate and upload; refuses if the stored config changed since pull
+  apikey new NAME            mint an alert API key, shown once, and its api_keys entry (--can-read, --write FILE)
   help                       this text
 
 Settings come from the environment and .env in the working folder (the
@@ -50,6 +51,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = sms(ctx, args, stdout, stderr)
 	case "config":
 		err = configCmd(ctx, args, stdout, stderr)
+	case "apikey":
+		err = apikeyCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

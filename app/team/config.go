@@ -31,9 +31,24 @@ const (
 // `team:"required"` if it must be present) and give its type a method
 // `validate(c *Config, at path, r *report)` in its own file: Parse decodes and
 // validates every field of Config, and unknown keys are kept by Doc until then.
+// A map section's entry type has the method instead (on the value, as map
+// entries are not addressable) and is called once per key; a pointer section
+// is checked when present.
 type Config struct {
 	AvailableUsers AvailableUsers `json:"available_users" team:"required"`
 	CurrentConfig  CurrentConfig  `json:"current_config" team:"required"`
+
+	// The alert API's sections (alerting.go, channels.go, apikeys.go), all
+	// optional so that a pager-only config stays valid.
+	Groups               map[string]Group               `json:"groups,omitempty"`
+	Events               map[string]Event               `json:"events,omitempty"`
+	APIKeys              map[string]APIKey              `json:"api_keys,omitempty"`
+	NotificationChannels map[string]NotificationChannel `json:"notification_channels,omitempty"`
+	// DefaultNotificationChannels name notification_channels entries that
+	// also get every event that does not list its own channels.
+	DefaultNotificationChannels []string `json:"default_notification_channels,omitempty"`
+	// Rates are Twilio's sending limits; Parse fills in the defaults.
+	Rates *Rates `json:"rates,omitempty"`
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.
@@ -52,8 +67,16 @@ type User struct {
 	Phone string `json:"phone"` // E.164
 	Email string `json:"email,omitempty"`
 	// Enabled lets ops keep a departed or absent member listed without letting
-	// them control the pager; absent means enabled.
+	// them control the pager or be alerted; absent means enabled.
 	Enabled *bool `json:"enabled,omitempty"`
+
+	// Channels are how the alert API reaches the user, by medium, each of
+	// which ops can switch off on its own. Absent means SMS to Phone only;
+	// present (even empty) means exactly the enabled entries.
+	Channels map[Medium]UserChannel `json:"channels,omitempty"`
+	// NotificationChannels name notification_channels entries that reach
+	// this user too, such as a Pushover channel with their user key.
+	NotificationChannels []string `json:"notification_channels,omitempty"`
 }
 
 // IsEnabled reports whether the user may control the pager.
@@ -178,6 +201,10 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int("users", len(c.AvailableUsers.Users)),
 		slog.Any("current_config", c.CurrentConfig),
+		slog.Int("groups", len(c.Groups)),
+		slog.Int("events", len(c.Events)),
+		slog.Int("api_keys", len(c.APIKeys)),
+		slog.Int("notification_channels", len(c.NotificationChannels)),
 	)
 }
 

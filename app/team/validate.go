@@ -79,6 +79,7 @@ func parseDoc(doc *Doc) (*Config, error) {
 	}
 	c.parseWarnings = parseWarnings
 	c.CurrentConfig.applyDefaults()
+	c.applyAlertingDefaults()
 	return c, nil
 }
 
@@ -116,18 +117,38 @@ func (c *Config) check(r *report) {
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
 	for i := range t.NumField() {
-		f := t.Field(i)
-		name, ok := fieldName(f)
+		name, ok := fieldName(t.Field(i))
 		if !ok {
 			continue
 		}
-		if s, ok := v.Field(i).Addr().Interface().(validator); ok {
-			s.validate(c, path{name}, r)
+		at := path{name}
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Map:
+			if f.Type().Key().Kind() != reflect.String {
+				continue
+			}
+			keys := f.MapKeys()
+			sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+			for _, k := range keys {
+				if s, ok := f.MapIndex(k).Interface().(validator); ok {
+					s.validate(c, at.key(k.String()), r)
+				}
+			}
+		case reflect.Pointer:
+			if s, ok := f.Interface().(validator); ok && !f.IsNil() {
+				s.validate(c, at, r)
+			}
+		default:
+			if s, ok := f.Addr().Interface().(validator); ok {
+				s.validate(c, at, r)
+			}
 		}
 	}
+	// A list of names has no type to hang a method on.
+	c.checkDefaultChannels(path{"default_notification_channels"}, r)
 }
 
-func (a *AvailableUsers) validate(_ *Config, at path, r *report) {
+func (a *AvailableUsers) validate(c *Config, at path, r *report) {
 	at = at.key("users")
 	if len(a.Users) == 0 {
 		r.warnf(at, "no users: nobody can take the pager or ask who is on call")
@@ -154,6 +175,7 @@ func (a *AvailableUsers) validate(_ *Config, at path, r *report) {
 		if u.Email != "" {
 			checkEmail(r, up.key("email"), u.Email)
 		}
+		u.validateAlerting(c, up, r)
 		if n := NormalizePhone(u.Phone); n != "" {
 			if other, dup := phones[n]; dup {
 				r.errorf(up.key("phone"), "is also user %q's phone; texts from it could not be told apart", other)

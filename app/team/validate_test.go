@@ -292,7 +292,7 @@ func TestParseRules(t *testing.T) {
 		{"bad user email", map[string]any{"available_users.users.bob.email": "Bob <bob@example.com>"}, "available_users.users.bob.email"},
 		{"user email", map[string]any{"available_users.users.bob.email": "bob@example.com"}, ""},
 		{"bad from email", map[string]any{"current_config.mail_settings.from_email": "oncall"}, "current_config.mail_settings.from_email"},
-		{"unknown keys are fine", map[string]any{"groups": map[string]any{"x": 1}, "current_config.extra": "y"}, ""},
+		{"unknown keys are fine", map[string]any{"zz_notes": map[string]any{"x": 1}, "current_config.extra": "y"}, ""},
 		{"null optional", map[string]any{"current_config.greeting": nil}, ""},
 		{"null required", map[string]any{"current_config.oncall_user": nil}, "current_config.oncall_user"},
 	}
