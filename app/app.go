@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/api"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/control"
 	"github.com/oncall/pager/app/jobs"
@@ -41,7 +43,8 @@ type App struct {
 	Outbound *notify.Outbound
 	Echo     *echo.Echo
 
-	now func() time.Time
+	now        func() time.Time
+	jobsPrefix string // the queue's Options.Prefix, for Outbound.Adopt
 }
 
 // Options are the parts tests replace.
@@ -124,13 +127,31 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		jo.Poll = s.JobPoll
 	}
 	a.Jobs = jobs.New(st, jo)
+	a.jobsPrefix = jo.Prefix
 	no := o.Notify
 	no.Twilio = tw
 	if no.Logger == nil {
 		no.Logger = log
 	}
+	if no.Config == nil {
+		no.Config = a.Team
+	}
+	if no.BaseURL == "" {
+		no.BaseURL = s.BaseURL
+	}
+	if no.Now == nil {
+		no.Now = now
+	}
+	if no.PushoverURL == "" {
+		no.PushoverURL = os.Getenv("PUSHOVER_API_URL") // a proxy, or a test's fake
+	}
 	a.Outbound = notify.New(no)
 	a.Outbound.Register(a.Jobs)
+	// Notifications queued before a restart need their step handlers
+	// before the runner starts.
+	if _, err := a.Outbound.Adopt(ctx, a.Jobs, st, jo.Prefix); err != nil {
+		log.Warn("queued notifications not picked up yet; retried in the background", "err", err)
+	}
 
 	ctl := control.New(control.Options{
 		Config:   a.Team,
@@ -151,6 +172,14 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Now:        now,
 		Logger:     log,
 	})
+	alerts := api.New(api.Options{
+		Config:   a.Team,
+		Jobs:     a.Jobs,
+		Outbound: a.Outbound,
+		Audit:    a.Audit,
+		Now:      now,
+		Logger:   log,
+	})
 	a.Echo = server.New(server.Options{
 		Logger:    log,
 		Signature: twilio.NewValidator(s.TwilioAuthToken, s.TwilioAuthTokenSecond),
@@ -158,6 +187,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		OnReject:  a.auditReject,
 		Control:   ctl,
 		Pagerline: pl,
+		API:       alerts,
 		Health:    a,
 	})
 	return a, nil
@@ -214,6 +244,8 @@ func (a *App) Health(ctx context.Context) (bool, any) {
 // Run serves HTTP and runs the background loops until ctx ends.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	go a.Team.Run(ctx, a.Settings.ConfigRefresh)
+	// Notifications another replica queued and then left behind.
+	go a.Outbound.AdoptEvery(ctx, a.Jobs, a.Store, a.jobsPrefix, time.Minute)
 	go func() {
 		if err := a.Jobs.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("job runner stopped", "err", err)

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify/channel"
@@ -31,6 +34,11 @@ type Rates struct {
 	CallsPerSecond float64
 }
 
+// ConfigSource is the team config in use (team.Manager).
+type ConfigSource interface {
+	Current() *team.Config
+}
+
 // Outbound sends.
 type Outbound struct {
 	tw      TwilioAPI
@@ -38,17 +46,68 @@ type Outbound struct {
 	calls   *Limiter
 	log     *slog.Logger
 	emailFn func(e channel.Email) channel.Sender
+	cfg     ConfigSource
+	base    string
+	now     func() time.Time
+	client  *http.Client
+	pushURL string
+
+	// fixedSMS, fixedCalls: the rate was given in Options (or the limiter
+	// replaced), so the config's rates do not apply.
+	fixedSMS, fixedCalls bool
+	// waiters bounds the job workers a rate-limited step may hold while it
+	// waits for its slot; maxHold bounds how long one waits. A step that
+	// would exceed either is rescheduled instead (see admit).
+	waiters chan struct{}
+	maxHold time.Duration
+	// window is the planning window, and the wait any step may take
+	// without a waiter slot: min(1s, maxHold).
+	window time.Duration
+
+	regMu     sync.Mutex
+	reg       map[regKey]bool // notification step handlers registered
+	adopted   map[string]bool // notification job keys already adopted
+	payloadMu sync.Mutex
+	payloads  map[string]*payload // decoded notification payloads by job ID
 }
 
 // Options wires Outbound.
 type Options struct {
 	Twilio TwilioAPI
+	// Rates, when set, fix the sending rates and the config's "rates" are
+	// ignored (tests). Unset, the rates follow the team config, default 1
+	// SMS segment per second per sender number and 1 call per second.
 	Rates  Rates
 	Logger *slog.Logger
-	// SMSLimiter and CallLimiter replace the default limiters (tests).
+	// SMSLimiter and CallLimiter replace the default limiters (tests); a
+	// replaced limiter keeps its own rate.
 	SMSLimiter, CallLimiter *Limiter
 	// Email builds the SMTP sender; tests use it to trust a test CA.
 	Email func(e channel.Email) channel.Sender
+
+	// Config is the team config, for notifications: named channels and
+	// their credentials, mail_settings, the default sender number, rates.
+	Config ConfigSource
+	// BaseURL is the pager's public URL (ONCALL_APP_BASE_URL), for Twilio
+	// delivery status callbacks to /ack.
+	BaseURL string
+	// Now is the clock for delivery times; default time.Now.
+	Now func() time.Time
+	// HTTPClient posts to webhooks and chat services; default: a client
+	// with a 30 s timeout that does not follow redirects.
+	HTTPClient *http.Client
+	// PushoverURL is the Pushover API's base URL; default
+	// https://api.pushover.net.
+	PushoverURL string
+	// RateWaiters bounds the job workers that rate-limited deliveries (SMS,
+	// calls) hold while waiting longer than a second for their slot
+	// (default 2). Shorter waits need no waiter slot: texts are planned
+	// into one-second windows, so a worker is held at most about a second
+	// by them before the next step in line gets it.
+	RateWaiters int
+	// MaxRateWait is the longest a delivery holds a worker waiting for its
+	// slot (default 2 s); one due later is rescheduled for its slot.
+	MaxRateWait time.Duration
 }
 
 // New returns the outbound path.
@@ -56,16 +115,48 @@ func New(o Options) *Outbound {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.SMSLimiter == nil {
-		o.SMSLimiter = NewLimiter(o.Rates.SMSPerSecond, nil, nil)
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	if o.CallLimiter == nil {
-		o.CallLimiter = NewLimiter(o.Rates.CallsPerSecond, nil, nil)
+	out := &Outbound{tw: o.Twilio, log: o.Logger, emailFn: o.Email, cfg: o.Config,
+		base: strings.TrimRight(o.BaseURL, "/"), now: o.Now, client: o.HTTPClient, pushURL: o.PushoverURL,
+		fixedSMS: o.Rates.SMSPerSecond > 0 || o.SMSLimiter != nil, fixedCalls: o.Rates.CallsPerSecond > 0 || o.CallLimiter != nil,
+		maxHold: o.MaxRateWait, reg: map[regKey]bool{}, adopted: map[string]bool{}, payloads: map[string]*payload{}}
+	out.sms, out.calls = o.SMSLimiter, o.CallLimiter
+	if out.sms == nil {
+		out.sms = NewLimiter(o.Rates.SMSPerSecond, o.Now, nil)
 	}
-	if o.Email == nil {
-		o.Email = func(e channel.Email) channel.Sender { return e }
+	if out.calls == nil {
+		out.calls = NewLimiter(o.Rates.CallsPerSecond, o.Now, nil)
 	}
-	return &Outbound{tw: o.Twilio, sms: o.SMSLimiter, calls: o.CallLimiter, log: o.Logger, emailFn: o.Email}
+	if out.emailFn == nil {
+		out.emailFn = func(e channel.Email) channel.Sender { return e }
+	}
+	if o.RateWaiters <= 0 {
+		o.RateWaiters = 2
+	}
+	out.waiters = make(chan struct{}, o.RateWaiters)
+	if out.maxHold <= 0 {
+		out.maxHold = 2 * time.Second
+	}
+	out.window = min(time.Second, out.maxHold)
+	out.syncRates()
+	return out
+}
+
+// syncRates makes the limiters follow the config's rates unless Options
+// fixed them.
+func (o *Outbound) syncRates() {
+	if o.cfg == nil || (o.fixedSMS && o.fixedCalls) {
+		return
+	}
+	r := o.cfg.Current().RateLimits()
+	if !o.fixedSMS {
+		o.sms.SetRate(r.SMSPerSecond)
+	}
+	if !o.fixedCalls {
+		o.calls.SetRate(r.CallsPerSecond)
+	}
 }
 
 // Text is one SMS or MMS.
@@ -84,6 +175,7 @@ func (o *Outbound) SendText(ctx context.Context, t Text) (string, error) {
 	if len(t.MediaURL) > 0 && cost < 1 {
 		cost = 1
 	}
+	o.syncRates()
 	if err := o.sms.Wait(ctx, t.From, cost); err != nil {
 		return "", err
 	}
@@ -93,6 +185,10 @@ func (o *Outbound) SendText(ctx context.Context, t Text) (string, error) {
 	}
 	return sid, nil
 }
+
+// callKey is the call limiter's key: Twilio's calls-per-second limit is per
+// account, whatever the caller ID.
+const callKey = "account"
 
 // Call is one outbound voice call with inline TwiML.
 type Call struct {
@@ -104,7 +200,8 @@ type Call struct {
 
 // StartCall places c at the account's allowed call rate.
 func (o *Outbound) StartCall(ctx context.Context, c Call) (string, error) {
-	if err := o.calls.Wait(ctx, "account", 1); err != nil {
+	o.syncRates()
+	if err := o.calls.Wait(ctx, callKey, 1); err != nil {
 		return "", err
 	}
 	call := twilio.Call{From: c.From, To: c.To, Twiml: c.Twiml, StatusCallback: c.StatusCallback, Timeout: 30}

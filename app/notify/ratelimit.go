@@ -11,15 +11,21 @@ import (
 // and carriers block long codes that burst. It reserves slots rather than
 // refilling a bucket, so the long-run rate is exact and never above Rate.
 //
+// Besides the slots actually reserved by senders it keeps a plan: Plan hands
+// out the slots queued work will probably get, so a job can schedule each
+// step for its turn instead of having it hold a worker while it waits (see
+// Outbound.Notify).
+//
 // The limiter is per process: replicas sharing a number each get the full
 // rate, so run one sending replica per number or divide the configured rate.
 type Limiter struct {
-	rate  float64 // units per second
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 
-	mu   sync.Mutex
-	next map[string]time.Time
+	mu      sync.Mutex
+	rate    float64              // units per second
+	next    map[string]time.Time // first free slot per key
+	planned map[string]time.Time // end of the slots planned per key
 }
 
 // NewLimiter allows rate units per second per key.
@@ -33,36 +39,129 @@ func NewLimiter(rate float64, now func() time.Time, sleep func(context.Context, 
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	return &Limiter{rate: rate, now: now, sleep: sleep, next: map[string]time.Time{}}
+	return &Limiter{rate: rate, now: now, sleep: sleep, next: map[string]time.Time{}, planned: map[string]time.Time{}}
+}
+
+// SetRate changes the rate for slots reserved from now on; slots already
+// handed out keep their spacing, so lowering the rate never lets a burst
+// through.
+func (l *Limiter) SetRate(rate float64) {
+	if rate <= 0 {
+		return
+	}
+	l.mu.Lock()
+	l.rate = rate
+	l.mu.Unlock()
+}
+
+// Rate is the current rate in units per second.
+func (l *Limiter) Rate() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rate
+}
+
+func (l *Limiter) span(cost int) time.Duration {
+	if cost < 1 {
+		cost = 1
+	}
+	return time.Duration(float64(cost) / l.rate * float64(time.Second))
 }
 
 // Wait blocks until cost units may be sent for key. A cancelled wait gives
 // its slot back only if nobody reserved after it; otherwise the gap stays,
 // which errs on the slow side.
 func (l *Limiter) Wait(ctx context.Context, key string, cost int) error {
-	if cost < 1 {
-		cost = 1
-	}
+	r, _ := l.reserve(key, cost, -1)
+	return r.wait(ctx)
+}
+
+// reservation is a slot taken by reserve.
+type reservation struct {
+	l          *Limiter
+	key        string
+	start, end time.Time
+	delay      time.Duration // from when it was taken until start
+}
+
+// reserve takes the next slot for key, unless it starts more than max from
+// now (max < 0: whatever the delay). ok is false, and nothing is taken,
+// when the slot is too far off; delay then says how far.
+func (l *Limiter) reserve(key string, cost int, max time.Duration) (r reservation, ok bool) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	now := l.now()
 	start := l.next[key]
 	if start.Before(now) {
 		start = now
 	}
-	span := time.Duration(float64(cost) / l.rate * float64(time.Second))
-	l.next[key] = start.Add(span)
-	l.mu.Unlock()
-	if d := start.Sub(now); d > 0 {
-		if err := l.sleep(ctx, d); err != nil {
-			l.mu.Lock()
-			if l.next[key].Equal(start.Add(span)) {
-				l.next[key] = start
-			}
-			l.mu.Unlock()
-			return err
-		}
+	r = reservation{l: l, key: key, start: start, end: start.Add(l.span(cost)), delay: start.Sub(now)}
+	if max >= 0 && r.delay > max {
+		return r, false
 	}
-	return nil
+	l.next[key] = r.end
+	return r, true
+}
+
+// wait sleeps until the slot; on cancellation the slot is given back if it
+// is still the last one.
+func (r reservation) wait(ctx context.Context) error {
+	if r.delay <= 0 {
+		return nil
+	}
+	err := r.l.sleep(ctx, r.delay)
+	if err != nil {
+		r.l.mu.Lock()
+		if r.l.next[r.key].Equal(r.end) {
+			r.l.next[r.key] = r.start
+		}
+		r.l.mu.Unlock()
+	}
+	return err
+}
+
+// Delay is how long a send of one unit for key would wait now.
+func (l *Limiter) Delay(key string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := l.next[key].Sub(l.now()); d > 0 {
+		return d
+	}
+	return 0
+}
+
+// Plan returns when cost units for key can probably go: after every slot
+// reserved or planned so far. It reserves nothing; it only moves the plan
+// on, so work planned later is planned after it.
+func (l *Limiter) Plan(key string, cost int) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	start := l.now()
+	if n := l.next[key]; n.After(start) {
+		start = n
+	}
+	if p := l.planned[key]; p.After(start) {
+		start = p
+	}
+	l.planned[key] = start.Add(l.span(cost))
+	return start
+}
+
+// Unplan takes back the plan from start to end for key (a job that was
+// planned but could not be stored), if nothing was planned after it.
+func (l *Limiter) Unplan(key string, start, end time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.planned[key].Equal(end) {
+		l.planned[key] = start
+	}
+}
+
+// PlannedEnd is where the plan for key ends now (zero when none).
+func (l *Limiter) PlannedEnd(key string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.planned[key]
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

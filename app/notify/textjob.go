@@ -14,7 +14,10 @@ const KindText jobs.Kind = "text"
 
 const stepSend = "send"
 
-// Register adds the outbound path's own job kinds to q.
+// Register adds the outbound path's own job kinds to q: durable texts, and
+// the notifications' deliveries. Notification steps are named after their
+// recipients, so their handlers are registered as the names are met (by
+// Notify, and by Adopt for jobs queued by an earlier process).
 func (o *Outbound) Register(q *jobs.Queue) {
 	q.Handle(KindText, stepSend, func(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
 		var t Text

@@ -34,6 +34,18 @@ type Pagerline interface {
 	ServeMedia(c echo.Context) error
 }
 
+// API is the alert API (app/api): monitoring notifies contacts, groups and
+// events; Twilio reports the deliveries.
+type API interface {
+	ServeContact(c echo.Context) error
+	ServeGroup(c echo.Context) error
+	ServeEvent(c echo.Context) error
+	ServeContactInfo(c echo.Context) error
+	ServeGroupInfo(c echo.Context) error
+	ServeNotification(c echo.Context) error
+	ServeAck(c echo.Context) error
+}
+
 // Health reports whether the pager can do its job.
 type Health interface {
 	Health(ctx context.Context) (ok bool, detail any)
@@ -48,6 +60,7 @@ type Options struct {
 	Control   Control
 	Pagerline Pagerline
 	Health    Health
+	API       API // optional: without it the alert API is not served
 }
 
 // New builds the echo instance with every route.
@@ -81,6 +94,26 @@ func New(o Options) *echo.Echo {
 	// Voicemail audio behind short-lived signed links (fetched by Twilio
 	// for MMS and calls, and by the engineer's phone): the link is the key.
 	e.GET("/media/:name", o.Pagerline.ServeMedia)
+
+	// The alert API (RedFlash's URLs; the trailing slash is optional, as
+	// rfclient sends one and curl users often do not). Other methods get
+	// 405 with Allow from the router. It reads and limits its own bodies.
+	if o.API != nil {
+		for _, p := range []string{"/contact/:slug", "/contact/:slug/"} {
+			e.POST(p, o.API.ServeContact)
+			e.GET(p, o.API.ServeContactInfo)
+		}
+		for _, p := range []string{"/group/:slug", "/group/:slug/"} {
+			e.POST(p, o.API.ServeGroup)
+			e.GET(p, o.API.ServeGroupInfo)
+		}
+		e.POST("/event/:slug", o.API.ServeEvent)
+		e.POST("/event/:slug/", o.API.ServeEvent)
+		e.GET("/notification/:id", o.API.ServeNotification)
+		e.GET("/notification/:id/", o.API.ServeNotification)
+		// Delivery receipts of the API's texts and calls.
+		e.POST("/ack", twilio(o.API.ServeAck))
+	}
 
 	e.GET("/healthz", func(c echo.Context) error {
 		ok, detail := o.Health.Health(c.Request().Context())

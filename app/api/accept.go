@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/team"
+)
+
+// alert is a resolved request, ready to be queued.
+type alert struct {
+	source     string // "group:ops"
+	subject    string
+	message    string
+	fromPhone  string
+	recipients []team.Recipient
+	missing    []string // template fields the request did not give
+}
+
+// IdempotencyHeader lets a client that retries after a timeout or a 503
+// make sure the alert is queued once: the same key (per API key and
+// target) maps to the same notification.
+const IdempotencyHeader = "Idempotency-Key"
+
+// accept queues a and answers: 201 when every recipient is reached, 202
+// when some are skipped (named in the answer), 422 when nobody is, 503
+// when the notification could not be stored. The answer comes only after
+// the job is durably in the store.
+func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
+	ctx := c.Request().Context()
+	var skips []skipped
+	reached := 0
+	for _, rc := range a.recipients {
+		if rc.Skipped != "" {
+			skips = append(skips, skipped{Contact: rc.UserID, Reason: rc.Skipped})
+			continue
+		}
+		reached++
+	}
+	if reached == 0 {
+		h.log.Warn("api: nobody reachable; nothing queued", "source", a.source, "key", cl.keyName, "skipped", skipReasons(skips))
+		return reply(c, http.StatusUnprocessableEntity, answer{
+			Message: "Nobody reachable: every recipient is disabled or has no enabled channel; nothing was sent",
+			Skipped: skips, MissingFields: a.missing})
+	}
+	n := notify.Notification{
+		ID:         notificationID(cl.keyName, a.source, c.Request().Header.Get(IdempotencyHeader)),
+		Source:     a.source,
+		Subject:    a.subject,
+		Message:    a.message,
+		FromPhone:  a.fromPhone,
+		Recipients: a.recipients,
+		APIKey:     cl.keyName,
+		Created:    h.now().UTC(),
+	}
+	err := h.enqueue(ctx, n)
+	duplicate := errors.Is(err, notify.ErrDuplicate)
+	switch {
+	case duplicate:
+		h.log.Info("api: notification already accepted (same Idempotency-Key); not queued again",
+			"notification", n.ID, "source", a.source, "key", cl.keyName)
+	case errors.Is(err, notify.ErrNothingToSend):
+		h.log.Warn("api: no route to any recipient; nothing queued", "source", a.source, "key", cl.keyName)
+		return reply(c, http.StatusUnprocessableEntity, answer{Message: "Nobody reachable: no recipient has a route; nothing was sent",
+			Skipped: skips, MissingFields: a.missing})
+	case err != nil:
+		h.log.Error("api: notification not stored; answered 503", "notification", n.ID, "source", a.source, "key", cl.keyName, "err", err)
+		return reply(c, http.StatusServiceUnavailable, answer{Message: "The notification could not be stored, so it is not queued " +
+			"(if the store took it despite the error it will still be sent). Retry later, with an " + IdempotencyHeader +
+			" header to be sure it is sent once."})
+	default:
+		steps := 0
+		ids := make([]string, 0, reached)
+		for _, rc := range a.recipients {
+			if rc.Skipped == "" {
+				steps += len(rc.Routes)
+				ids = append(ids, rc.UserID)
+			}
+		}
+		h.log.Info("api: notification accepted", "notification", n.ID, "source", a.source, "key", cl.keyName,
+			"recipients", reached, "deliveries", steps, "skipped", skipReasons(skips), "missing_fields", a.missing)
+		h.log.Debug("api: notification text", "notification", n.ID, "chars", len([]rune(a.message)))
+		h.audit.Try(ctx, audit.Entry{Actor: "api:" + cl.keyName, Action: ActionNotification, Source: c.RealIP(),
+			Detail: fmt.Sprintf("%s: %d recipient(s), %d delivery(ies), %d skipped", a.source, reached, steps, len(skips)),
+			After:  map[string]any{"notification_id": n.ID, "source": a.source, "recipients": ids, "skipped": skips}})
+	}
+	status, msg := http.StatusCreated, "OK"
+	if len(skips) > 0 {
+		status, msg = http.StatusAccepted, fmt.Sprintf("Accepted for %d of %d recipients; the others are skipped", reached, len(a.recipients))
+	}
+	return reply(c, status, answer{Message: msg, NotificationID: n.ID, Recipients: reached, Skipped: skips, MissingFields: a.missing})
+}
+
+// enqueue stores n, trying again after a store error. Enqueue is keyed by
+// the notification ID, so a try that reached the store despite its error
+// shows up as a duplicate on the next one: accepted once, not twice.
+func (h *Handler) enqueue(ctx context.Context, n notify.Notification) error {
+	err := h.out.Notify(ctx, h.q, n)
+	for i := 0; i < h.retries && err != nil && !errors.Is(err, notify.ErrNothingToSend) && !errors.Is(err, notify.ErrDuplicate); i++ {
+		t := time.NewTimer(time.Duration(100*(i+1)) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		if err = h.out.Notify(ctx, h.q, n); errors.Is(err, notify.ErrDuplicate) && n.ID != "" {
+			return nil // the earlier try was stored after all
+		}
+	}
+	return err
+}
+
+// notificationID is random, or derived from the client's idempotency key
+// (with the API key's name and the target, so two clients cannot collide).
+func notificationID(keyName, source, idem string) string {
+	idem = strings.TrimSpace(idem)
+	if idem == "" {
+		return notify.NewID()
+	}
+	sum := sha256.Sum256([]byte(keyName + "\x00" + source + "\x00" + idem))
+	return hex.EncodeToString(sum[:16])
+}
+
+func skipReasons(s []skipped) []string {
+	out := make([]string, len(s))
+	for i, k := range s {
+		out[i] = k.Contact + ": " + k.Reason
+	}
+	return out
+}

@@ -1,0 +1,234 @@
+// Package api is the alert API: monitoring (Nagios, Zabbix, cron jobs)
+// names a contact, group or event and the pager decides who is told and
+// how, queueing one durable notification job before it answers (see
+// notify.Outbound.Notify). Each dialect has its own file; redflash.go
+// speaks RedFlash's, so scripts written for it work unchanged.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/team"
+)
+
+// ActionNotification is the audit action of an accepted notification.
+const ActionNotification audit.Action = "notification"
+
+// ConfigSource is the team config in use (team.Manager).
+type ConfigSource interface {
+	Current() *team.Config
+}
+
+// Notifier queues notifications (notify.Outbound).
+type Notifier interface {
+	Notify(ctx context.Context, q *jobs.Queue, n notify.Notification) error
+}
+
+// Auditor records audit entries (audit.Log).
+type Auditor interface {
+	Try(ctx context.Context, e audit.Entry)
+}
+
+// Options wire the API.
+type Options struct {
+	Config   ConfigSource
+	Jobs     *jobs.Queue
+	Outbound Notifier
+	Audit    Auditor
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// MaxBody caps request bodies; default DefaultMaxBody (64 KiB).
+	MaxBody int64
+	// StoreRetries is how often an enqueue that failed on a store error is
+	// tried again before the request is answered 503 (default 2).
+	StoreRetries int
+}
+
+// Handler serves the alert API.
+type Handler struct {
+	cfg     ConfigSource
+	q       *jobs.Queue
+	out     Notifier
+	audit   Auditor
+	log     *slog.Logger
+	now     func() time.Time
+	maxBody int64
+	retries int
+}
+
+// New returns the API's handlers.
+func New(o Options) *Handler {
+	h := &Handler{cfg: o.Config, q: o.Jobs, out: o.Outbound, audit: o.Audit, log: o.Logger, now: o.Now,
+		maxBody: o.MaxBody, retries: o.StoreRetries}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBody
+	}
+	if h.retries <= 0 {
+		h.retries = 2
+	}
+	if h.audit == nil {
+		h.audit = nopAudit{}
+	}
+	return h
+}
+
+type nopAudit struct{}
+
+func (nopAudit) Try(context.Context, audit.Entry) {}
+
+// msgInvalidKey is RedFlash's answer to a bad key, kept word for word.
+const msgInvalidKey = "Invalid API key for operation"
+
+// answer is every JSON answer's shape; fields that do not apply are left
+// out.
+type answer struct {
+	Message        string    `json:"message"`
+	NotificationID string    `json:"notification_id,omitempty"`
+	Recipients     int       `json:"recipients,omitempty"`
+	Skipped        []skipped `json:"skipped,omitempty"`
+	MissingFields  []string  `json:"missing_fields,omitempty"`
+}
+
+type skipped struct {
+	Contact string `json:"contact"`
+	Reason  string `json:"reason"`
+}
+
+func reply(c echo.Context, status int, a answer) error { return c.JSON(status, a) }
+
+// caller is an authenticated request.
+type caller struct {
+	req     Request
+	keyName string
+	key     team.APIKey
+	cfg     *team.Config
+}
+
+// authenticate parses the request and checks its key. On failure it has
+// answered already and ok is false.
+func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
+	req, perr := ParseRequest(c.Request(), h.maxBody)
+	if perr != nil {
+		var re *RequestError
+		if errors.As(perr, &re) {
+			h.log.Warn("api: request refused", "path", c.Request().URL.Path, "status", re.Status, "reason", re.Message, "remote", c.RealIP())
+			return cl, false, reply(c, re.Status, answer{Message: re.Message})
+		}
+		return cl, false, reply(c, http.StatusBadRequest, answer{Message: "malformed request"})
+	}
+	cfg := h.cfg.Current()
+	if cfg == nil {
+		h.log.Error("api: no team config loaded")
+		return cl, false, reply(c, http.StatusServiceUnavailable, answer{Message: "The pager has no configuration loaded yet; retry shortly"})
+	}
+	name, key, found := cfg.CheckAPIKey(req.Key)
+	if !found || !key.IsEnabled() {
+		reason := "unknown or disabled key"
+		if req.Key == "" {
+			reason = "no key given"
+		}
+		// Never the key itself: a typo of a real key is nearly the key.
+		h.log.Warn("api: request refused", "path", c.Request().URL.Path, "status", http.StatusForbidden, "reason", reason, "remote", c.RealIP())
+		return cl, false, reply(c, http.StatusForbidden, answer{Message: msgInvalidKey})
+	}
+	return caller{req: req, keyName: name, key: key, cfg: cfg}, true, nil
+}
+
+// ServeNotification is GET /notification/:id: what became of a
+// notification, per recipient and channel. Any valid key may ask: the ID
+// is unguessable and addresses are masked.
+func (h *Handler) ServeNotification(c echo.Context) error {
+	cl, ok, err := h.authenticate(c)
+	if !ok {
+		return err
+	}
+	id := c.Param("id")
+	rep, gerr := notify.GetNotification(c.Request().Context(), h.q, id)
+	switch {
+	case notify.IsNotFound(gerr) || errors.Is(gerr, jobs.ErrInvalidJob):
+		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
+	case gerr != nil:
+		h.log.Error("api: notification report unavailable", "notification", id, "key", cl.keyName, "err", gerr)
+		return reply(c, http.StatusServiceUnavailable, answer{Message: "The notification store is unavailable; retry shortly"})
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+// ServeAck is POST /ack?n=<id>&step=<step>: Twilio's delivery status
+// callback for a notification's text or call, behind the signature check.
+// The status goes into the step's result; a late callback never moves it
+// backwards.
+func (h *Handler) ServeAck(c echo.Context) error {
+	st := notify.Status{
+		ID:        c.QueryParam("n"),
+		Step:      c.QueryParam("step"),
+		SID:       firstNonEmpty(c.FormValue("MessageSid"), c.FormValue("CallSid")),
+		Status:    firstNonEmpty(c.FormValue("MessageStatus"), c.FormValue("CallStatus")),
+		ErrorCode: c.FormValue("ErrorCode"),
+	}
+	if st.ID == "" || st.Step == "" || st.Status == "" {
+		return reply(c, http.StatusBadRequest, answer{Message: "status callback without n, step or status"})
+	}
+	lvl := slog.LevelInfo
+	if st.Status == "failed" || st.Status == "undelivered" {
+		lvl = slog.LevelWarn
+	}
+	h.log.Log(c.Request().Context(), lvl, "api: delivery status", "notification", st.ID, "step", st.Step,
+		"sid", st.SID, "status", st.Status, "error_code", st.ErrorCode)
+	err := h.recordStatus(c.Request().Context(), st)
+	switch {
+	case errors.Is(err, notify.ErrUnknownDelivery):
+		h.log.Warn("api: status callback for an unknown delivery", "notification", st.ID, "step", st.Step)
+	case err != nil:
+		h.log.Error("api: delivery status not recorded", "notification", st.ID, "step", st.Step, "err", err)
+		return reply(c, http.StatusServiceUnavailable, answer{Message: "status not recorded"})
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// ackWait is how long a status callback waits for its step to record the
+// send: Twilio may call back before that, and does not call again.
+const ackWait = 5 * time.Second
+
+func (h *Handler) recordStatus(ctx context.Context, st notify.Status) error {
+	ctx, cancel := context.WithTimeout(ctx, ackWait)
+	defer cancel()
+	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+		_, err := notify.RecordStatus(ctx, h.q, st, h.now())
+		if !errors.Is(err, notify.ErrNotRecordedYet) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			h.log.Warn("api: status callback for a delivery still not recorded; dropped", "notification", st.ID, "step", st.Step, "status", st.Status)
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,354 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
+	"github.com/oncall/pager/store"
+)
+
+// memStore is an in-memory store.Store with the contract's conditional
+// writes, so queue tests and benchmarks measure the queue, not a disk.
+type memStore struct {
+	mu   sync.Mutex
+	objs map[string]store.Object
+	n    int
+}
+
+func newMem() *memStore { return &memStore{objs: map[string]store.Object{}} }
+
+func (m *memStore) Get(_ context.Context, key string) (store.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objs[key]
+	if !ok {
+		return store.Object{}, store.ErrNotFound
+	}
+	return o, nil
+}
+
+func (m *memStore) GetIfChanged(ctx context.Context, key, etag string) (store.Object, error) {
+	o, err := m.Get(ctx, key)
+	if err == nil && o.ETag == etag {
+		return store.Object{}, store.ErrNotModified
+	}
+	return o, err
+}
+
+func (m *memStore) Put(_ context.Context, key string, data []byte, c store.Cond) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, exists := m.objs[key]
+	if c.IfNoneMatch && exists || c.IfMatch != "" && (!exists || cur.ETag != c.IfMatch) {
+		return "", store.ErrPrecondition
+	}
+	m.n++
+	etag := fmt.Sprintf(`"%d"`, m.n)
+	m.objs[key] = store.Object{Key: key, Data: append([]byte(nil), data...), ETag: etag, Modified: time.Now()}
+	return etag, nil
+}
+
+func (m *memStore) List(_ context.Context, prefix string) ([]store.Info, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Info
+	for k, o := range m.objs {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, store.Info{Key: k, ETag: o.ETag, Size: int64(len(o.Data)), Modified: o.Modified})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (m *memStore) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.objs, key)
+	return nil
+}
+
+func (m *memStore) String() string { return "mem" }
+
+// fakeClock only moves when told to, or when a sleeper advances it to the
+// end of its sleep (with one worker, sleeps never overlap).
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
+	}
+}
+
+func (c *fakeClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// Sleep advances the clock to the end of the sleep.
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Add(d)
+	return nil
+}
+
+// fakeTwilio accepts texts and calls, stamping each with the clock.
+type fakeTwilio struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	messages []sent
+	calls    []sent
+	fails    []error
+}
+
+type sent struct {
+	twilio.Message
+	Call twilio.Call
+	SID  string
+	At   time.Time
+}
+
+func (f *fakeTwilio) failNext(status, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails = append(f.fails, fmt.Errorf("twilio: create: %w", &twilio.Error{Status: status, Code: code, Message: "injected"}))
+}
+
+func (f *fakeTwilio) SendMessage(_ context.Context, m twilio.Message) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.fails) > 0 {
+		err := f.fails[0]
+		f.fails = f.fails[1:]
+		return "", err
+	}
+	sid := fmt.Sprintf("SM%032d", len(f.messages)+1)
+	f.messages = append(f.messages, sent{Message: m, SID: sid, At: f.now()})
+	return sid, nil
+}
+
+func (f *fakeTwilio) StartCall(_ context.Context, c twilio.Call) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sid := fmt.Sprintf("CA%032d", len(f.calls)+1)
+	f.calls = append(f.calls, sent{Call: c, SID: sid, At: f.now()})
+	return sid, nil
+}
+
+func (f *fakeTwilio) sentMessages() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sent(nil), f.messages...)
+}
+
+func (f *fakeTwilio) sentCalls() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sent(nil), f.calls...)
+}
+
+// staticConfig is a ConfigSource that can be swapped.
+type staticConfig struct {
+	mu  sync.Mutex
+	cfg *team.Config
+}
+
+func (s *staticConfig) Current() *team.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+func (s *staticConfig) set(c *team.Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg = c
+}
+
+// teamJSON builds a config with n users u000… each reached by SMS and
+// e-mail; extra is spliced in at the top level (",\"rates\": {...}").
+func teamJSON(n int, extra string) string {
+	var users []string
+	for i := range n {
+		users = append(users, fmt.Sprintf(`"u%03d": {"id": "u%03d", "name": "User %d", "phone": "+1555%07d", "email": "u%03d@example.com",
+			"channels": {"sms": {}, "email": {}}}`, i, i, i, 1000000+i, i))
+	}
+	return `{
+  "available_users": {"users": {` + strings.Join(users, ",\n") + `}},
+  "current_config": {
+    "from_phone": "+15555550100",
+    "last_modified_time": 0, "last_modified_user_id": "",
+    "mail_settings": {"from_email": "oncall@example.com", "mail_password": "", "mail_port": 25,
+      "mail_server": "127.0.0.1", "mail_use_tls": false, "mail_username": "", "to_email": "sre@example.com"},
+    "oncall_user": {"id": "u000", "name": "User 0", "phone": "+15551000000"},
+    "pager_phone": "+15555550199", "session_lifetime": 300
+  }` + extra + `
+}`
+}
+
+func parseTeam(t testing.TB, js string) *team.Config {
+	t.Helper()
+	cfg, err := team.Parse([]byte(js))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// fakeEmail accepts every e-mail, counting them.
+type fakeEmail struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	sent []time.Time
+	to   []string
+}
+
+type fakeEmailSender struct {
+	f  *fakeEmail
+	to []string
+}
+
+func (s fakeEmailSender) Send(context.Context, channel.Message) (channel.Receipt, error) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.f.sent = append(s.f.sent, s.f.now())
+	s.f.to = append(s.f.to, s.to...)
+	return channel.Receipt{ID: fmt.Sprintf("<%d@test>", len(s.f.sent))}, nil
+}
+
+func (f *fakeEmail) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sent)
+}
+
+// rig is an Outbound, a queue and their fakes.
+type rig struct {
+	clock *fakeClock
+	st    *memStore
+	tw    *fakeTwilio
+	mail  *fakeEmail
+	cfg   *staticConfig
+	out   *Outbound
+	q     *jobs.Queue
+}
+
+type rigOptions struct {
+	users       int
+	extra       string
+	workers     int
+	rates       Rates
+	maxRateWait time.Duration
+	waiters     int
+	st          *memStore
+	clock       *fakeClock
+	realClock   bool
+}
+
+func newRig(t testing.TB, o rigOptions) *rig {
+	t.Helper()
+	r := &rig{clock: o.clock, st: o.st}
+	if r.clock == nil {
+		r.clock = newFakeClock()
+	}
+	if r.st == nil {
+		r.st = newMem()
+	}
+	now, sleep := r.clock.Now, r.clock.Sleep
+	if o.realClock {
+		now, sleep = time.Now, nil
+	}
+	r.tw = &fakeTwilio{now: now}
+	r.mail = &fakeEmail{now: now}
+	r.cfg = &staticConfig{cfg: parseTeam(t, teamJSON(o.users, o.extra))}
+	var sms, calls *Limiter
+	if o.rates.SMSPerSecond > 0 {
+		sms = NewLimiter(o.rates.SMSPerSecond, now, sleep)
+	}
+	if o.rates.CallsPerSecond > 0 {
+		calls = NewLimiter(o.rates.CallsPerSecond, now, sleep)
+	}
+	r.out = New(Options{
+		Twilio: r.tw, Config: r.cfg, BaseURL: "https://pager.example.test", Now: now,
+		SMSLimiter: sms, CallLimiter: calls, RateWaiters: o.waiters, MaxRateWait: o.maxRateWait,
+		Email: func(e channel.Email) channel.Sender { return fakeEmailSender{f: r.mail, to: e.To} },
+	})
+	if o.rates.SMSPerSecond == 0 && !o.realClock {
+		// Config-driven rates, on the fake clock.
+		r.out.sms = NewLimiter(1, now, sleep)
+		r.out.calls = NewLimiter(1, now, sleep)
+		r.out.syncRates()
+	}
+	r.q = jobs.New(r.st, jobs.Options{Now: now, Workers: o.workers, Lease: time.Hour,
+		Backoff: func(int) time.Duration { return time.Second }})
+	r.out.Register(r.q)
+	return r
+}
+
+// notification for every user of the rig's team.
+func (r *rig) notification(t testing.TB, msg string) Notification {
+	t.Helper()
+	cfg := r.cfg.Current()
+	var rcs []team.Recipient
+	for _, id := range cfg.UserIDs() {
+		rc, err := cfg.ResolveContact(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcs = append(rcs, rc)
+	}
+	return Notification{ID: NewID(), Source: "group:everyone", Message: msg, Recipients: rcs, APIKey: "test"}
+}
+
+// drain runs the queue on the fake clock until nothing is pending: each
+// round runs what is due, then moves the clock to the next step due.
+func (r *rig) drain(t testing.TB, id string) jobs.Job {
+	t.Helper()
+	ctx := context.Background()
+	for range 100000 {
+		if err := r.q.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		j, err := r.q.Get(ctx, JobID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Finished() {
+			if err := r.q.RunOnce(ctx); err != nil { // move it to done/
+				t.Fatal(err)
+			}
+			return j
+		}
+		var next time.Time
+		for _, s := range j.Steps {
+			if s.State == jobs.StepPending && (next.IsZero() || s.NextAt.Before(next)) {
+				next = s.NextAt
+			}
+		}
+		r.clock.Set(next)
+	}
+	t.Fatal("queue did not drain")
+	return jobs.Job{}
+}

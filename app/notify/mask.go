@@ -1,0 +1,71 @@
+package notify
+
+import (
+	"net/url"
+	"strings"
+)
+
+func maskPhone(p string) string {
+	digits := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] >= '0' && p[i] <= '9' {
+			digits++
+		}
+	}
+	if digits <= 4 {
+		return strings.Repeat("*", len(p))
+	}
+	var b strings.Builder
+	seen := 0
+	for _, r := range p {
+		switch {
+		case r >= '0' && r <= '9':
+			seen++
+			if seen > digits-4 {
+				b.WriteRune(r)
+			} else {
+				b.WriteByte('*')
+			}
+		case r == '+':
+			b.WriteRune(r)
+		default:
+			// Formatting is dropped: spaces and dashes would only hint
+			// at how many digits hide where.
+		}
+	}
+	return b.String()
+}
+
+func maskEmail(a string) string {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" {
+		return maskTail(a, 0)
+	}
+	first := []rune(local)[0]
+	return string(first) + "***@" + domain
+}
+
+func maskURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return maskTail(s, 0)
+	}
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
+}
+
+func looksLikeURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// maskTail keeps the last keep characters of s.
+func maskTail(s string, keep int) string {
+	r := []rune(s)
+	if len(r) <= keep*2 {
+		keep = 0
+	}
+	return strings.Repeat("*", len(r)-keep) + string(r[len(r)-keep:])
+}

@@ -1,0 +1,477 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/twiml"
+)
+
+func TestNotifyPlansOneStepPerRecipientAndRoute(t *testing.T) {
+	r := newRig(t, rigOptions{users: 3, extra: `, "rates": {"sms_per_second": 2}`})
+	n := r.notification(t, "Disk db1 at 97%")
+	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j, err := r.q.Get(context.Background(), JobID(n.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range j.Steps {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, " "); got != "u000/sms u000/email u001/sms u001/email u002/sms u002/email" {
+		t.Fatalf("steps = %s", got)
+	}
+	// Texts are booked half a second apart (2 segments/s) and due at the
+	// start of their one-second window; e-mail is due now.
+	t0 := r.clock.Now()
+	for i, want := range []time.Duration{0, 0, 0, 0, time.Second, 0} {
+		s := j.Steps[i]
+		got := time.Duration(0)
+		if !s.NextAt.IsZero() {
+			got = s.NextAt.Sub(t0)
+		}
+		if got != want || s.MaxAttempts != MaxDeliveryAttempts {
+			t.Errorf("%s: due +%v (max %d), want +%v", s.Name, got, s.MaxAttempts, want)
+		}
+	}
+	// The same notification again is a duplicate, and books nothing more.
+	end := r.out.sms.PlannedEnd("+15555550100")
+	if err := r.out.Notify(context.Background(), r.q, n); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second Notify: %v, want ErrDuplicate", err)
+	}
+	if got := r.out.sms.PlannedEnd("+15555550100"); !got.Equal(end) {
+		t.Errorf("duplicate moved the plan from %v to %v", end, got)
+	}
+}
+
+func TestNotifyNobodyReachable(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1})
+	n := Notification{ID: NewID(), Source: "contact:x", Message: "hi",
+		Recipients: []team.Recipient{{UserID: "x", Skipped: team.SkipUserDisabled}}}
+	if err := r.out.Notify(context.Background(), r.q, n); !errors.Is(err, ErrNothingToSend) {
+		t.Fatalf("Notify = %v, want ErrNothingToSend", err)
+	}
+	if err := r.out.Notify(context.Background(), r.q, Notification{ID: "nope"}); err == nil {
+		t.Fatal("bad id accepted")
+	}
+}
+
+// The queue drains at the allowed rate and never above it, on a fake
+// clock: every text is stamped with the clock when Twilio gets it.
+func TestDrainHeldToRate(t *testing.T) {
+	const users = 40
+	r := newRig(t, rigOptions{users: users, workers: 1, extra: `, "rates": {"sms_per_second": 4}`})
+	// 200 GSM characters: 2 segments per text, so 2 texts per second.
+	msg := strings.Repeat("Disk full. ", 18) + "db1 97%"
+	if Segments(msg) != 2 {
+		t.Fatalf("test message is %d segments", Segments(msg))
+	}
+	n := r.notification(t, msg)
+	t0 := r.clock.Now()
+	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, n.ID)
+	if j.Failed() {
+		t.Fatalf("job failed: %+v", j.Steps)
+	}
+	texts := r.tw.sentMessages()
+	if len(texts) != users || r.mail.count() != users {
+		t.Fatalf("%d texts and %d e-mails, want %d each", len(texts), r.mail.count(), users)
+	}
+	// Never above the rate: any two texts 2 segments apart at 4/s are at
+	// least 500ms apart, so no 1-second window holds more than 2.
+	for i := 1; i < len(texts); i++ {
+		if gap := texts[i].At.Sub(texts[i-1].At); gap < 500*time.Millisecond {
+			t.Fatalf("texts %d and %d only %v apart", i-1, i, gap)
+		}
+	}
+	// And at it: the last text goes out when the rate allows, not later.
+	if took, want := texts[len(texts)-1].At.Sub(t0), time.Duration(users-1)*500*time.Millisecond; took != want {
+		t.Errorf("last text after %v, want %v", took, want)
+	}
+	// E-mail did not wait behind the texts: all went out in the first
+	// window (one worker, so the texts due in it go first or between).
+	r.mail.mu.Lock()
+	for i, at := range r.mail.sent {
+		if at.Sub(t0) >= time.Second {
+			t.Errorf("e-mail %d sent at +%v, want within the first second", i, at.Sub(t0))
+		}
+	}
+	r.mail.mu.Unlock()
+	for _, s := range j.Steps {
+		if s.Attempts != 1 {
+			t.Errorf("%s took %d attempts", s.Name, s.Attempts)
+		}
+	}
+}
+
+// After a restart (fresh limiter, texts overdue) the texts do not all
+// grab a worker to wait in the limiter: each is rescheduled for its own
+// slot, and the e-mail beside them goes out at once.
+func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
+	const users = 30
+	st, clock := newMem(), newFakeClock()
+	before := newRig(t, rigOptions{users: users, st: st, clock: clock})
+	n := before.notification(t, "db1 down")
+	if err := before.out.Notify(context.Background(), before.q, n); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Hour) // the pager was down; every text is overdue
+
+	// A waiter may hold a worker at most 1ns: everything that would
+	// wait is rescheduled.
+	r := newRig(t, rigOptions{users: users, st: st, clock: clock, workers: 4, maxRateWait: time.Nanosecond})
+	if got, err := r.out.Adopt(context.Background(), r.q, st, ""); err != nil || got != 1 {
+		t.Fatalf("Adopt = %d, %v", got, err)
+	}
+	t0 := clock.Now()
+	if err := r.q.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.tw.sentMessages()); got != 1 {
+		t.Fatalf("%d texts in the first round, want 1 (the rest rescheduled)", got)
+	}
+	if got := r.mail.count(); got != users {
+		t.Fatalf("%d e-mails in the first round, want all %d", got, users)
+	}
+	j, _ := r.q.Get(context.Background(), JobID(n.ID))
+	slots := map[time.Time]bool{}
+	for _, s := range j.Steps {
+		if s.State != jobs.StepPending {
+			continue
+		}
+		if s.Attempts != 0 || !s.NextAt.After(t0) || slots[s.NextAt] {
+			t.Fatalf("%s: attempts %d, due %v (t0 %v): want a fresh slot of its own", s.Name, s.Attempts, s.NextAt, t0)
+		}
+		slots[s.NextAt] = true
+	}
+	if len(slots) != users-1 {
+		t.Fatalf("%d texts rescheduled, want %d", len(slots), users-1)
+	}
+	j = r.drain(t, n.ID)
+	texts := r.tw.sentMessages()
+	if len(texts) != users || j.Failed() {
+		t.Fatalf("%d texts, failed=%v", len(texts), j.Failed())
+	}
+	for i := 1; i < len(texts); i++ {
+		if gap := texts[i].At.Sub(texts[i-1].At); gap < time.Second {
+			t.Fatalf("texts %d and %d only %v apart at 1/s", i-1, i, gap)
+		}
+	}
+}
+
+func TestRatesFollowConfig(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, extra: `, "rates": {"sms_per_second": 5, "calls_per_second": 0.5}`})
+	if r.out.sms.Rate() != 5 || r.out.calls.Rate() != 0.5 {
+		t.Fatalf("rates %v/%v, want 5/0.5 from config", r.out.sms.Rate(), r.out.calls.Rate())
+	}
+	r.cfg.set(parseTeam(t, teamJSON(1, "")))
+	r.out.syncRates()
+	if r.out.sms.Rate() != team.DefaultSMSPerSecond || r.out.calls.Rate() != team.DefaultCallsPerSecond {
+		t.Fatalf("rates %v/%v after the section went, want the defaults", r.out.sms.Rate(), r.out.calls.Rate())
+	}
+	fixed := New(Options{Config: r.cfg, Rates: Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
+	if fixed.sms.Rate() != 1000 {
+		t.Fatalf("Options.Rates overridden by config: %v", fixed.sms.Rate())
+	}
+}
+
+func TestLimiterNeverAboveRate(t *testing.T) {
+	c := newFakeClock()
+	l := NewLimiter(4, c.Now, c.Sleep)
+	t0 := c.Now()
+	var at []time.Time
+	for range 10 {
+		if err := l.Wait(context.Background(), "+15555550100", 1); err != nil {
+			t.Fatal(err)
+		}
+		at = append(at, c.Now())
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < time.Second/4 {
+			t.Fatalf("sends %d and %d %v apart at 4/s", i-1, i, gap)
+		}
+	}
+	if last := at[len(at)-1].Sub(t0); last != 2250*time.Millisecond {
+		t.Fatalf("10 sends at 4/s took %v, want 2.25s", last)
+	}
+	// Keys are independent; a cancelled wait gives its slot back.
+	if d := l.Delay("+15555550111"); d != 0 {
+		t.Fatalf("other key waits %v", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := l.Delay("+15555550100")
+	if err := l.Wait(ctx, "+15555550100", 1); err == nil {
+		t.Fatal("cancelled wait succeeded")
+	}
+	if after := l.Delay("+15555550100"); after != before {
+		t.Fatalf("cancelled wait kept its slot: delay %v -> %v", before, after)
+	}
+}
+
+func TestOptOutRecordedNotRetried(t *testing.T) {
+	r := newRig(t, rigOptions{users: 2, workers: 1})
+	r.tw.failNext(400, 21610)
+	n := r.notification(t, "db1 down")
+	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, n.ID)
+	s := j.Step("u000/sms")
+	if s.State != jobs.StepFailed || s.Attempts != 1 || !strings.Contains(s.LastError, "opted out") {
+		t.Fatalf("opted-out step: %s after %d attempts: %s", s.State, s.Attempts, s.LastError)
+	}
+	if s := j.Step("u001/sms"); s.State != jobs.StepDone {
+		t.Fatalf("the other text: %s", s.State)
+	}
+	rep, err := GetNotification(context.Background(), r.q, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Recipients[0].Deliveries[0]
+	if d.State != "failed" || d.ErrorCode != "21610" || d.Attempts != 1 || rep.State != "partial" {
+		t.Fatalf("report: %+v (state %s)", d, rep.State)
+	}
+}
+
+func TestTemporaryFailureRetried(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1})
+	r.tw.failNext(503, 20503)
+	n := r.notification(t, "db1 down")
+	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, n.ID)
+	if s := j.Step("u000/sms"); s.State != jobs.StepDone || s.Attempts != 2 {
+		t.Fatalf("text: %s after %d attempts (%s)", s.State, s.Attempts, s.LastError)
+	}
+	if got := len(r.tw.sentMessages()); got != 1 {
+		t.Fatalf("%d texts sent", got)
+	}
+}
+
+func TestVoiceSaysTheMessageTwice(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1})
+	rcs := []team.Recipient{{UserID: "u000", Name: "User 0", Routes: []team.Route{{Medium: team.MediumVoice, Address: "+15551000000"}}}}
+	n := Notification{ID: NewID(), Source: "contact:u000", Message: "Disk <db1> & 97%", Recipients: rcs}
+	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	r.drain(t, n.ID)
+	calls := r.tw.sentCalls()
+	if len(calls) != 1 {
+		t.Fatalf("%d calls", len(calls))
+	}
+	c := calls[0].Call
+	verbs, err := twiml.Parse(c.Twiml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	for _, v := range verbs {
+		if v.Name == "Say" {
+			said = append(said, v.Text)
+		}
+	}
+	if len(said) != 2 || said[0] != "Disk <db1> & 97%" || said[1] != "Again: Disk <db1> & 97%" {
+		t.Fatalf("said %q", said)
+	}
+	if c.From != "+15555550100" || c.To != "+15551000000" || !strings.Contains(c.StatusCallback, "/ack?n="+n.ID) {
+		t.Fatalf("call %+v", c)
+	}
+}
+
+func TestRecordStatus(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1})
+	n := r.notification(t, "db1 down")
+	ctx := context.Background()
+	if err := r.out.Notify(ctx, r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	r.drain(t, n.ID)
+	sid := r.tw.sentMessages()[0].SID
+	if want := "https://pager.example.test/ack?n=" + n.ID + "&step=u000%2Fsms"; r.tw.sentMessages()[0].StatusCallback != want {
+		t.Fatalf("status callback %q, want %q", r.tw.sentMessages()[0].StatusCallback, want)
+	}
+	st := func(status, s string) bool {
+		t.Helper()
+		changed, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Step: "u000/sms", SID: s, Status: status}, r.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return changed
+	}
+	if !st("sent", sid) || !st("delivered", sid) {
+		t.Fatal("status not recorded")
+	}
+	if st("sent", sid) || st("delivered", "SMother") || st("bogus", sid) {
+		t.Fatal("late, foreign or unknown status recorded")
+	}
+	rep, err := GetNotification(ctx, r.q, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Recipients[0].Deliveries[0]
+	if d.State != "delivered" || d.Status != "delivered" || d.DeliveredAt.IsZero() || d.SID != sid || d.Address != "+*******0000" {
+		t.Fatalf("delivery %+v", d)
+	}
+	if _, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Step: "nobody/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
+		t.Fatalf("unknown step: %v", err)
+	}
+	if _, err := RecordStatus(ctx, r.q, Status{ID: NewID(), Step: "u000/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
+		t.Fatalf("unknown notification: %v", err)
+	}
+	// The result as stored is the transmission log entry.
+	j, _ := r.q.Get(ctx, JobID(n.ID))
+	var got Delivery
+	if err := json.Unmarshal(j.Step("u000/sms").Result, &got); err != nil || got.Medium != team.MediumSMS || got.Attempts != 1 {
+		t.Fatalf("stored result %+v, %v", got, err)
+	}
+}
+
+func TestAdoptAfterRestart(t *testing.T) {
+	st, clock := newMem(), newFakeClock()
+	a := newRig(t, rigOptions{users: 2, st: st, clock: clock})
+	n := a.notification(t, "db1 down")
+	if err := a.out.Notify(context.Background(), a.q, n); err != nil {
+		t.Fatal(err)
+	}
+	b := newRig(t, rigOptions{users: 2, st: st, clock: clock, workers: 1})
+	if err := b.q.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(b.tw.sentMessages()) + b.mail.count(); got != 0 {
+		t.Fatalf("%d deliveries before the steps were adopted", got)
+	}
+	if got, err := b.out.Adopt(context.Background(), b.q, st, "jobs"); err != nil || got != 1 {
+		t.Fatalf("Adopt = %d, %v", got, err)
+	}
+	if got, _ := b.out.Adopt(context.Background(), b.q, st, "jobs/"); got != 0 {
+		t.Fatalf("second Adopt read %d jobs again", got)
+	}
+	b.drain(t, n.ID)
+	if len(b.tw.sentMessages()) != 2 || b.mail.count() != 2 {
+		t.Fatalf("%d texts, %d e-mails after adoption", len(b.tw.sentMessages()), b.mail.count())
+	}
+}
+
+func TestMaskAddress(t *testing.T) {
+	for _, tc := range []struct {
+		m          team.Medium
+		addr, want string
+	}{
+		{team.MediumSMS, "+15555550101", "+*******0101"},
+		{team.MediumVoice, "+44 7700 900123", "+********0123"},
+		{team.MediumSignal, "123", "***"},
+		{team.MediumEmail, "alice@example.com", "a***@example.com"},
+		{team.MediumEmail, "élodie@example.fr", "é***@example.fr"},
+		{team.MediumWebhook, "https://hooks.example.com/T0/secret?x=1", "https://hooks.example.com/…"},
+		{team.MediumSlack, "https://hooks.slack.com/services/T/B/X", "https://hooks.slack.com/…"},
+		{team.MediumWebhook, "https://hooks.example.com", "https://hooks.example.com"},
+		{team.MediumPushover, "uQiRzpo4DXghDmr9QzzfQu27cmVRsG", strings.Repeat("*", 26) + "VRsG"},
+		{team.MediumMattermost, "@alice", "@alice"},
+		{team.MediumMattermost, "https://chat.example.com/hooks/xyz", "https://chat.example.com/…"},
+		{team.MediumSMS, "", ""},
+	} {
+		if got := MaskAddress(tc.m, tc.addr); got != tc.want {
+			t.Errorf("MaskAddress(%s, %q) = %q, want %q", tc.m, tc.addr, got, tc.want)
+		}
+	}
+}
+
+func TestEmailSubject(t *testing.T) {
+	if got := EmailSubject("", "  Disk full\nmore"); got != "[OnCall] Disk full" {
+		t.Errorf("got %q", got)
+	}
+	if got := EmailSubject("Disk", "x"); got != "Disk" {
+		t.Errorf("got %q", got)
+	}
+	if got := EmailSubject(strings.Repeat("é", 200), ""); len([]rune(got)) != 120 || !strings.HasSuffix(got, "…") {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestNamedChannelTextsFromItsOwnNumber(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1, extra: `,
+  "notification_channels": {"duty-sms": {"type": "sms", "from_phone": "+15555550160", "to": ["+15555550161", "+15555550162"]}},
+  "events": {"fire": {"message": "Fire in {{ room }}", "channels": ["duty-sms"]}}`})
+	_, rcs, err := r.cfg.Current().ResolveEvent("fire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := Notification{ID: NewID(), Source: "event:fire", Message: "Fire in B2", Recipients: rcs}
+	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, n.ID)
+	var names []string
+	for _, s := range j.Steps {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, " "); got != "channel:duty-sms/sms/duty-sms channel:duty-sms/sms/duty-sms#2" {
+		t.Fatalf("steps %s", got)
+	}
+	texts := r.tw.sentMessages()
+	if len(texts) != 2 || texts[0].From != "+15555550160" || texts[0].To != "+15555550161" || texts[1].To != "+15555550162" {
+		t.Fatalf("texts %+v", texts)
+	}
+	if gap := texts[1].At.Sub(texts[0].At); gap < time.Second {
+		t.Fatalf("the channel's number sent two texts %v apart", gap)
+	}
+}
+
+// A thousand texts are planned at the rate, one per second per sender,
+// with the e-mail beside them due at once; a second notification queued
+// meanwhile is planned after the first, not on top of it.
+func TestThousandTextsPlannedAtTheRate(t *testing.T) {
+	const users = 1000
+	r := newRig(t, rigOptions{users: users})
+	t0 := r.clock.Now()
+	first, second := r.notification(t, "db1 down"), r.notification(t, "db2 down")
+	for _, n := range []Notification{first, second} {
+		if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	perSecond := map[time.Time]int{}
+	for i, n := range []Notification{first, second} {
+		j, err := r.q.Get(context.Background(), JobID(n.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := 0
+		for _, s := range j.Steps {
+			if strings.HasSuffix(s.Name, "/email") {
+				if !s.NextAt.IsZero() {
+					t.Fatalf("%s due at %v, want at once", s.Name, s.NextAt)
+				}
+				continue
+			}
+			due := t0
+			if !s.NextAt.IsZero() {
+				due = s.NextAt
+			}
+			if want := t0.Add(time.Duration(i*users+k) * time.Second); !due.Equal(want) {
+				t.Fatalf("notification %d, %s due %v, want %v", i, s.Name, due.Sub(t0), want.Sub(t0))
+			}
+			perSecond[due.Truncate(time.Second)]++
+			k++
+		}
+	}
+	for sec, n := range perSecond {
+		if n > 1 {
+			t.Fatalf("%d texts due in the second at +%v", n, sec.Sub(t0))
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oncall/pager/app/jobs"
+)
+
+// statusRank orders Twilio's delivery states so a callback that arrives
+// late never moves a delivery backwards: Twilio does not promise callback
+// order.
+var statusRank = map[string]int{
+	"accepted": 1, "scheduled": 1, "queued": 1, "initiated": 1,
+	"sending": 2, "ringing": 2,
+	"sent": 3, "in-progress": 3, "answered": 3,
+	"delivered": 4, "undelivered": 4, "failed": 4, "completed": 4, "busy": 4, "no-answer": 4, "canceled": 4,
+	"read": 5,
+}
+
+// FinalStatus reports whether status is one Twilio sends last.
+func FinalStatus(status string) bool { return statusRank[status] >= 4 }
+
+// Status is a Twilio delivery status callback for one notification step.
+type Status struct {
+	ID        string // notification id
+	Step      string
+	SID       string // MessageSid or CallSid
+	Status    string // MessageStatus or CallStatus
+	ErrorCode string
+}
+
+// Errors of RecordStatus.
+var (
+	// ErrUnknownDelivery: the callback names no step of a known
+	// notification.
+	ErrUnknownDelivery = errors.New("notify: no such notification delivery")
+	// ErrNotRecordedYet: the step has not recorded its send yet. Twilio
+	// can call back within milliseconds of accepting a message, before the
+	// step's outcome is stored; the caller may try again shortly. The step
+	// itself is not touched: changing a running step would send again.
+	ErrNotRecordedYet = errors.New("notify: delivery not recorded yet")
+)
+
+// RecordStatus writes a delivery status callback into the step's result.
+// A callback for an earlier attempt (another SID), an unknown status or an
+// older state than the one recorded changes nothing (changed is false).
+func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (changed bool, err error) {
+	if !ValidID(s.ID) || s.Step == "" {
+		return false, ErrUnknownDelivery
+	}
+	if _, known := statusRank[s.Status]; !known {
+		return false, nil
+	}
+	_, err = q.Update(ctx, JobID(s.ID), func(j *jobs.Job) error {
+		changed = false
+		st := j.Step(s.Step)
+		if st == nil {
+			return ErrUnknownDelivery
+		}
+		var d Delivery
+		if len(st.Result) > 0 {
+			_ = json.Unmarshal(st.Result, &d)
+		}
+		if d.SID != s.SID {
+			if st.State == jobs.StepPending {
+				return ErrNotRecordedYet
+			}
+			return errStale // a callback for an earlier attempt
+		}
+		if statusRank[s.Status] < statusRank[d.Status] || (s.Status == d.Status && s.ErrorCode == d.ErrorCode) {
+			return errStale
+		}
+		d.Status, d.ErrorCode, d.UpdatedAt = s.Status, s.ErrorCode, now.UTC()
+		if (s.Status == "delivered" || s.Status == "read" || s.Status == "completed") && d.DeliveredAt.IsZero() {
+			d.DeliveredAt = now.UTC()
+		}
+		raw, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		st.Result = raw
+		changed = true
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStale):
+		return false, nil
+	case errors.Is(err, ErrNotRecordedYet):
+		return false, ErrNotRecordedYet
+	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, ErrUnknownDelivery):
+		return false, fmt.Errorf("%w: %s %s", ErrUnknownDelivery, s.ID, s.Step)
+	case err != nil:
+		return false, err
+	}
+	return changed, nil
+}
