@@ -84,6 +84,9 @@ func (k APIKey) validate(c *Config, at path, r *report) {
 		r.errorf(hp, "must be the 64 hex digits of the key's SHA-256 (pager apikey new makes one)")
 		return
 	}
+	if k.IsEnabled() && strings.EqualFold(k.SHA256, ExampleAPIKeySHA256) {
+		r.warnf(hp, "is the example key published in the README; anyone can use it: mint your own with `pager apikey new`")
+	}
 	name := at[len(at)-1]
 	for other, o := range c.APIKeys {
 		if other < name && strings.EqualFold(o.SHA256, k.SHA256) {
@@ -92,6 +95,10 @@ func (k APIKey) validate(c *Config, at path, r *report) {
 		}
 	}
 }
+
+// ExampleAPIKeySHA256 is the hash of the example key shipped in the embedded
+// default config and printed in the README.
+const ExampleAPIKeySHA256 = "89b817ad50ec0c995ba8601ae14efa9556ab7819c1f11cd8547bd471ca909093"
 
 func validSHA256(s string) bool {
 	if len(s) != 2*sha256.Size {
