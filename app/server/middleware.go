@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -74,6 +75,24 @@ func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
 				"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
 				"dur_ms", float64(time.Since(start).Microseconds())/1000)
 			return nil
+		}
+	}
+}
+
+// TwilioDeadline bounds a Twilio webhook's work. Twilio gives up after 15 s
+// and then plays an error to the caller or drops the reply; answering
+// "storage unavailable" in time beats a perfect answer nobody hears.
+const TwilioDeadline = 12 * time.Second
+
+// WrapDeadline gives the request context a deadline, so store and Twilio
+// calls made while answering a webhook cannot hang it.
+func WrapDeadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
 		}
 	}
 }

@@ -76,7 +76,8 @@ func New(o Options) *echo.Echo {
 	limit := middleware.BodyLimit(TwilioBodyLimit)
 	// twilio guards a Twilio webhook: size cap first, so an oversized body
 	// is refused before the signature check reads it.
-	twilio := func(h echo.HandlerFunc) echo.HandlerFunc { return limit(sig(h)) }
+	deadline := WrapDeadline(TwilioDeadline)
+	twilio := func(h echo.HandlerFunc) echo.HandlerFunc { return limit(deadline(sig(h))) }
 
 	// Team members texting the control number.
 	e.POST("/msgcontrol/entry", twilio(o.Control.ServeEntry))
