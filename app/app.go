@@ -10,15 +10,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/api"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/control"
+	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/pagerline"
@@ -43,8 +44,11 @@ type App struct {
 	Outbound *notify.Outbound
 	Echo     *echo.Echo
 
-	now        func() time.Time
-	jobsPrefix string // the queue's Options.Prefix, for Outbound.Adopt
+	// Alerts is the alert lifecycle: intake, reply codes, escalation.
+	Alerts *alerts.Service
+	once   *intake.Once
+
+	now func() time.Time
 }
 
 // Options are the parts tests replace.
@@ -127,7 +131,6 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		jo.Poll = s.JobPoll
 	}
 	a.Jobs = jobs.New(st, jo)
-	a.jobsPrefix = jo.Prefix
 	no := o.Notify
 	no.Twilio = tw
 	if no.Logger == nil {
@@ -143,17 +146,19 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		no.Now = now
 	}
 	if no.PushoverURL == "" {
-		no.PushoverURL = os.Getenv("PUSHOVER_API_URL") // a proxy, or a test's fake
+		no.PushoverURL = s.PushoverAPIURL
+	}
+	if no.Store == nil {
+		no.Store = st
 	}
 	a.Outbound = notify.New(no)
 	a.Outbound.Register(a.Jobs)
-	// Notifications queued before a restart need their step handlers
-	// before the runner starts.
-	if _, err := a.Outbound.Adopt(ctx, a.Jobs, st, jo.Prefix); err != nil {
-		log.Warn("queued notifications not picked up yet; retried in the background", "err", err)
-	}
+
+	in := a.newAlerts(st, now, log)
 
 	ctl := control.New(control.Options{
+		Alerts:   a.Alerts,
+		Once:     a.once,
 		Config:   a.Team,
 		Sessions: sessions.New(st, now),
 		Audit:    a.Audit,
@@ -189,6 +194,8 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Pagerline: pl,
 		API:       alerts,
 		Health:    a,
+		Intake:    in,
+		Once:      a.once,
 	})
 	return a, nil
 }
@@ -244,8 +251,7 @@ func (a *App) Health(ctx context.Context) (bool, any) {
 // Run serves HTTP and runs the background loops until ctx ends.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	go a.Team.Run(ctx, a.Settings.ConfigRefresh)
-	// Notifications another replica queued and then left behind.
-	go a.Outbound.AdoptEvery(ctx, a.Jobs, a.Store, a.jobsPrefix, time.Minute)
+	go a.sweepAlerts(ctx)
 	go func() {
 		if err := a.Jobs.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("job runner stopped", "err", err)

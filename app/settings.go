@@ -20,6 +20,8 @@ type Settings struct {
 	TwilioAuthTokenSecond string // TWILIO_AUTH_TOKEN_SECONDARY (rotation)
 	TwilioAPIBaseURL      string // TWILIO_API_BASE_URL
 
+	PushoverAPIURL string // PUSHOVER_API_URL (a proxy, or a test's fake)
+
 	StoreDir    string // BACKING_STORE_DIR (local folder store)
 	S3Bucket    string // BACKING_STORE_S3_BUCKET
 	S3Key       string // BACKING_STORE_S3_KEY (the config object)
@@ -46,6 +48,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		TwilioAuthToken:       getenv("TWILIO_AUTH_TOKEN"),
 		TwilioAuthTokenSecond: getenv("TWILIO_AUTH_TOKEN_SECONDARY"),
 		TwilioAPIBaseURL:      getenv("TWILIO_API_BASE_URL"),
+		PushoverAPIURL:        strings.TrimRight(getenv("PUSHOVER_API_URL"), "/"),
 		StoreDir:              getenv("BACKING_STORE_DIR"),
 		S3Bucket:              getenv("BACKING_STORE_S3_BUCKET"),
 		S3Key:                 getenv("BACKING_STORE_S3_KEY"),

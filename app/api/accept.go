@@ -35,7 +35,8 @@ const IdempotencyHeader = "Idempotency-Key"
 // accept queues a and answers: 201 when every recipient is reached, 202
 // when some are skipped (named in the answer), 422 when nobody is, 503
 // when the notification could not be stored. The answer comes only after
-// the job is durably in the store.
+// the notification (its record and every recipient's job) is durably in
+// the store.
 func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 	ctx := c.Request().Context()
 	var skips []skipped
@@ -101,9 +102,10 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 	return reply(c, status, answer{Message: msg, NotificationID: n.ID, Recipients: reached, Skipped: skips, MissingFields: a.missing})
 }
 
-// enqueue stores n, trying again after a store error. Enqueue is keyed by
-// the notification ID, so a try that reached the store despite its error
-// shows up as a duplicate on the next one: accepted once, not twice.
+// enqueue stores n, trying again after a store error. Notify is keyed by
+// the notification ID: a retry creates only the recipients' jobs the
+// failed try did not store, and one that finds them all stored reports a
+// duplicate: accepted once, not twice.
 func (h *Handler) enqueue(ctx context.Context, n notify.Notification) error {
 	err := h.out.Notify(ctx, h.q, n)
 	for i := 0; i < h.retries && err != nil && !errors.Is(err, notify.ErrNothingToSend) && !errors.Is(err, notify.ErrDuplicate); i++ {

@@ -1,7 +1,7 @@
 // Package api is the alert API: monitoring (Nagios, Zabbix, cron jobs)
 // names a contact, group or event and the pager decides who is told and
-// how, queueing one durable notification job before it answers (see
-// notify.Outbound.Notify). Each dialect has its own file; redflash.go
+// how, queueing the notification durably (a record and one job per
+// recipient) before it answers (see notify.Outbound.Notify). Each dialect has its own file; redflash.go
 // speaks RedFlash's, so scripts written for it work unchanged.
 package api
 
@@ -28,9 +28,10 @@ type ConfigSource interface {
 	Current() *team.Config
 }
 
-// Notifier queues notifications (notify.Outbound).
+// Notifier queues notifications and reports on them (notify.Outbound).
 type Notifier interface {
 	Notify(ctx context.Context, q *jobs.Queue, n notify.Notification) error
+	GetNotification(ctx context.Context, q *jobs.Queue, id string) (notify.Report, error)
 }
 
 // Auditor records audit entries (audit.Log).
@@ -158,7 +159,7 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	rep, gerr := notify.GetNotification(c.Request().Context(), h.q, id)
+	rep, gerr := h.out.GetNotification(c.Request().Context(), h.q, id)
 	switch {
 	case notify.IsNotFound(gerr) || errors.Is(gerr, jobs.ErrInvalidJob):
 		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
@@ -169,13 +170,15 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 	return c.JSON(http.StatusOK, rep)
 }
 
-// ServeAck is POST /ack?n=<id>&step=<step>: Twilio's delivery status
-// callback for a notification's text or call, behind the signature check.
-// The status goes into the step's result; a late callback never moves it
-// backwards.
+// ServeAck is POST /ack?job=<job>&n=<id>&step=<step>: Twilio's delivery
+// status callback for a notification's text or call, behind the signature
+// check. The status goes into the step's result in the recipient's job; a
+// late callback never moves it backwards. Callbacks without job (texts sent
+// before it was added) are still taken.
 func (h *Handler) ServeAck(c echo.Context) error {
 	st := notify.Status{
 		ID:        c.QueryParam("n"),
+		Job:       c.QueryParam("job"),
 		Step:      c.QueryParam("step"),
 		SID:       firstNonEmpty(c.FormValue("MessageSid"), c.FormValue("CallSid")),
 		Status:    firstNonEmpty(c.FormValue("MessageStatus"), c.FormValue("CallStatus")),

@@ -154,8 +154,9 @@ func fuzzAPI(tb testing.TB) *echo.Echo {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	q := jobs.New(newMem(), jobs.Options{})
-	out := notify.New(notify.Options{Config: fixedConfig{cfg}, Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
+	st := newMem()
+	q := jobs.New(st, jobs.Options{})
+	out := notify.New(notify.Options{Store: st, Config: fixedConfig{cfg}, Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
 	h := New(Options{Config: fixedConfig{cfg}, Jobs: q, Outbound: out, Now: time.Now})
 	e := echo.New()
 	e.POST("/event/:slug/", h.ServeEvent)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/sessions"
 	"github.com/oncall/pager/app/team"
@@ -37,6 +38,8 @@ type Handler struct {
 	texter   Texter
 	now      func() time.Time
 	log      *slog.Logger
+	alerts   Alerter
+	once     Once
 }
 
 // Options wires a Handler.
@@ -47,6 +50,11 @@ type Options struct {
 	Texter   Texter
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Alerts, when set, enables ACK / CLOSE and the reply codes of pages.
+	Alerts Alerter
+	// Once, when set, makes Twilio's retries of a text that changes
+	// something act once (see ServeEntry).
+	Once Once
 }
 
 // New returns a control handler.
@@ -57,7 +65,7 @@ func New(o Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: o.Config, sessions: o.Sessions, audit: o.Audit, texter: o.Texter, now: o.Now, log: o.Logger}
+	return &Handler{cfg: o.Config, sessions: o.Sessions, audit: o.Audit, texter: o.Texter, now: o.Now, log: o.Logger, alerts: o.Alerts, once: o.Once}
 }
 
 // ServeEntry is POST /msgcontrol/entry. The form was already parsed and its
@@ -65,7 +73,7 @@ func New(o Options) *Handler {
 func (h *Handler) ServeEntry(c echo.Context) error {
 	from := c.FormValue("From")
 	body := c.FormValue("Body")
-	replies := h.Handle(c.Request().Context(), from, body, c.FormValue("MessageSid"))
+	replies := h.handle(c.Request().Context(), from, body, c.FormValue("MessageSid"), c.Request().Header.Get(TwilioIdempotencyHeader))
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging(replies...)))
 }
 
@@ -73,6 +81,10 @@ func (h *Handler) ServeEntry(c echo.Context) error {
 // none at all: answering would confirm to a stranger that the number is a
 // pager.
 func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
+	return h.handle(ctx, from, body, sid, "")
+}
+
+func (h *Handler) handle(ctx context.Context, from, body, sid, token string) []string {
 	cfg := h.cfg.Current()
 	user, ok := cfg.UserByPhone(from)
 	if !ok || !user.IsEnabled() {
@@ -80,6 +92,18 @@ func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
 		h.audit.Try(ctx, audit.Entry{Actor: "unknown", Action: audit.ActionRejected, Source: from,
 			Detail: "text to the control number from a sender not in available_users"})
 		return nil
+	}
+	if !h.firstDelivery(ctx, body, token) {
+		h.log.Info("control: repeated delivery of a text ignored", "from", from, "user", user.ID, "message_sid", sid)
+		return nil
+	}
+	if kw, ok := alerts.ParseOptKeyword(body); ok {
+		h.log.Info("control: opt keyword", "from", from, "user", user.ID, "keyword", kw, "message_sid", sid)
+		return []string{h.optInOut(ctx, user, kw)}
+	}
+	if r, ok := alerts.ParseReply(body); ok {
+		h.log.Info("control: alert reply", "from", from, "user", user.ID, "action", r.Action, "code", r.Code, "message_sid", sid)
+		return []string{h.reply(ctx, cfg, user, r)}
 	}
 	cmd := Parse(body)
 	h.log.Info("control: command", "from", from, "user", user.ID, "command", cmd, "message_sid", sid)
@@ -93,7 +117,9 @@ func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
 	case CmdCancel:
 		return []string{h.cancel(ctx, cfg, user)}
 	default:
-		return []string{fmt.Sprintf("Hi %s. Text WHO to see who is on call, TAKE to take the pager, HALP for this help.", user.Name)}
+		return []string{fmt.Sprintf("Hi %s. Text WHO to see who is on call, TAKE to take the pager, "+
+			"ACK or CLOSE (with a code, e.g. 1a or 1c, or alone for your latest page) to take an alert, "+
+			"STOP / START to switch SMS pages off / on, HALP for this help.", user.Name)}
 	}
 }
 

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Kind names a type of job; handlers are registered per kind and step name.
+// Kind names a type of job; handlers are registered per kind and step name,
+// or per kind alone (Queue.HandleKind).
 type Kind string
 
 // StepState is where a step stands. Done and failed are terminal.

@@ -73,6 +73,7 @@ type Queue struct {
 
 	hmu      sync.RWMutex
 	handlers map[handlerKey]StepFunc
+	byKind   map[Kind]StepFunc // fallbacks, for steps named at run time
 
 	mu       sync.Mutex
 	cache    map[string]*cached // by ID: the last version seen, to skip unchanged Gets
@@ -98,7 +99,8 @@ type cached struct {
 	warned bool // "no handler" already logged for this version
 }
 
-// New returns a Queue over st. Register handlers with Handle, then call Run.
+// New returns a Queue over st. Register handlers with Handle or HandleKind,
+// then call Run.
 func New(st store.Store, opts Options) *Queue {
 	q := &Queue{
 		st:       st,
@@ -111,6 +113,7 @@ func New(st store.Store, opts Options) *Queue {
 		log:      opts.Logger,
 		wake:     make(chan struct{}, 1),
 		handlers: make(map[handlerKey]StepFunc),
+		byKind:   make(map[Kind]StepFunc),
 		cache:    make(map[string]*cached),
 		inflight: make(map[string]struct{}),
 	}
@@ -162,10 +165,23 @@ func (q *Queue) Handle(kind Kind, step string, fn StepFunc) {
 	q.handlers[handlerKey{kind, step}] = fn
 }
 
+// HandleKind registers fn for every step of jobs of kind that has no
+// handler of its own (Handle). It is for kinds whose step names are data,
+// such as one step per recipient, which no replica could list up front.
+func (q *Queue) HandleKind(kind Kind, fn StepFunc) {
+	q.hmu.Lock()
+	defer q.hmu.Unlock()
+	q.byKind[kind] = fn
+}
+
+// handler is the step's own handler, else its kind's.
 func (q *Queue) handler(kind Kind, step string) StepFunc {
 	q.hmu.RLock()
 	defer q.hmu.RUnlock()
-	return q.handlers[handlerKey{kind, step}]
+	if fn := q.handlers[handlerKey{kind, step}]; fn != nil {
+		return fn
+	}
+	return q.byKind[kind]
 }
 
 // Stats are counters since New, for metrics.

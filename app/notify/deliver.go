@@ -53,7 +53,7 @@ const maxVoiceRunes = 1000
 // deliverStep is the handler of every notification step.
 func (o *Outbound) deliverStep(q *jobs.Queue) jobs.StepFunc {
 	return func(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
-		p, err := o.payloadOf(job)
+		p, err := decodePayload(job)
 		if err != nil {
 			return nil, jobs.Permanent(err)
 		}
@@ -88,11 +88,13 @@ func (o *Outbound) deliverStep(q *jobs.Queue) jobs.StepFunc {
 	}
 }
 
-func (o *Outbound) ackURL(id, step string) string {
+// ackURL is the status callback of a text or call: the notification, the
+// recipient's job and the step, so the receipt updates that job alone.
+func (o *Outbound) ackURL(id, jobID, step string) string {
 	if o.base == "" {
 		return ""
 	}
-	return o.base + "/ack?" + url.Values{"n": {id}, "step": {step}}.Encode()
+	return o.base + "/ack?" + url.Values{"n": {id}, "job": {jobID}, "step": {step}}.Encode()
 }
 
 func (o *Outbound) deliverSMS(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, p *payload, d planned, res *Delivery) error {
@@ -104,7 +106,7 @@ func (o *Outbound) deliverSMS(ctx context.Context, q *jobs.Queue, job *jobs.Job,
 		return err
 	}
 	sid, err := o.tw.SendMessage(ctx, twilio.Message{From: d.Sender, To: d.Route.Address, Body: body,
-		StatusCallback: o.ackURL(p.ID, step.Name)})
+		StatusCallback: o.ackURL(p.ID, job.ID, step.Name)})
 	if err != nil {
 		return twilioError(err)
 	}
@@ -122,7 +124,7 @@ func (o *Outbound) deliverCall(ctx context.Context, q *jobs.Queue, job *jobs.Job
 	say := VoiceText(p.Message)
 	call := twilio.Call{From: d.Sender, To: d.Route.Address, Timeout: 30,
 		Twiml: twiml.Voice(twiml.Say{Text: say}, twiml.Pause{Seconds: 1}, twiml.Say{Text: "Again: " + say})}
-	if cb := o.ackURL(p.ID, step.Name); cb != "" {
+	if cb := o.ackURL(p.ID, job.ID, step.Name); cb != "" {
 		call.StatusCallback = cb
 		call.StatusCallbackEvents = []string{"initiated", "ringing", "answered", "completed"}
 	}

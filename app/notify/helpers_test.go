@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -21,7 +22,8 @@ import (
 type memStore struct {
 	mu   sync.Mutex
 	objs map[string]store.Object
-	n    int
+	n    int // writes
+	size int // bytes written
 }
 
 func newMem() *memStore { return &memStore{objs: map[string]store.Object{}} }
@@ -52,6 +54,7 @@ func (m *memStore) Put(_ context.Context, key string, data []byte, c store.Cond)
 		return "", store.ErrPrecondition
 	}
 	m.n++
+	m.size += len(data)
 	etag := fmt.Sprintf(`"%d"`, m.n)
 	m.objs[key] = store.Object{Key: key, Data: append([]byte(nil), data...), ETag: etag, Modified: time.Now()}
 	return etag, nil
@@ -291,7 +294,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		calls = NewLimiter(o.rates.CallsPerSecond, now, sleep)
 	}
 	r.out = New(Options{
-		Twilio: r.tw, Config: r.cfg, BaseURL: "https://pager.example.test", Now: now,
+		Twilio: r.tw, Store: r.st, Config: r.cfg, BaseURL: "https://pager.example.test", Now: now,
 		SMSLimiter: sms, CallLimiter: calls, RateWaiters: o.waiters, MaxRateWait: o.maxRateWait,
 		Email: func(e channel.Email) channel.Sender { return fakeEmailSender{f: r.mail, to: e.To} },
 	})
@@ -331,10 +334,7 @@ func (r *rig) drain(t testing.TB, id string) jobs.Job {
 		if err := r.q.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		j, err := r.q.Get(ctx, JobID(id))
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := r.job(t, id)
 		if j.Finished() {
 			if err := r.q.RunOnce(ctx); err != nil { // move it to done/
 				t.Fatal(err)
@@ -351,4 +351,38 @@ func (r *rig) drain(t testing.TB, id string) jobs.Job {
 	}
 	t.Fatal("queue did not drain")
 	return jobs.Job{}
+}
+
+// job is notification id's recipient jobs as one: their steps in the
+// recipients' order, finished when all are. The test fails if a job is
+// missing.
+func (r *rig) job(t testing.TB, id string) jobs.Job {
+	t.Helper()
+	js, err := r.q.List(context.Background(), JobsPrefix(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := r.st.Get(context.Background(), recordKey(id))
+	if err != nil {
+		t.Fatalf("notification record: %v", err)
+	}
+	var rec record
+	if err := json.Unmarshal(obj.Data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(js) != rec.Jobs {
+		t.Fatalf("%d jobs for notification %s, want %d", len(js), id, rec.Jobs)
+	}
+	all := jobs.Job{ID: JobsPrefix(id), Kind: KindNotification}
+	for _, j := range js {
+		all.Steps = append(all.Steps, j.Steps...)
+	}
+	return all
+}
+
+// writes is how many objects and bytes were written so far.
+func (m *memStore) writes() (n, size int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n, m.size
 }

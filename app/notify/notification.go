@@ -8,19 +8,27 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/store"
 )
 
-// KindNotification is an alert raised through the API: one durable job per
-// notification, one step per recipient and route, each delivered and
-// retried on its own.
+// KindNotification is an alert raised through the API, as delivered to one
+// recipient: a notification is one job per recipient, one step per route,
+// each delivered and retried on its own, beside a small record of the
+// notification itself (see Notify).
 const KindNotification jobs.Kind = "notification"
 
-// JobPrefix starts the ID of every notification job: "ntf-<id>".
+// JobPrefix starts the ID of every notification job:
+// "ntf-<id>-<nnnn>".
 const JobPrefix = "ntf-"
+
+// RecordPrefix is where the notification records are kept:
+// "notifications/<id>.json".
+const RecordPrefix = "notifications/"
 
 // MaxDeliveryAttempts bounds the tries of one delivery: with the queue's
 // default backoff (1 s doubling to a 5 min cap) the last try is about 25
@@ -47,8 +55,14 @@ type Notification struct {
 	Created time.Time `json:"created"`
 }
 
-// JobID is the ID of the job carrying notification id.
-func JobID(id string) string { return JobPrefix + id }
+// JobsPrefix is the common start of the IDs of notification id's jobs.
+func JobsPrefix(id string) string { return JobPrefix + id + "-" }
+
+// JobID is the ID of the job carrying notification id to the recipient at
+// index i of its Recipients.
+func JobID(id string, i int) string { return fmt.Sprintf("%s%04d", JobsPrefix(id), i) }
+
+func recordKey(id string) string { return RecordPrefix + id + ".json" }
 
 // NewID returns a fresh notification ID: 128 random bits as 32 hex digits.
 func NewID() string {
@@ -71,23 +85,52 @@ func ValidID(id string) bool {
 	return true
 }
 
-// payload is the job's payload: the notification and its deliveries as
-// planned when it was accepted. It never changes afterwards.
+// record is what a notification is besides its deliveries, stored once and
+// never changed: the report's header, and the recipients who have no job
+// (skipped, or reached through an earlier recipient's routes). It is
+// written before the jobs, so jobs missing after a crash can be told from
+// a notification that never had them.
+type record struct {
+	ID      string    `json:"id"`
+	Source  string    `json:"source"`
+	Subject string    `json:"subject,omitempty"`
+	Message string    `json:"message"`
+	APIKey  string    `json:"api_key,omitempty"`
+	Created time.Time `json:"created"`
+	// Jobs counts the recipients with a job; Recipients counts them all.
+	Jobs       int       `json:"jobs"`
+	Recipients int       `json:"recipients"`
+	Others     []jobless `json:"others,omitempty"`
+}
+
+// jobless is a recipient without a job, at its place in the notification.
+type jobless struct {
+	Index   int    `json:"index"`
+	UserID  string `json:"user_id"`
+	Name    string `json:"name,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// payload is one recipient job's payload: what it takes to reach that
+// recipient, fixed when the notification was accepted.
 type payload struct {
-	Notification
-	Deliveries []planned `json:"deliveries"`
+	ID         string         `json:"id"` // the notification's
+	Source     string         `json:"source"`
+	Subject    string         `json:"subject,omitempty"`
+	Message    string         `json:"message"`
+	FromPhone  string         `json:"from_phone,omitempty"`
+	Index      int            `json:"index"` // in the notification's Recipients
+	Recipient  team.Recipient `json:"recipient"`
+	Deliveries []planned      `json:"deliveries"`
 
 	byStep map[string]int // index into Deliveries, filled by link
 }
 
-// planned is one delivery: the step that carries it, whom it is for and by
-// which route. The route is kept once, in Recipients, and referred to by
-// index: a job is rewritten whenever a step finishes, so its size is paid
-// for on every delivery.
+// planned is one delivery: the step that carries it and the route, by
+// index into the recipient's Routes.
 type planned struct {
-	Step      string `json:"step"`
-	Recipient int    `json:"recipient"` // index into Recipients
-	RouteIdx  int    `json:"route"`     // index into the recipient's Routes
+	Step     string `json:"step"`
+	RouteIdx int    `json:"route"`
 	// From is the sender number of an SMS or call when it is not the
 	// notification's FromPhone (a named channel's own number). Both are
 	// fixed at accept time so the rate limiter's plan and the send use the
@@ -104,10 +147,10 @@ func (p *payload) link() error {
 	p.byStep = make(map[string]int, len(p.Deliveries))
 	for i := range p.Deliveries {
 		d := &p.Deliveries[i]
-		if d.Recipient < 0 || d.Recipient >= len(p.Recipients) || d.RouteIdx < 0 || d.RouteIdx >= len(p.Recipients[d.Recipient].Routes) {
+		if d.RouteIdx < 0 || d.RouteIdx >= len(p.Recipient.Routes) {
 			return fmt.Errorf("notify: notification %s: delivery %q refers to no route", p.ID, d.Step)
 		}
-		d.Route = p.Recipients[d.Recipient].Routes[d.RouteIdx]
+		d.Route = p.Recipient.Routes[d.RouteIdx]
 		d.Sender = d.From
 		if d.Sender == "" && (d.Route.Medium == team.MediumSMS || d.Route.Medium == team.MediumVoice) {
 			d.Sender = p.FromPhone
@@ -156,10 +199,18 @@ func StepName(userID string, r team.Route) string {
 	return s
 }
 
-// Notify stores n as one job, "ntf-<id>", before it returns; the queue
-// delivers it afterwards, each recipient's route in its own step (see
-// StepName), retried with backoff on temporary failures and recorded as
-// failed at once on permanent ones (an invalid or opted-out number).
+// Notify stores n before it returns: first a record of it (RecordPrefix),
+// then one job per reached recipient, "ntf-<id>-<nnnn>" with nnnn the
+// recipient's place in n.Recipients, one step per route (see StepName).
+// The queue delivers them afterwards, each route retried with backoff on
+// temporary failures and recorded as failed at once on permanent ones (an
+// invalid or opted-out number). A delivery outcome rewrites only its
+// recipient's job, so what a message costs does not grow with the
+// notification.
+//
+// Notify is idempotent per n.ID: called again with the same ID (a retry
+// after a store error, or after a crash halfway) it creates only the jobs
+// still missing, and returns ErrDuplicate when none were.
 //
 // Texts and calls are planned: each step is scheduled for the slot the
 // rate limiter will probably give it, so a thousand queued texts drain at
@@ -169,39 +220,87 @@ func (o *Outbound) Notify(ctx context.Context, q *jobs.Queue, n Notification) er
 	if !ValidID(n.ID) {
 		return fmt.Errorf("notify: notification id %q: want 32 hex digits", n.ID)
 	}
+	if o.st == nil {
+		return errors.New("notify: no store for notification records (Options.Store)")
+	}
 	if n.Created.IsZero() {
 		n.Created = o.now().UTC()
 	}
-	p := o.plan(n)
-	if len(p.Deliveries) == 0 {
+	rec, ps := o.plan(n)
+	if len(ps) == 0 {
 		return ErrNothingToSend
 	}
-	data, err := json.Marshal(p)
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("notify: encode notification %s: %w", n.ID, err)
 	}
-	job := jobs.Job{ID: JobID(n.ID), Kind: KindNotification, Payload: data, CreatedAt: n.Created}
-	undo := o.schedule(p, &job)
-	names := make([]string, len(job.Steps))
-	for i, s := range job.Steps {
-		names[i] = s.Name
+	// A record already there is an earlier try of this notification, whose
+	// jobs may be all, partly or not at all stored: Enqueue tells.
+	if _, err := o.st.Put(ctx, recordKey(n.ID), data, store.Cond{IfNoneMatch: true}); err != nil && !errors.Is(err, store.ErrPrecondition) {
+		return fmt.Errorf("notify: store notification %s: %w", n.ID, err)
 	}
-	o.handleSteps(q, names)
-	created, err := q.Enqueue(ctx, job)
-	if err != nil || !created {
-		undo()
-	}
+	created, err := o.enqueue(ctx, q, n.Created, ps)
 	if err != nil {
 		return fmt.Errorf("notify: queue notification %s: %w", n.ID, err)
 	}
-	if !created {
+	if created == 0 {
 		return ErrDuplicate
 	}
 	return nil
 }
 
-// plan lists the deliveries of n: each route of each reached recipient.
-func (o *Outbound) plan(n Notification) *payload {
+// enqueueWorkers bounds the jobs of one notification stored at once: each
+// is a few store round trips, which a thousand recipients should not wait
+// for one after another.
+const enqueueWorkers = 8
+
+// enqueue stores the recipients' jobs, booking their texts and calls into
+// the rate limiters' plan, and takes back the bookings of the jobs it did
+// not create (duplicates, or errors). It returns how many it created.
+func (o *Outbound) enqueue(ctx context.Context, q *jobs.Queue, created time.Time, ps []*payload) (int, error) {
+	o.syncRates()
+	js := make([]jobs.Job, len(ps))
+	books := make([][]booking, len(ps))
+	for i, p := range ps {
+		data, err := json.Marshal(p)
+		if err != nil {
+			return 0, fmt.Errorf("notify: encode %s: %w", JobID(p.ID, p.Index), err)
+		}
+		js[i] = jobs.Job{ID: JobID(p.ID, p.Index), Kind: KindNotification, Payload: data, CreatedAt: created}
+		books[i] = o.schedule(p, &js[i])
+	}
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, enqueueWorkers)
+		ok   = make([]bool, len(js))
+		errs = make([]error, len(js))
+	)
+	for i := range js {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ok[i], errs[i] = q.Enqueue(ctx, js[i])
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := len(js) - 1; i >= 0; i-- {
+		if ok[i] {
+			n++
+			continue
+		}
+		for k := len(books[i]) - 1; k >= 0; k-- {
+			books[i][k].undo()
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// plan lists the deliveries of n: each route of each reached recipient,
+// as one payload per recipient, and the record of n.
+func (o *Outbound) plan(n Notification) (record, []*payload) {
 	var cfg *team.Config
 	if o.cfg != nil {
 		cfg = o.cfg.Current()
@@ -209,14 +308,22 @@ func (o *Outbound) plan(n Notification) *payload {
 	if n.FromPhone == "" && cfg != nil {
 		n.FromPhone = cfg.CurrentConfig.FromPhone
 	}
-	p := &payload{Notification: n}
-	used := map[string]int{}
+	rec := record{ID: n.ID, Source: n.Source, Subject: n.Subject, Message: n.Message, APIKey: n.APIKey,
+		Created: n.Created, Recipients: len(n.Recipients)}
+	var ps []*payload
 	seen := map[string]bool{}
 	for i, rc := range n.Recipients {
-		if rc.Skipped != "" || seen[rc.UserID] {
+		if rc.Skipped != "" || seen[rc.UserID] || len(rc.Routes) == 0 {
+			rec.Others = append(rec.Others, jobless{Index: i, UserID: rc.UserID, Name: rc.Name, Skipped: rc.Skipped})
+			if rc.Skipped == "" {
+				seen[rc.UserID] = true
+			}
 			continue
 		}
 		seen[rc.UserID] = true
+		p := &payload{ID: n.ID, Source: n.Source, Subject: n.Subject, Message: n.Message, FromPhone: n.FromPhone,
+			Index: i, Recipient: rc}
+		used := map[string]int{}
 		for ri, r := range rc.Routes {
 			name := StepName(rc.UserID, r)
 			// The same medium and channel twice for one recipient (a
@@ -224,7 +331,7 @@ func (o *Outbound) plan(n Notification) *payload {
 			if used[name]++; used[name] > 1 {
 				name += "#" + strconv.Itoa(used[name])
 			}
-			d := planned{Step: name, Recipient: i, RouteIdx: ri, Route: r}
+			d := planned{Step: name, RouteIdx: ri}
 			if r.Medium == team.MediumSMS || r.Medium == team.MediumVoice {
 				if ch, ok := cfg.Channel(r.Channel); ok && r.Channel != "" && ch.FromPhone != "" && ch.FromPhone != n.FromPhone {
 					d.From = ch.FromPhone
@@ -232,13 +339,25 @@ func (o *Outbound) plan(n Notification) *payload {
 			}
 			p.Deliveries = append(p.Deliveries, d)
 		}
+		_ = p.link() // cannot fail: built from the recipient's own routes
+		ps = append(ps, p)
 	}
-	_ = p.link() // cannot fail: built from the recipients' own routes
-	return p
+	rec.Jobs = len(ps)
+	return rec, ps
 }
 
+// booking is one delivery's place in a rate limiter's plan.
+type booking struct {
+	l          *Limiter
+	key        string
+	start, end time.Time
+}
+
+// undo takes the booking back if nothing was planned after it.
+func (b booking) undo() { b.l.Unplan(b.key, b.start, b.end) }
+
 // schedule makes the job's steps and books texts and calls into the rate
-// limiters' plan, returning how to take the booking back.
+// limiters' plan, returning the bookings.
 //
 // A step is due at the start of the window (o.window long, counted from
 // now) its slot falls in, not at the slot itself: at 1 text a second each
@@ -246,13 +365,10 @@ func (o *Outbound) plan(n Notification) *payload {
 // together and wait the rest of the window in the limiter. Waking the job
 // once per slot would cost a claim and a release per text, more than a
 // slot lasts at high rates.
-func (o *Outbound) schedule(p *payload, job *jobs.Job) (undo func()) {
-	o.syncRates()
-	type span struct{ start, end time.Time }
-	booked := map[*Limiter]map[string]*span{}
+func (o *Outbound) schedule(p *payload, job *jobs.Job) []booking {
+	var books []booking
 	now := o.now()
-	body := TrimSMS(p.Message)
-	segs := Segments(body)
+	segs := Segments(TrimSMS(p.Message))
 	for _, d := range p.Deliveries {
 		s := jobs.Step{Name: d.Step, MaxAttempts: MaxDeliveryAttempts}
 		var (
@@ -268,15 +384,7 @@ func (o *Outbound) schedule(p *payload, job *jobs.Job) (undo func()) {
 		}
 		if l != nil && key != "" {
 			at := l.Plan(key, cost)
-			if booked[l] == nil {
-				booked[l] = map[string]*span{}
-			}
-			b := booked[l][key]
-			if b == nil {
-				b = &span{start: at}
-				booked[l][key] = b
-			}
-			b.end = l.PlannedEnd(key)
+			books = append(books, booking{l: l, key: key, start: at, end: l.PlannedEnd(key)})
 			if at.After(now) {
 				w := at.Sub(now) / o.window * o.window
 				if w > 0 {
@@ -286,38 +394,5 @@ func (o *Outbound) schedule(p *payload, job *jobs.Job) (undo func()) {
 		}
 		job.Steps = append(job.Steps, s)
 	}
-	return func() {
-		for l, keys := range booked {
-			for key, b := range keys {
-				l.Unplan(key, b.start, b.end)
-			}
-		}
-	}
-}
-
-// payloadOf decodes a notification job's payload, once per job: a
-// thousand-step job would otherwise parse its thousand recipients once per
-// step. The payload never changes after Enqueue.
-func (o *Outbound) payloadOf(job *jobs.Job) (*payload, error) {
-	o.payloadMu.Lock()
-	p := o.payloads[job.ID]
-	o.payloadMu.Unlock()
-	if p != nil {
-		return p, nil
-	}
-	p, err := decodePayload(job)
-	if err != nil {
-		return nil, err
-	}
-	o.payloadMu.Lock()
-	defer o.payloadMu.Unlock()
-	const keep = 16 // jobs in flight at once, about; older ones decode again
-	if len(o.payloads) >= keep {
-		for id := range o.payloads {
-			delete(o.payloads, id)
-			break
-		}
-	}
-	o.payloads[job.ID] = p
-	return p, nil
+	return books
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +20,19 @@ func TestNotifyPlansOneStepPerRecipientAndRoute(t *testing.T) {
 	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
 	}
-	j, err := r.q.Get(context.Background(), JobID(n.ID))
+	// One job per recipient, with that recipient's routes as steps.
+	js, err := r.q.List(context.Background(), JobsPrefix(n.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ids []string
+	for _, j := range js {
+		ids = append(ids, j.ID)
+	}
+	if got, want := strings.Join(ids, " "), JobID(n.ID, 0)+" "+JobID(n.ID, 1)+" "+JobID(n.ID, 2); got != want {
+		t.Fatalf("jobs = %s, want %s", got, want)
+	}
+	j := r.job(t, n.ID)
 	var names []string
 	for _, s := range j.Steps {
 		names = append(names, s.Name)
@@ -131,9 +141,6 @@ func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
 	// A waiter may hold a worker at most 1ns: everything that would
 	// wait is rescheduled.
 	r := newRig(t, rigOptions{users: users, st: st, clock: clock, workers: 4, maxRateWait: time.Nanosecond})
-	if got, err := r.out.Adopt(context.Background(), r.q, st, ""); err != nil || got != 1 {
-		t.Fatalf("Adopt = %d, %v", got, err)
-	}
 	t0 := clock.Now()
 	if err := r.q.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -144,7 +151,7 @@ func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
 	if got := r.mail.count(); got != users {
 		t.Fatalf("%d e-mails in the first round, want all %d", got, users)
 	}
-	j, _ := r.q.Get(context.Background(), JobID(n.ID))
+	j := r.job(t, n.ID)
 	slots := map[time.Time]bool{}
 	for _, s := range j.Steps {
 		if s.State != jobs.StepPending {
@@ -235,7 +242,7 @@ func TestOptOutRecordedNotRetried(t *testing.T) {
 	if s := j.Step("u001/sms"); s.State != jobs.StepDone {
 		t.Fatalf("the other text: %s", s.State)
 	}
-	rep, err := GetNotification(context.Background(), r.q, n.ID)
+	rep, err := r.out.GetNotification(context.Background(), r.q, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +294,7 @@ func TestVoiceSaysTheMessageTwice(t *testing.T) {
 	if len(said) != 2 || said[0] != "Disk <db1> & 97%" || said[1] != "Again: Disk <db1> & 97%" {
 		t.Fatalf("said %q", said)
 	}
-	if c.From != "+15555550100" || c.To != "+15551000000" || !strings.Contains(c.StatusCallback, "/ack?n="+n.ID) {
+	if c.From != "+15555550100" || c.To != "+15551000000" || c.StatusCallback != "https://pager.example.test/ack?job="+JobID(n.ID, 0)+"&n="+n.ID+"&step=u000%2Fvoice" {
 		t.Fatalf("call %+v", c)
 	}
 }
@@ -301,24 +308,31 @@ func TestRecordStatus(t *testing.T) {
 	}
 	r.drain(t, n.ID)
 	sid := r.tw.sentMessages()[0].SID
-	if want := "https://pager.example.test/ack?n=" + n.ID + "&step=u000%2Fsms"; r.tw.sentMessages()[0].StatusCallback != want {
+	if want := "https://pager.example.test/ack?job=" + JobID(n.ID, 0) + "&n=" + n.ID + "&step=u000%2Fsms"; r.tw.sentMessages()[0].StatusCallback != want {
 		t.Fatalf("status callback %q, want %q", r.tw.sentMessages()[0].StatusCallback, want)
 	}
+	// The callback names the recipient's job; one without (a text sent
+	// before the job was in the URL) is found by its step.
+	job := JobID(n.ID, 0)
 	st := func(status, s string) bool {
 		t.Helper()
-		changed, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Step: "u000/sms", SID: s, Status: status}, r.clock.Now())
+		changed, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Job: job, Step: "u000/sms", SID: s, Status: status}, r.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return changed
 	}
-	if !st("sent", sid) || !st("delivered", sid) {
+	if !st("sent", sid) {
 		t.Fatal("status not recorded")
+	}
+	job = ""
+	if !st("delivered", sid) {
+		t.Fatal("status without the job not recorded")
 	}
 	if st("sent", sid) || st("delivered", "SMother") || st("bogus", sid) {
 		t.Fatal("late, foreign or unknown status recorded")
 	}
-	rep, err := GetNotification(ctx, r.q, n.ID)
+	rep, err := r.out.GetNotification(ctx, r.q, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,15 +346,20 @@ func TestRecordStatus(t *testing.T) {
 	if _, err := RecordStatus(ctx, r.q, Status{ID: NewID(), Step: "u000/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
 		t.Fatalf("unknown notification: %v", err)
 	}
+	if _, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Job: JobID(NewID(), 0), Step: "u000/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
+		t.Fatalf("another notification's job: %v", err)
+	}
 	// The result as stored is the transmission log entry.
-	j, _ := r.q.Get(ctx, JobID(n.ID))
+	j, _ := r.q.Get(ctx, JobID(n.ID, 0))
 	var got Delivery
 	if err := json.Unmarshal(j.Step("u000/sms").Result, &got); err != nil || got.Medium != team.MediumSMS || got.Attempts != 1 {
 		t.Fatalf("stored result %+v, %v", got, err)
 	}
 }
 
-func TestAdoptAfterRestart(t *testing.T) {
+// A replica that did not queue a notification delivers it all the same:
+// the kind's handler takes steps named after any recipient.
+func TestAnotherReplicaDelivers(t *testing.T) {
 	st, clock := newMem(), newFakeClock()
 	a := newRig(t, rigOptions{users: 2, st: st, clock: clock})
 	n := a.notification(t, "db1 down")
@@ -348,21 +367,10 @@ func TestAdoptAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newRig(t, rigOptions{users: 2, st: st, clock: clock, workers: 1})
-	if err := b.q.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := len(b.tw.sentMessages()) + b.mail.count(); got != 0 {
-		t.Fatalf("%d deliveries before the steps were adopted", got)
-	}
-	if got, err := b.out.Adopt(context.Background(), b.q, st, "jobs"); err != nil || got != 1 {
-		t.Fatalf("Adopt = %d, %v", got, err)
-	}
-	if got, _ := b.out.Adopt(context.Background(), b.q, st, "jobs/"); got != 0 {
-		t.Fatalf("second Adopt read %d jobs again", got)
-	}
 	b.drain(t, n.ID)
-	if len(b.tw.sentMessages()) != 2 || b.mail.count() != 2 {
-		t.Fatalf("%d texts, %d e-mails after adoption", len(b.tw.sentMessages()), b.mail.count())
+	if len(b.tw.sentMessages()) != 2 || b.mail.count() != 2 || len(a.tw.sentMessages())+a.mail.count() != 0 {
+		t.Fatalf("%d texts, %d e-mails by the other replica; %d by the first", len(b.tw.sentMessages()), b.mail.count(),
+			len(a.tw.sentMessages())+a.mail.count())
 	}
 }
 
@@ -446,10 +454,7 @@ func TestThousandTextsPlannedAtTheRate(t *testing.T) {
 	}
 	perSecond := map[time.Time]int{}
 	for i, n := range []Notification{first, second} {
-		j, err := r.q.Get(context.Background(), JobID(n.ID))
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := r.job(t, n.ID)
 		k := 0
 		for _, s := range j.Steps {
 			if strings.HasSuffix(s.Name, "/email") {
@@ -473,5 +478,75 @@ func TestThousandTextsPlannedAtTheRate(t *testing.T) {
 		if n > 1 {
 			t.Fatalf("%d texts due in the second at +%v", n, sec.Sub(t0))
 		}
+	}
+}
+
+// A crash while the jobs were being stored leaves the record and some of
+// the jobs: the report says who is missing, and Notify with the same ID
+// (what the API does after a store error) creates only the missing jobs.
+func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
+	r := newRig(t, rigOptions{users: 3})
+	n := r.notification(t, "db1 down")
+	ctx := context.Background()
+	if err := r.out.Notify(ctx, r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	lost := "jobs/active/" + JobID(n.ID, 1) + ".json"
+	if err := r.st.Delete(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := r.out.GetNotification(ctx, r.q, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Unqueued != 1 || len(rep.Recipients) != 2 || rep.Recipients[1].UserID != "u002" || rep.Counts.Pending != 4 {
+		t.Fatalf("report with a job missing: unqueued %d, %d recipients %+v", rep.Unqueued, len(rep.Recipients), rep.Counts)
+	}
+	writes, _ := r.st.writes()
+	if err := r.out.Notify(ctx, r.q, n); err != nil {
+		t.Fatalf("Notify again: %v", err)
+	}
+	if w, _ := r.st.writes(); w != writes+1 {
+		t.Fatalf("Notify again wrote %d objects, want 1 (the missing job)", w-writes)
+	}
+	if _, err := r.st.Get(ctx, lost); err != nil {
+		t.Fatalf("missing job not created: %v", err)
+	}
+	if err := r.out.Notify(ctx, r.q, n); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("third Notify: %v, want ErrDuplicate", err)
+	}
+	j := r.drain(t, n.ID)
+	if j.Failed() || len(r.tw.sentMessages()) != 3 || r.mail.count() != 3 {
+		t.Fatalf("%d texts, %d e-mails, failed=%v", len(r.tw.sentMessages()), r.mail.count(), j.Failed())
+	}
+	if rep, err = r.out.GetNotification(ctx, r.q, n.ID); err != nil || rep.State != "done" || rep.Unqueued != 0 || rep.Finished.IsZero() {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+}
+
+// Skipped recipients have no job but keep their place in the report.
+func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
+	r := newRig(t, rigOptions{users: 2, workers: 1})
+	n := r.notification(t, "db1 down")
+	n.Recipients = append([]team.Recipient{{UserID: "gone", Name: "Gone", Skipped: team.SkipUserDisabled}}, n.Recipients...)
+	ctx := context.Background()
+	if err := r.out.Notify(ctx, r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	r.drain(t, n.ID)
+	rep, err := r.out.GetNotification(ctx, r.q, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rc := range rep.Recipients {
+		got = append(got, fmt.Sprintf("%s:%s:%d", rc.UserID, rc.Skipped, len(rc.Deliveries)))
+	}
+	if s := strings.Join(got, " "); s != "gone:"+team.SkipUserDisabled+":0 u000::2 u001::2" || rep.State != "done" ||
+		rep.Source != "group:everyone" || rep.Text != "db1 down" {
+		t.Fatalf("report %s %s %+v", s, rep.State, rep)
+	}
+	if _, err := r.out.GetNotification(ctx, r.q, NewID()); !IsNotFound(err) {
+		t.Fatalf("unknown notification: %v", err)
 	}
 }

@@ -11,13 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
+	"github.com/oncall/pager/store"
 )
 
 // TwilioAPI is the part of the Twilio client the outbound path uses.
@@ -64,11 +64,7 @@ type Outbound struct {
 	// without a waiter slot: min(1s, maxHold).
 	window time.Duration
 
-	regMu     sync.Mutex
-	reg       map[regKey]bool // notification step handlers registered
-	adopted   map[string]bool // notification job keys already adopted
-	payloadMu sync.Mutex
-	payloads  map[string]*payload // decoded notification payloads by job ID
+	st store.Store // notification records
 }
 
 // Options wires Outbound.
@@ -85,6 +81,9 @@ type Options struct {
 	// Email builds the SMTP sender; tests use it to trust a test CA.
 	Email func(e channel.Email) channel.Sender
 
+	// Store keeps the notification records (RecordPrefix); Notify needs
+	// it. The pager passes the store its job queue uses.
+	Store store.Store
 	// Config is the team config, for notifications: named channels and
 	// their credentials, mail_settings, the default sender number, rates.
 	Config ConfigSource
@@ -121,7 +120,7 @@ func New(o Options) *Outbound {
 	out := &Outbound{tw: o.Twilio, log: o.Logger, emailFn: o.Email, cfg: o.Config,
 		base: strings.TrimRight(o.BaseURL, "/"), now: o.Now, client: o.HTTPClient, pushURL: o.PushoverURL,
 		fixedSMS: o.Rates.SMSPerSecond > 0 || o.SMSLimiter != nil, fixedCalls: o.Rates.CallsPerSecond > 0 || o.CallLimiter != nil,
-		maxHold: o.MaxRateWait, reg: map[regKey]bool{}, adopted: map[string]bool{}, payloads: map[string]*payload{}}
+		maxHold: o.MaxRateWait, st: o.Store}
 	out.sms, out.calls = o.SMSLimiter, o.CallLimiter
 	if out.sms == nil {
 		out.sms = NewLimiter(o.Rates.SMSPerSecond, o.Now, nil)

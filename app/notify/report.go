@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/store"
 )
 
 // Report is what became of a notification, per recipient and route: the
@@ -22,9 +24,13 @@ type Report struct {
 	Created time.Time `json:"created"`
 	// State is "sending" while any delivery is pending, then "done" when
 	// all went out, "partial" when some failed, "failed" when all did.
-	State      string            `json:"state"`
-	Finished   time.Time         `json:"finished,omitzero"`
-	Counts     Counts            `json:"counts"`
+	State    string    `json:"state"`
+	Finished time.Time `json:"finished,omitzero"`
+	Counts   Counts    `json:"counts"`
+	// Unqueued counts recipients whose job is missing: the notification
+	// was cut short while being stored and not retried. Nothing reaches
+	// them.
+	Unqueued   int               `json:"unqueued,omitempty"`
 	Recipients []RecipientReport `json:"recipients"`
 }
 
@@ -56,101 +62,148 @@ type DeliveryReport struct {
 }
 
 // GetNotification reports on notification id, whether it is being
-// delivered or finished. jobs.ErrNotFound (wrapped) for an unknown id.
-func GetNotification(ctx context.Context, q *jobs.Queue, id string) (Report, error) {
+// delivered or finished: its record and each recipient's job.
+// jobs.ErrNotFound (wrapped) for an unknown id.
+func (o *Outbound) GetNotification(ctx context.Context, q *jobs.Queue, id string) (Report, error) {
 	if !ValidID(id) {
 		return Report{}, fmt.Errorf("notify: notification %q: %w", id, jobs.ErrNotFound)
 	}
-	job, err := q.Get(ctx, JobID(id))
+	if o.st == nil {
+		return Report{}, errors.New("notify: no store for notification records (Options.Store)")
+	}
+	obj, err := o.st.Get(ctx, recordKey(id))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Report{}, fmt.Errorf("notify: notification %s: %w", id, jobs.ErrNotFound)
+	case err != nil:
+		return Report{}, fmt.Errorf("notify: notification %s: %w", id, err)
+	}
+	var rec record
+	if err := json.Unmarshal(obj.Data, &rec); err != nil {
+		return Report{}, fmt.Errorf("notify: notification %s: record: %w", id, err)
+	}
+	js, err := q.List(ctx, JobsPrefix(id))
 	if err != nil {
 		return Report{}, err
 	}
-	if job.Kind != KindNotification {
-		return Report{}, fmt.Errorf("notify: %s is not a notification: %w", job.ID, jobs.ErrNotFound)
-	}
-	p, err := decodePayload(&job)
-	if err != nil {
-		return Report{}, err
-	}
-	return buildReport(&job, p), nil
+	return buildReport(&rec, js), nil
 }
 
 var errorCodeRE = regexp.MustCompile(`code (\d{3,6})`)
 
-func buildReport(job *jobs.Job, p *payload) Report {
-	rep := Report{ID: p.ID, Source: p.Source, Subject: p.Subject, Text: p.Message, Created: p.Created,
-		Finished: job.FinishedAt, Recipients: make([]RecipientReport, len(p.Recipients))}
-	for i, rc := range p.Recipients {
-		rep.Recipients[i] = RecipientReport{UserID: rc.UserID, Name: rc.Name, Skipped: rc.Skipped}
+func buildReport(rec *record, js []jobs.Job) Report {
+	rep := Report{ID: rec.ID, Source: rec.Source, Subject: rec.Subject, Text: rec.Message, Created: rec.Created}
+	// Recipients in the notification's order: those with a job, and the
+	// others (skipped, or reached through someone else's routes).
+	byIndex := map[int]*RecipientReport{}
+	var order []int
+	for _, jl := range rec.Others {
+		byIndex[jl.Index] = &RecipientReport{UserID: jl.UserID, Name: jl.Name, Skipped: jl.Skipped}
+		order = append(order, jl.Index)
 	}
-	for _, d := range p.Deliveries {
-		if d.Recipient < 0 || d.Recipient >= len(rep.Recipients) {
+	finished := len(js) == rec.Jobs
+	for i := range js {
+		job := &js[i]
+		if job.Kind != KindNotification {
 			continue
 		}
-		dr := DeliveryReport{Step: d.Step, Delivery: Delivery{Medium: d.Route.Medium,
-			Address: MaskAddress(d.Route.Medium, d.Route.Address), Channel: d.Route.Channel}}
-		s := job.Step(d.Step)
-		if s == nil {
+		p, err := decodePayload(job)
+		if err != nil {
 			continue
 		}
-		if len(s.Result) > 0 {
-			var got Delivery
-			if json.Unmarshal(s.Result, &got) == nil {
-				dr.Delivery = got
+		if _, dup := byIndex[p.Index]; dup {
+			continue
+		}
+		r := &RecipientReport{UserID: p.Recipient.UserID, Name: p.Recipient.Name}
+		byIndex[p.Index] = r
+		order = append(order, p.Index)
+		if job.FinishedAt.IsZero() {
+			finished = false
+		} else if job.FinishedAt.After(rep.Finished) {
+			rep.Finished = job.FinishedAt
+		}
+		for _, d := range p.Deliveries {
+			if s := job.Step(d.Step); s != nil {
+				dr := deliveryReport(s, d)
+				rep.Counts.add(dr.State)
+				r.Deliveries = append(r.Deliveries, dr)
 			}
 		}
-		dr.Attempts = s.Attempts
-		switch s.State {
-		case jobs.StepDone:
-			dr.State = "sent"
-			if dr.Status == "delivered" || dr.Status == "read" || dr.Status == "completed" {
-				dr.State = "delivered"
-			} else if FinalStatus(dr.Status) {
-				// The provider took it but could not deliver it
-				// (undelivered, busy, no-answer …).
-				dr.State = "failed"
-			}
-		case jobs.StepFailed:
-			dr.State = "failed"
-			dr.Error = s.LastError
-			if dr.Status == "" {
-				dr.Status = "failed"
-			}
-		default:
-			dr.State = "pending"
-			dr.Error = s.LastError
-			dr.NextAttempt = s.NextAt
-		}
-		if dr.Error != "" && dr.ErrorCode == "" {
-			if m := errorCodeRE.FindStringSubmatch(dr.Error); m != nil {
-				dr.ErrorCode = m[1]
-			}
-		}
-		switch dr.State {
-		case "pending":
-			rep.Counts.Pending++
-		case "sent":
-			rep.Counts.Sent++
-		case "delivered":
-			rep.Counts.Delivered++
-		case "failed":
-			rep.Counts.Failed++
-		}
-		r := &rep.Recipients[d.Recipient]
-		r.Deliveries = append(r.Deliveries, dr)
 	}
+	if !finished {
+		rep.Finished = time.Time{}
+	}
+	slices.Sort(order)
+	rep.Recipients = make([]RecipientReport, len(order))
+	for i, idx := range order {
+		rep.Recipients[i] = *byIndex[idx]
+	}
+	rep.Unqueued = max(rec.Jobs-len(js), 0)
 	total := rep.Counts.Pending + rep.Counts.Sent + rep.Counts.Delivered + rep.Counts.Failed
 	switch {
 	case rep.Counts.Pending > 0:
 		rep.State = "sending"
-	case rep.Counts.Failed == 0:
-		rep.State = "done"
 	case rep.Counts.Failed == total:
 		rep.State = "failed"
+	case rep.Counts.Failed == 0 && rep.Unqueued == 0:
+		rep.State = "done"
 	default:
 		rep.State = "partial"
 	}
 	return rep
+}
+
+func (c *Counts) add(state string) {
+	switch state {
+	case "pending":
+		c.Pending++
+	case "sent":
+		c.Sent++
+	case "delivered":
+		c.Delivered++
+	case "failed":
+		c.Failed++
+	}
+}
+
+// deliveryReport is one step's transmission log entry.
+func deliveryReport(s *jobs.Step, d planned) DeliveryReport {
+	dr := DeliveryReport{Step: d.Step, Delivery: Delivery{Medium: d.Route.Medium,
+		Address: MaskAddress(d.Route.Medium, d.Route.Address), Channel: d.Route.Channel}}
+	if len(s.Result) > 0 {
+		var got Delivery
+		if json.Unmarshal(s.Result, &got) == nil {
+			dr.Delivery = got
+		}
+	}
+	dr.Attempts = s.Attempts
+	switch s.State {
+	case jobs.StepDone:
+		dr.State = "sent"
+		if dr.Status == "delivered" || dr.Status == "read" || dr.Status == "completed" {
+			dr.State = "delivered"
+		} else if FinalStatus(dr.Status) {
+			// The provider took it but could not deliver it
+			// (undelivered, busy, no-answer …).
+			dr.State = "failed"
+		}
+	case jobs.StepFailed:
+		dr.State = "failed"
+		dr.Error = s.LastError
+		if dr.Status == "" {
+			dr.Status = "failed"
+		}
+	default:
+		dr.State = "pending"
+		dr.Error = s.LastError
+		dr.NextAttempt = s.NextAt
+	}
+	if dr.Error != "" && dr.ErrorCode == "" {
+		if m := errorCodeRE.FindStringSubmatch(dr.Error); m != nil {
+			dr.ErrorCode = m[1]
+		}
+	}
+	return dr
 }
 
 // IsNotFound reports whether err means there is no such notification.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
@@ -26,7 +27,11 @@ func FinalStatus(status string) bool { return statusRank[status] >= 4 }
 
 // Status is a Twilio delivery status callback for one notification step.
 type Status struct {
-	ID        string // notification id
+	ID string // notification id
+	// Job is the recipient's job (the callback URL's "job"). Empty in
+	// callbacks for texts sent before it was added: then the notification's
+	// jobs are searched for the step.
+	Job       string
 	Step      string
 	SID       string // MessageSid or CallSid
 	Status    string // MessageStatus or CallStatus
@@ -55,7 +60,11 @@ func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 	if _, known := statusRank[s.Status]; !known {
 		return false, nil
 	}
-	_, err = q.Update(ctx, JobID(s.ID), func(j *jobs.Job) error {
+	jobID, err := findJob(ctx, q, s)
+	if err != nil {
+		return false, err
+	}
+	_, err = q.Update(ctx, jobID, func(j *jobs.Job) error {
 		changed = false
 		st := j.Step(s.Step)
 		if st == nil {
@@ -91,10 +100,30 @@ func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 		return false, nil
 	case errors.Is(err, ErrNotRecordedYet):
 		return false, ErrNotRecordedYet
-	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, ErrUnknownDelivery):
+	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, jobs.ErrInvalidJob), errors.Is(err, ErrUnknownDelivery):
 		return false, fmt.Errorf("%w: %s %s", ErrUnknownDelivery, s.ID, s.Step)
 	case err != nil:
 		return false, err
 	}
 	return changed, nil
+}
+
+// findJob is the job of the step s reports on.
+func findJob(ctx context.Context, q *jobs.Queue, s Status) (string, error) {
+	if s.Job != "" {
+		if !strings.HasPrefix(s.Job, JobsPrefix(s.ID)) {
+			return "", fmt.Errorf("%w: %s: job %s", ErrUnknownDelivery, s.ID, s.Job)
+		}
+		return s.Job, nil
+	}
+	js, err := q.List(ctx, JobsPrefix(s.ID))
+	if err != nil {
+		return "", err
+	}
+	for i := range js {
+		if js[i].Kind == KindNotification && js[i].Step(s.Step) != nil {
+			return js[i].ID, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s %s", ErrUnknownDelivery, s.ID, s.Step)
 }

@@ -16,9 +16,9 @@ const stepSend = "send"
 
 // Register adds the outbound path's own job kinds to q: durable texts, and
 // the notifications' deliveries. Notification steps are named after their
-// recipients, so their handlers are registered as the names are met (by
-// Notify, and by Adopt for jobs queued by an earlier process).
+// recipients, so one handler takes every step of the kind.
 func (o *Outbound) Register(q *jobs.Queue) {
+	q.HandleKind(KindNotification, o.deliverStep(q))
 	q.Handle(KindText, stepSend, func(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
 		var t Text
 		if err := job.Decode(&t); err != nil {

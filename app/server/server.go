@@ -46,6 +46,17 @@ type API interface {
 	ServeAck(c echo.Context) error
 }
 
+// Intake is the monitoring intake and the Twilio callbacks of alert pages
+// (app/api Intake).
+type Intake interface {
+	ServeEnqueue(c echo.Context) error
+	ServeAlertmanager(c echo.Context) error
+	ServeGrafana(c echo.Context) error
+	ServeGeneric(c echo.Context) error
+	ServeAlertStatus(c echo.Context) error
+	ServePageKey(c echo.Context) error
+}
+
 // Health reports whether the pager can do its job.
 type Health interface {
 	Health(ctx context.Context) (ok bool, detail any)
@@ -61,6 +72,13 @@ type Options struct {
 	Pagerline Pagerline
 	Health    Health
 	API       API // optional: without it the alert API is not served
+	// Intake, optional, serves the monitoring intake and alert pages.
+	Intake Intake
+	// Once, optional, makes Twilio's retries of a webhook whose effect must
+	// not repeat act once (see WrapTwilioIdempotency). The control number
+	// does this itself, for the commands that change something only, so
+	// WHO stays free of store calls.
+	Once Once
 }
 
 // New builds the echo instance with every route.
@@ -78,6 +96,9 @@ func New(o Options) *echo.Echo {
 	// is refused before the signature check reads it.
 	deadline := WrapDeadline(TwilioDeadline)
 	twilio := func(h echo.HandlerFunc) echo.HandlerFunc { return limit(deadline(sig(h))) }
+	// once: inside the signature check, so forged tokens never reach the
+	// store.
+	once := WrapTwilioIdempotency(o.Once, o.Logger)
 
 	// Team members texting the control number.
 	e.POST("/msgcontrol/entry", twilio(o.Control.ServeEntry))
@@ -114,6 +135,17 @@ func New(o Options) *echo.Echo {
 		e.GET("/notification/:id/", o.API.ServeNotification)
 		// Delivery receipts of the API's texts and calls.
 		e.POST("/ack", twilio(o.API.ServeAck))
+	}
+
+	// Monitoring intake (app/intake dialects) and the alert pages' Twilio
+	// callbacks. The intake reads and limits its own bodies.
+	if o.Intake != nil {
+		e.POST("/v2/enqueue", o.Intake.ServeEnqueue)
+		e.POST("/alertmanager", o.Intake.ServeAlertmanager)
+		e.POST("/grafana", o.Intake.ServeGrafana)
+		e.POST("/alerts", o.Intake.ServeGeneric)
+		e.POST("/public/alertstatus", twilio(o.Intake.ServeAlertStatus))
+		e.POST("/public/pagekey", twilio(once(o.Intake.ServePageKey)))
 	}
 
 	e.GET("/healthz", func(c echo.Context) error {

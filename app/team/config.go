@@ -49,6 +49,9 @@ type Config struct {
 	DefaultNotificationChannels []string `json:"default_notification_channels,omitempty"`
 	// Rates are Twilio's sending limits; Parse fills in the defaults.
 	Rates *Rates `json:"rates,omitempty"`
+	// Escalation is the alert escalation policy and per-person throttling
+	// (escalation.go); absent means alerts.DefaultSettings.
+	Escalation *Escalation `json:"escalation,omitempty"`
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.

@@ -58,6 +58,9 @@ type Options struct {
 	Lease time.Duration
 	// Settings adjusts the pager's settings before start.
 	Settings func(*app.Settings)
+	// Now, when set, is the pager's clock (a FakeClock's Now): escalation
+	// steps and digests fall due by it.
+	Now func() time.Time
 }
 
 // DefaultConfig is a team of three (alice on call, a UK member for the
@@ -197,28 +200,7 @@ func (h *Harness) App() *app.App {
 
 func (h *Harness) start(ln net.Listener) {
 	h.T.Helper()
-	lease := h.opts.Lease
-	if lease == 0 {
-		lease = time.Second
-	}
-	var logger *slog.Logger
-	if os.Getenv("HARNESS_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	pool := h.SMTP.CertPool()
-	a, err := app.New(context.Background(), h.settings, app.Options{
-		Logger: logger,
-		Store:  h.Store,
-		Jobs:   jobs.Options{Lease: lease, Backoff: fastBackoff},
-		Notify: notify.Options{
-			Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000},
-			Email: func(e channel.Email) channel.Sender {
-				e.RootCAs = pool
-				e.Timeout = 5 * time.Second
-				return e
-			},
-		},
-	})
+	a, err := app.New(context.Background(), h.settings, h.appOptions())
 	if err != nil {
 		h.T.Fatalf("harness: start pager: %v", err)
 	}
@@ -233,6 +215,33 @@ func (h *Harness) start(ln net.Listener) {
 	h.mu.Lock()
 	h.app, h.cancel, h.done = a, cancel, done
 	h.mu.Unlock()
+}
+
+// appOptions are the pager's options in every process the harness starts.
+func (h *Harness) appOptions() app.Options {
+	lease := h.opts.Lease
+	if lease == 0 {
+		lease = time.Second
+	}
+	var logger *slog.Logger
+	if os.Getenv("HARNESS_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	pool := h.SMTP.CertPool()
+	return app.Options{
+		Logger: logger,
+		Store:  h.Store,
+		Now:    h.opts.Now,
+		Jobs:   jobs.Options{Lease: lease, Backoff: fastBackoff},
+		Notify: notify.Options{
+			Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000},
+			Email: func(e channel.Email) channel.Sender {
+				e.RootCAs = pool
+				e.Timeout = 5 * time.Second
+				return e
+			},
+		},
+	}
 }
 
 // fastBackoff keeps retries quick in tests while still spacing them.

@@ -14,6 +14,8 @@ type Phone struct {
 	h      *Harness
 	Number string
 	seen   int // outbound messages to this phone already matched
+	// seenCalls counts calls to this phone already matched (ExpectCall).
+	seenCalls int
 }
 
 // Phone returns the phone with number.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
@@ -138,12 +139,11 @@ func newAPIHarness(t *testing.T) (*harness.Harness, *peers) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > '"+p.sigArgs+"'\necho 1700000000123\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("PUSHOVER_API_URL", push.URL)
 	cfg := strings.NewReplacer(
 		"NAGIOS_SHA", team.HashAPIKey(nagiosKey), "READER_SHA", team.HashAPIKey(readerKey), "OLD_SHA", team.HashAPIKey(oldKey),
 		"HOOK_URL", hook.URL, "MM_URL", mm.URL, "SLACK_URL", slack.URL, "SIGNAL_CLI", script,
 	).Replace(apiConfig)
-	return harness.New(t, harness.Options{Config: cfg}), p
+	return harness.New(t, harness.Options{Config: cfg, Settings: func(s *app.Settings) { s.PushoverAPIURL = push.URL }}), p
 }
 
 type apiAnswer struct {
@@ -200,10 +200,10 @@ func TestRedFlashClientNotifiesContact(t *testing.T) {
 		t.Fatalf("HTTP %d %s", status, body)
 	}
 	sms := h.Phone(harness.Alice).ExpectSMS("Web server down ⚠")
-	if sms.From != harness.Control || sms.StatusCallback != harness.Public+"/ack?n="+a.NotificationID+"&step=alice%2Fsms" {
+	if sms.From != harness.Control || sms.StatusCallback != harness.Public+"/ack?job="+notify.JobID(a.NotificationID, 0)+"&n="+a.NotificationID+"&step=alice%2Fsms" {
 		t.Fatalf("SMS %+v", sms.Message)
 	}
-	job := h.WaitJob(notify.JobID(a.NotificationID))
+	job := waitNotification(t, h, a.NotificationID)
 	if job.Failed() {
 		t.Fatalf("job failed: %+v", job.Steps)
 	}
@@ -368,7 +368,7 @@ func TestVoiceSaysTheMessageTwice(t *testing.T) {
 			t.Fatalf("call status %s: HTTP %d", st, code)
 		}
 	}
-	h.WaitJob(notify.JobID(a.NotificationID))
+	waitNotification(t, h, a.NotificationID)
 	d := delivery(t, report(t, h, a.NotificationID), "alice/voice")
 	if d.State != "delivered" || d.Status != "completed" || d.SID != c.SID {
 		t.Fatalf("voice delivery %+v", d)
@@ -384,7 +384,7 @@ func TestChannelsWebhookChatSignalEmail(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("HTTP %d %+v", status, a)
 	}
-	job := h.WaitJob(notify.JobID(a.NotificationID))
+	job := waitNotification(t, h, a.NotificationID)
 	if job.Failed() {
 		t.Fatalf("job failed: %+v", job.Steps)
 	}
@@ -461,7 +461,7 @@ func TestPushoverWithTheChannelsToken(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("HTTP %d %+v", status, a)
 	}
-	h.WaitJob(notify.JobID(a.NotificationID))
+	waitNotification(t, h, a.NotificationID)
 	push := p.bodies("pushover")
 	if len(push) != 1 {
 		t.Fatalf("pushover calls %q", push)
@@ -486,7 +486,7 @@ func TestOptedOutRecipientRecordedNotRetried(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("HTTP %d", status)
 	}
-	job := h.WaitJob(notify.JobID(a.NotificationID))
+	job := waitNotification(t, h, a.NotificationID)
 	s := job.Step("alice/sms")
 	if s.State != jobs.StepFailed || s.Attempts != 1 {
 		t.Fatalf("opted-out text: %s after %d attempts", s.State, s.Attempts)
@@ -517,7 +517,7 @@ func TestDeliveryReceiptUpdatesReport(t *testing.T) {
 		t.Fatalf("HTTP %d", status)
 	}
 	sms := h.Phone(harness.Carol).ExpectSMS("db1 down")
-	h.WaitJob(notify.JobID(a.NotificationID))
+	waitNotification(t, h, a.NotificationID)
 	if d := delivery(t, report(t, h, a.NotificationID), "carol/sms"); d.State != "sent" || d.Status != "queued" || d.Address != "+********0123" {
 		t.Fatalf("before the receipt: %+v", d)
 	}
@@ -533,7 +533,7 @@ func TestDeliveryReceiptUpdatesReport(t *testing.T) {
 		t.Fatalf("after the receipt: %+v", d)
 	}
 	// Unsigned receipts are refused.
-	resp, err := http.PostForm(h.URL()+"/ack?n="+a.NotificationID+"&step=carol%2Fsms", url.Values{"MessageSid": {sms.SID}, "MessageStatus": {"failed"}})
+	resp, err := http.PostForm(h.URL()+"/ack?job="+notify.JobID(a.NotificationID, 0)+"&n="+a.NotificationID+"&step=carol%2Fsms", url.Values{"MessageSid": {sms.SID}, "MessageStatus": {"failed"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func TestIdempotencyKeyQueuesOnce(t *testing.T) {
 	if first.NotificationID != second.NotificationID {
 		t.Fatalf("ids %s and %s", first.NotificationID, second.NotificationID)
 	}
-	h.WaitJob(notify.JobID(first.NotificationID))
+	waitNotification(t, h, first.NotificationID)
 	carol := h.Phone(harness.Carol)
 	carol.ExpectSMS("db1 down")
 	carol.ExpectNoSMS(300 * time.Millisecond)
@@ -605,10 +605,10 @@ func TestRestartWithHalfDrainedQueue(t *testing.T) {
 	}
 	h.Phone(harness.Alice).ExpectSMS("db1 down")
 	h.Phone(harness.Bob).ExpectSMS("db1 down")
-	waitSteps(t, h, notify.JobID(a.NotificationID), "alice/sms", "bob/sms", "bob/pushover")
+	waitSteps(t, h, a.NotificationID, "alice/sms", "bob/sms", "bob/pushover")
 	h.Restart()
 	h.SMTP.Up()
-	job := h.WaitJob(notify.JobID(a.NotificationID))
+	job := waitNotification(t, h, a.NotificationID)
 	if job.Failed() {
 		t.Fatalf("job failed: %+v", job.Steps)
 	}
@@ -624,27 +624,58 @@ func TestRestartWithHalfDrainedQueue(t *testing.T) {
 	}
 }
 
-// waitSteps waits until the named steps are recorded done in the store.
+// waitSteps waits until the named steps of notification id are recorded
+// done in the store, in whichever recipient's job they are.
 func waitSteps(t *testing.T, h *harness.Harness, id string, steps ...string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		obj, err := h.Store.Get(context.Background(), "jobs/active/"+id+".json")
-		if err == nil {
-			var j jobs.Job
-			if json.Unmarshal(obj.Data, &j) == nil {
-				done := 0
-				for _, s := range steps {
-					if st := j.Step(s); st != nil && st.State == jobs.StepDone {
-						done++
-					}
+		if js, err := h.App().Jobs.List(context.Background(), notify.JobsPrefix(id)); err == nil {
+			j := merge(id, js)
+			done := 0
+			for _, s := range steps {
+				if st := j.Step(s); st != nil && st.State == jobs.StepDone {
+					done++
 				}
-				if done == len(steps) {
-					return
-				}
+			}
+			if done == len(steps) {
+				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("steps %v of %s not done", steps, id)
+}
+
+// waitNotification waits until every recipient's job of notification id
+// is finished and in done/, and returns them as one job: their steps in the
+// recipients' order.
+func waitNotification(t *testing.T, h *harness.Harness, id string) jobs.Job {
+	t.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		// The report is finished once every job the record names is.
+		if rep := report(t, h, id); rep.Finished.IsZero() || rep.Unqueued != 0 {
+			continue
+		}
+		active, err := h.Store.List(ctx, "jobs/active/"+notify.JobsPrefix(id))
+		if err != nil || len(active) != 0 {
+			continue
+		}
+		js, err := h.App().Jobs.List(ctx, notify.JobsPrefix(id))
+		if err != nil || len(js) == 0 {
+			continue
+		}
+		return merge(id, js)
+	}
+	t.Fatalf("notification %s not finished", id)
+	return jobs.Job{}
+}
+
+func merge(id string, js []jobs.Job) jobs.Job {
+	all := jobs.Job{ID: notify.JobsPrefix(id), Kind: notify.KindNotification}
+	for _, j := range js {
+		all.Steps = append(all.Steps, j.Steps...)
+	}
+	return all
 }
