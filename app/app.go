@@ -174,6 +174,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Outbound:   a.Outbound,
 		Recordings: tw,
 		Audit:      a.Audit,
+		Alerts:     a.Alerts,
 		Now:        now,
 		Logger:     log,
 	})
@@ -181,6 +182,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Config:   a.Team,
 		Jobs:     a.Jobs,
 		Outbound: a.Outbound,
+		Alerts:   a.Alerts,
 		Audit:    a.Audit,
 		Now:      now,
 		Logger:   log,

@@ -91,8 +91,11 @@ type Alert struct {
 
 	// PagedUsers are everyone paged so far, in order; they are told who
 	// took the alert.
-	PagedUsers []string   `json:"paged_users,omitempty"`
-	LastPaged  time.Time  `json:"last_paged,omitzero"`
+	PagedUsers []string  `json:"paged_users,omitempty"`
+	LastPaged  time.Time `json:"last_paged,omitzero"`
+	// PrePaged were paged by the alert's source itself (TriggerOptions);
+	// the first round of the escalation leaves them out.
+	PrePaged   []string   `json:"pre_paged,omitempty"`
 	Deliveries []Delivery `json:"deliveries,omitempty"`
 	// Escalation is the id of the escalation job once it is enqueued.
 	Escalation string  `json:"escalation,omitempty"`
@@ -127,6 +130,7 @@ func (a *Alert) addPaged(users []string) {
 func (a *Alert) clone() Alert {
 	c := *a
 	c.PagedUsers = slices.Clone(a.PagedUsers)
+	c.PrePaged = slices.Clone(a.PrePaged)
 	c.Deliveries = slices.Clone(a.Deliveries)
 	c.History = slices.Clone(a.History)
 	c.Links = slices.Clone(a.Links)

@@ -56,6 +56,9 @@ type PageResult struct {
 type escalationPayload struct {
 	AlertID string `json:"alert_id"`
 	Policy  Policy `json:"policy"`
+	// PrePaged were paged by the alert's source (TriggerOptions): the
+	// first round does not page them again.
+	PrePaged []string `json:"pre_paged,omitempty"`
 }
 
 func escalationID(alertID string) string { return "esc-" + alertID }
@@ -126,6 +129,14 @@ func (s *Service) runPage(ctx context.Context, job *jobs.Job, step *jobs.Step) (
 		return nil, err
 	}
 	where := fmt.Sprintf("round %d step %d", round+1, idx+1)
+	if round == 0 && len(p.PrePaged) > 0 {
+		before := len(users)
+		users = slices.DeleteFunc(users, func(u string) bool { return slices.Contains(p.PrePaged, u) })
+		if len(users) == 0 && before > 0 {
+			// The source paged everyone this step would: it is done.
+			return PageResult{Status: PageSkipped, Reason: "already paged"}, nil
+		}
+	}
 	if len(users) == 0 {
 		s.log.Warn("alerts: escalation step reaches nobody", "id", a.ID, "step", step.Name, "targets", p.Policy.Steps[idx].Targets)
 		_, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {

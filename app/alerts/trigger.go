@@ -22,12 +22,44 @@ type dedupRecord struct {
 	At       time.Time `json:"at"`
 }
 
+// TriggerOptions adjust how a new alert escalates.
+type TriggerOptions struct {
+	// PrePaged are users the caller has paged about the problem itself
+	// (the voicemail job texts and calls the on-call): they count as paged
+	// by the first round of the escalation, which pages only the others, so
+	// nobody gets the same page twice; later rounds page them as usual.
+	// They are recorded as paged, so they are told who took the alert and
+	// a bare ACK from them finds it.
+	PrePaged []string
+}
+
 // Trigger records a trigger event. While an alert with the same routing key
 // and dedup key is open, the event is counted on it (created false) and
 // nobody is paged again; otherwise a new alert is created with a reply code
 // and its escalation is enqueued. Safe to call concurrently from several
 // replicas: one alert results.
 func (s *Service) Trigger(ctx context.Context, ev intake.Event) (Alert, bool, error) {
+	return s.TriggerWith(ctx, ev, TriggerOptions{})
+}
+
+// TriggerWith is Trigger with options, which apply only when the alert is
+// created.
+func (s *Service) TriggerWith(ctx context.Context, ev intake.Event, opts TriggerOptions) (Alert, bool, error) {
+	a, created, err := s.trigger(ctx, ev, opts)
+	if err != nil || len(opts.PrePaged) == 0 || !a.State.Open() || a.Code == "" {
+		return a, created, err
+	}
+	// The paged index names the reply code, so it is written once the
+	// alert has one; a caller retrying after a failure here rewrites it.
+	for _, u := range a.PrePaged {
+		if err := s.notePaged(ctx, u, a); err != nil {
+			return a, created, err
+		}
+	}
+	return a, created, nil
+}
+
+func (s *Service) trigger(ctx context.Context, ev intake.Event, opts TriggerOptions) (Alert, bool, error) {
 	if ev.Action != "" && ev.Action != intake.ActionTrigger {
 		return Alert{}, false, fmt.Errorf("%w: Trigger with action %q", ErrInvalid, ev.Action)
 	}
@@ -70,7 +102,7 @@ func (s *Service) Trigger(ctx context.Context, ev intake.Event) (Alert, bool, er
 				}
 				continue
 			}
-			a, created, err := s.create(ctx, rec.AlertID, key, ev)
+			a, created, err := s.createWith(ctx, rec.AlertID, key, ev, opts)
 			if err != nil {
 				return Alert{}, false, err
 			}
@@ -115,6 +147,10 @@ func (s *Service) Trigger(ctx context.Context, ev intake.Event) (Alert, bool, er
 // create writes a new alert for ev under id; created is false when it
 // exists already.
 func (s *Service) create(ctx context.Context, id, slotKey string, ev intake.Event) (Alert, bool, error) {
+	return s.createWith(ctx, id, slotKey, ev, TriggerOptions{})
+}
+
+func (s *Service) createWith(ctx context.Context, id, slotKey string, ev intake.Event, opts TriggerOptions) (Alert, bool, error) {
 	now := s.now().UTC()
 	a := Alert{
 		ID:              id,
@@ -137,6 +173,20 @@ func (s *Service) create(ctx context.Context, id, slotKey string, ev intake.Even
 		detail += " " + ev.Source
 	}
 	a.log(Entry{Time: now, Action: ActionTriggered, Detail: strings.TrimSpace(detail)})
+	for _, u := range opts.PrePaged {
+		if u != "" && !slices.Contains(a.PrePaged, u) {
+			a.PrePaged = append(a.PrePaged, u)
+		}
+	}
+	if len(a.PrePaged) > 0 {
+		a.addPaged(a.PrePaged)
+		a.LastPaged = now
+		by := ev.Source
+		if by == "" {
+			by = string(ev.Integration)
+		}
+		a.log(Entry{Time: now, Action: ActionPaged, Detail: "already paged by " + by + ": " + strings.Join(a.PrePaged, ", ")})
+	}
 	_, err := s.putJSON(ctx, s.openKey(id), &a, store.Cond{IfNoneMatch: true})
 	switch {
 	case errors.Is(err, store.ErrPrecondition):
@@ -257,7 +307,7 @@ func (s *Service) enqueueEscalation(ctx context.Context, a Alert) (string, error
 	id := escalationID(a.ID)
 	j := jobs.Job{ID: id, Kind: KindEscalation, CreatedAt: a.CreatedAt}
 	var err error
-	if j.Payload, err = encodePayload(escalationPayload{AlertID: a.ID, Policy: pol}); err != nil {
+	if j.Payload, err = encodePayload(escalationPayload{AlertID: a.ID, Policy: pol, PrePaged: a.PrePaged}); err != nil {
 		return "", err
 	}
 	for _, p := range pol.plan() {

@@ -14,7 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
@@ -34,6 +36,11 @@ type Notifier interface {
 	GetNotification(ctx context.Context, q *jobs.Queue, id string) (notify.Report, error)
 }
 
+// AlertTrigger raises alerts (alerts.Service), for events that page.
+type AlertTrigger interface {
+	Trigger(ctx context.Context, ev intake.Event) (alerts.Alert, bool, error)
+}
+
 // Auditor records audit entries (audit.Log).
 type Auditor interface {
 	Try(ctx context.Context, e audit.Entry)
@@ -45,8 +52,10 @@ type Options struct {
 	Jobs     *jobs.Queue
 	Outbound Notifier
 	Audit    Auditor
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Alerts raises the alerts of events configured to page.
+	Alerts AlertTrigger
+	Logger *slog.Logger
+	Now    func() time.Time
 	// MaxBody caps request bodies; default DefaultMaxBody (64 KiB).
 	MaxBody int64
 	// StoreRetries is how often an enqueue that failed on a store error is
@@ -60,6 +69,7 @@ type Handler struct {
 	q       *jobs.Queue
 	out     Notifier
 	audit   Auditor
+	alerts  AlertTrigger
 	log     *slog.Logger
 	now     func() time.Time
 	maxBody int64
@@ -68,7 +78,7 @@ type Handler struct {
 
 // New returns the API's handlers.
 func New(o Options) *Handler {
-	h := &Handler{cfg: o.Config, q: o.Jobs, out: o.Outbound, audit: o.Audit, log: o.Logger, now: o.Now,
+	h := &Handler{cfg: o.Config, q: o.Jobs, out: o.Outbound, audit: o.Audit, alerts: o.Alerts, log: o.Logger, now: o.Now,
 		maxBody: o.MaxBody, retries: o.StoreRetries}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -103,6 +113,11 @@ type answer struct {
 	Recipients     int       `json:"recipients,omitempty"`
 	Skipped        []skipped `json:"skipped,omitempty"`
 	MissingFields  []string  `json:"missing_fields,omitempty"`
+	// An event that pages answers with its alert and reply code.
+	AlertID  string         `json:"alert_id,omitempty"`
+	Code     string         `json:"code,omitempty"`
+	DedupKey string         `json:"dedup_key,omitempty"`
+	Outcome  alerts.Outcome `json:"outcome,omitempty"`
 }
 
 type skipped struct {

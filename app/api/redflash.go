@@ -86,6 +86,9 @@ func (h *Handler) ServeEvent(c echo.Context) error {
 	if strings.TrimSpace(msg) == "" {
 		return h.emptyMessage(c, cl, "event:"+slug)
 	}
+	if ev.Page {
+		return h.pageEvent(c, cl, slug, strings.TrimSpace(msg), missing)
+	}
 	return h.accept(c, cl, alert{source: "event:" + slug, subject: strings.TrimSpace(subject), message: strings.TrimSpace(msg),
 		fromPhone: ev.FromPhone, recipients: rcs, missing: missing})
 }

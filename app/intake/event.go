@@ -59,6 +59,10 @@ const (
 	IntegrationAlertmanager Integration = "alertmanager"
 	IntegrationGrafana      Integration = "grafana"
 	IntegrationGeneric      Integration = "generic"
+	// Alerts raised inside the pager: a voicemail on the pager line, a
+	// team event configured to page.
+	IntegrationVoicemail Integration = "voicemail"
+	IntegrationEvent     Integration = "event"
 )
 
 // Link is a URL worth showing with the alert (a runbook, a dashboard, the

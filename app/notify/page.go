@@ -156,6 +156,17 @@ func (p *Pages) callUser(ctx context.Context, cfg *team.Config, alertID, summary
 	return err
 }
 
+// PageKeysPrompt offers the page keys on a call.
+const PageKeysPrompt = "Press 1 to acknowledge, 2 to close, 3 to hear this again."
+
+// PageKeyURL is where a page call's keys go (POST /public/pagekey) for
+// alertID answered by userID; baseURL is the pager's public URL. Calls the
+// pager places outside Pages (a voicemail) offer the same keys with it.
+func PageKeyURL(baseURL, alertID, userID string) string {
+	q := url.Values{"alert": {alertID}, "user": {userID}}
+	return strings.TrimRight(baseURL, "/") + "/public/pagekey?" + q.Encode()
+}
+
 // CallTwiML is what a page call says: the summary, then the keys.
 func (p *Pages) CallTwiML(alertID, userID, summary string) string {
 	say := "This is the pager. An alert needs you"
@@ -164,7 +175,7 @@ func (p *Pages) CallTwiML(alertID, userID, summary string) string {
 	}
 	return twiml.Voice(
 		twiml.Gather{Action: p.callback("/public/pagekey", alertID, userID, ""), NumDigits: 1, Timeout: 10,
-			Prompt: []twiml.Verb{twiml.Say{Text: say + ". Press 1 to acknowledge, 2 to close, 3 to hear this again."}}},
+			Prompt: []twiml.Verb{twiml.Say{Text: say + ". " + PageKeysPrompt}}},
 		twiml.Say{Text: "No key pressed. The alert stays open. Goodbye."},
 	)
 }

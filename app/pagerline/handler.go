@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
@@ -23,8 +25,14 @@ type Recordings interface {
 	DeleteRecording(ctx context.Context, recordingSID string) error
 }
 
+// Alerts makes each voicemail an alert (alerts.Service).
+type Alerts interface {
+	TriggerWith(ctx context.Context, ev intake.Event, opts alerts.TriggerOptions) (alerts.Alert, bool, error)
+}
+
 // Handler serves the pager line and runs the voicemail jobs.
 type Handler struct {
+	alerts Alerts
 	cfg    Config
 	base   string
 	st     store.Store
@@ -46,8 +54,11 @@ type Options struct {
 	Outbound   *notify.Outbound
 	Recordings Recordings
 	Audit      *audit.Log
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Alerts, when set, makes each voicemail an alert whose escalation
+	// goes on past the on-call if nobody acknowledges it.
+	Alerts Alerts
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // New returns the pager-line handler and registers its job steps on o.Jobs.
@@ -58,7 +69,7 @@ func New(o Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: o.Config, base: o.BaseURL, st: o.Store, q: o.Jobs, out: o.Outbound,
+	h := &Handler{alerts: o.Alerts, cfg: o.Config, base: o.BaseURL, st: o.Store, q: o.Jobs, out: o.Outbound,
 		rec: o.Recordings, audit: o.Audit, signer: NewSigner(o.Store, o.Now), now: o.Now, log: o.Logger}
 	h.register()
 	return h

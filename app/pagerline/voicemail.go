@@ -55,6 +55,10 @@ type Voicemail struct {
 	OnCallPhone  string    `json:"oncall_phone"`
 	FromPhone    string    `json:"from_phone"`
 	DeleteAfter  bool      `json:"delete_after_store,omitempty"`
+	// AlertID and AlertCode name the voicemail's alert when it was
+	// triggered as the callback arrived.
+	AlertID   string `json:"alert_id,omitempty"`
+	AlertCode string `json:"alert_code,omitempty"`
 }
 
 // Metadata is the JSON stored beside each recording.
@@ -143,6 +147,20 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		if v.DeleteAfter {
 			job.Steps = append(job.Steps, jobs.Step{Name: StepDelete, After: []string{StepStore}})
 		}
+		if h.alerts != nil {
+			// Before the job, so its text and call can name the reply code;
+			// if the alert store fails, the voicemail is delivered anyway
+			// and the alert step keeps trying.
+			actx, cancel := context.WithTimeout(ctx, alertBudget)
+			a, err := h.triggerAlert(actx, v)
+			cancel()
+			if err != nil {
+				h.log.Warn("pagerline: voicemail alert not triggered yet; retried by the job", "recording_sid", v.RecordingSID, "err", err)
+				job.Steps = append(job.Steps, jobs.Step{Name: StepAlert})
+			} else {
+				v.AlertID, v.AlertCode = a.ID, a.Code
+			}
+		}
 	case "absent":
 		if v.CallSID == "" && v.RecordingSID == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "absent recording callback without CallSid")
@@ -209,6 +227,7 @@ func (h *Handler) register() {
 	h.q.Handle(KindVoicemail, StepText, h.stepText)
 	h.q.Handle(KindVoicemail, StepCall, h.stepCall)
 	h.q.Handle(KindVoicemail, StepDelete, h.stepDelete)
+	h.q.Handle(KindVoicemail, StepAlert, h.stepAlert)
 	h.q.Handle(KindMissed, StepText, h.stepMissedText)
 }
 
@@ -310,6 +329,10 @@ func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 		body += ", " + p
 	}
 	body += ". Listen: " + link
+	if va := alertOf(job, v); va.Code != "" {
+		// As an alert page: the codes first, for the notification preview.
+		body = fmt.Sprintf("[%sa/%sc] %s — reply %sa to acknowledge, %sc to close", va.Code, va.Code, body, va.Code, va.Code)
+	}
 	t := notify.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body,
 		StatusCallback: h.base + "/public/mmsstatuscb?job=" + url.QueryEscape(job.ID)}
 	mms := notify.CanMMS(v.FromPhone, v.OnCallPhone) && !prev.SMSOnly
@@ -350,6 +373,17 @@ func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 		twiml.Play{URL: link},
 		twiml.Say{Text: "Again: " + intro + " The message was also sent to you by text and email. Goodbye."},
 	)
+	if va := alertOf(job, v); va.AlertID != "" {
+		// The keys of an alert call, answered by the same handler.
+		doc = twiml.Voice(
+			twiml.Pause{Seconds: 1},
+			twiml.Say{Text: intro},
+			twiml.Play{URL: link},
+			twiml.Gather{Action: notify.PageKeyURL(h.base, va.AlertID, v.OnCallID), NumDigits: 1, Timeout: 10,
+				Prompt: []twiml.Verb{twiml.Say{Text: "Again: " + intro + " " + notify.PageKeysPrompt}}},
+			twiml.Say{Text: "No key pressed. The voicemail stays open as an alert. It was also sent to you by text and email. Goodbye."},
+		)
+	}
 	sid, err := h.out.StartCall(ctx, notify.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
 		StatusCallback: h.base + "/public/callstatus?job=" + url.QueryEscape(job.ID), MachineDetection: true})
 	if err != nil {

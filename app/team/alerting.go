@@ -85,6 +85,10 @@ type Event struct {
 	Enabled   *bool  `json:"enabled,omitempty"` // absent means enabled
 	// Subject heads e-mail and push notifications; a template like Message.
 	Subject string `json:"subject,omitempty"`
+	// Page makes the event an alert paged through the escalation policy
+	// (acknowledged by reply code, escalating until someone does) instead
+	// of a notification to its recipients, which it then needs none of.
+	Page bool `json:"page,omitempty"`
 }
 
 // IsEnabled reports whether the event can be raised.
