@@ -26,6 +26,7 @@ commands:
   config pull [FILE]         download the config from the store (and FILE.etag)
   config push FILE           validate and upload; refuses if the stored config changed since pull
   apikey new NAME            mint an alert API key, shown once, and its api_keys entry (--can-read, --write FILE)
+  notify test USER|CHANNEL   send a test message through the outbound path and print each route's result
   help                       this text
 
 Settings come from the environment and .env in the working folder (the
@@ -51,6 +52,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = sms(ctx, args, stdout, stderr)
 	case "config":
 		err = configCmd(ctx, args, stdout, stderr)
+	case "notify":
+		err = notifyCmd(ctx, args, stdout, stderr)
 	case "apikey":
 		err = apikeyCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

@@ -400,3 +400,19 @@ func uniq(ids []string) []string {
 	}
 	return out
 }
+
+// ResolveChannel is the pseudo-recipient for a named notification channel
+// on its own (`pager notify test CHANNEL`): its fixed destinations. An sms
+// or voice channel without "to" has none of its own (it reaches the people
+// of an event), so it resolves to nobody.
+func (c *Config) ResolveChannel(name string) (Recipient, error) {
+	ch, ok := c.Channel(name)
+	if !ok || !ch.IsEnabled() {
+		return Recipient{}, fmt.Errorf("channel %q: %w", name, ErrUnknown)
+	}
+	r := Recipient{UserID: ChannelRecipientPrefix + name, Name: name, Routes: ch.routes(name, nil)}
+	if len(r.Routes) == 0 {
+		r.Skipped = SkipNoChannel
+	}
+	return r, nil
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/team"
+)
+
+// notifyCmd is `pager notify test USER_OR_CHANNEL`: one test message through
+// the same durable outbound path alerts take, waited for, with the result of
+// every route printed, so a channel is checked before anyone relies on it.
+func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "test" {
+		return usageError{errors.New("want: notify test USER_OR_CHANNEL")}
+	}
+	fs := flag.NewFlagSet("notify test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	msg := fs.String("message", "Test message from the on-call pager: if you can read this, this channel works.", "text to send")
+	wait := fs.Duration("wait", time.Minute, "how long to wait for every route to finish")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("want: notify test USER_OR_CHANNEL")}
+	}
+	target := fs.Arg(0)
+	s, err := app.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, s, app.Options{Logger: newLogger(s.LogFormat, stderr)})
+	if err != nil {
+		return err
+	}
+	cfg := a.Team.Current()
+	rec, err := cfg.ResolveContact(target)
+	if errors.Is(err, team.ErrUnknown) {
+		rec, err = cfg.ResolveChannel(target)
+	}
+	if err != nil {
+		return fmt.Errorf("%q is neither an enabled user nor an enabled notification channel", target)
+	}
+	if rec.Skipped != "" || len(rec.Routes) == 0 {
+		return fmt.Errorf("%s has no enabled route: %s", target, rec.Skipped)
+	}
+	n := notify.Notification{ID: notify.NewID(), Source: "test:" + target, Subject: "Pager test",
+		Message: *msg, Recipients: []team.Recipient{rec}, APIKey: "cli", Created: time.Now()}
+	if err := a.Outbound.Notify(ctx, a.Jobs, n); err != nil {
+		return fmt.Errorf("queue test message: %w", err)
+	}
+	if a.Twilio.DryRun() {
+		fmt.Fprintln(stderr, "note: Twilio is in dry-run mode (no TWILIO_ACCOUNT_SID): texts and calls are logged, not sent")
+	}
+	ctx, cancel := context.WithTimeout(ctx, *wait)
+	defer cancel()
+	var rep notify.Report
+	for {
+		if err := a.Jobs.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		if rep, err = a.Outbound.GetNotification(ctx, a.Jobs, n.ID); err != nil && ctx.Err() == nil {
+			return err
+		}
+		if rep.State != "sending" || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out, _ := json.MarshalIndent(rep, "", "  ")
+	fmt.Fprintf(stdout, "%s\n", out)
+	if rep.State != "done" {
+		return fmt.Errorf("test notification %s: %s (the report above says which route and why)", n.ID, orDefault(rep.State, "unknown"))
+	}
+	fmt.Fprintf(stdout, "test notification %s: every route accepted the message\n", n.ID)
+	return nil
+}
