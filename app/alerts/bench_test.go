@@ -11,6 +11,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/storetest"
 )
 
 // stores the benchmarks run on: the local folder (what a single node
@@ -20,7 +21,7 @@ var benchStores = []struct {
 	new  func(b *testing.B) store.Store
 }{
 	{"local", func(b *testing.B) store.Store { return newLocal(b, b.TempDir()) }},
-	{"mem", func(*testing.B) store.Store { return newMem() }},
+	{"mem", func(*testing.B) store.Store { return storetest.NewMem() }},
 }
 
 func benchEnv(b *testing.B, st store.Store) (*env, *clock) {

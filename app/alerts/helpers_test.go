@@ -1,10 +1,7 @@
 package alerts_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -189,68 +186,6 @@ func testSettings(repeat int) alerts.Settings {
 		},
 		Throttle: alerts.Throttle{MaxPages: 100, Window: 10 * time.Minute},
 	}
-}
-
-// memStore is an in-memory store.Store with conditional writes, for the
-// benchmarks: it measures the domain, not the disk.
-type memStore struct {
-	mu   sync.Mutex
-	objs map[string]store.Object
-}
-
-func newMem() *memStore { return &memStore{objs: map[string]store.Object{}} }
-
-func (m *memStore) String() string { return "mem" }
-
-func (m *memStore) Get(_ context.Context, key string) (store.Object, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.objs[key]
-	if !ok {
-		return store.Object{}, store.ErrNotFound
-	}
-	return o, nil
-}
-
-func (m *memStore) GetIfChanged(ctx context.Context, key, etag string) (store.Object, error) {
-	o, err := m.Get(ctx, key)
-	if err == nil && o.ETag == etag {
-		return store.Object{}, store.ErrNotModified
-	}
-	return o, err
-}
-
-func (m *memStore) Put(_ context.Context, key string, data []byte, cond store.Cond) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cur, ok := m.objs[key]
-	if (cond.IfNoneMatch && ok) || (cond.IfMatch != "" && (!ok || cur.ETag != cond.IfMatch)) {
-		return "", store.ErrPrecondition
-	}
-	sum := md5.Sum(data)
-	o := store.Object{Key: key, Data: bytes.Clone(data), ETag: `"` + hex.EncodeToString(sum[:]) + `"`}
-	m.objs[key] = o
-	return o.ETag, nil
-}
-
-func (m *memStore) List(_ context.Context, prefix string) ([]store.Info, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []store.Info
-	for k, o := range m.objs {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, store.Info{Key: k, ETag: o.ETag, Size: int64(len(o.Data))})
-		}
-	}
-	slices.SortFunc(out, func(a, b store.Info) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
-}
-
-func (m *memStore) Delete(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.objs, key)
-	return nil
 }
 
 // jobIDs lists the queue's job ids under active/ and done/.

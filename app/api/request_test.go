@@ -2,14 +2,11 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -19,7 +16,7 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
-	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/storetest"
 )
 
 func newReq(method, target, contentType, body string) *http.Request {
@@ -154,7 +151,7 @@ func fuzzAPI(tb testing.TB) *echo.Echo {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st := newMem()
+	st := storetest.NewMem()
 	q := jobs.New(st, jobs.Options{})
 	out := notify.New(notify.Options{Store: st, Config: fixedConfig{cfg}, Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
 	h := New(Options{Config: fixedConfig{cfg}, Jobs: q, Outbound: out, Now: time.Now})
@@ -167,65 +164,3 @@ func fuzzAPI(tb testing.TB) *echo.Echo {
 type fixedConfig struct{ c *team.Config }
 
 func (f fixedConfig) Current() *team.Config { return f.c }
-
-// memStore is an in-memory store.Store.
-type memStore struct {
-	mu   sync.Mutex
-	objs map[string]store.Object
-	n    int
-}
-
-func newMem() *memStore { return &memStore{objs: map[string]store.Object{}} }
-
-func (m *memStore) Get(_ context.Context, key string) (store.Object, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.objs[key]
-	if !ok {
-		return store.Object{}, store.ErrNotFound
-	}
-	return o, nil
-}
-
-func (m *memStore) GetIfChanged(ctx context.Context, key, etag string) (store.Object, error) {
-	o, err := m.Get(ctx, key)
-	if err == nil && o.ETag == etag {
-		return store.Object{}, store.ErrNotModified
-	}
-	return o, err
-}
-
-func (m *memStore) Put(_ context.Context, key string, data []byte, c store.Cond) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cur, exists := m.objs[key]
-	if c.IfNoneMatch && exists || c.IfMatch != "" && (!exists || cur.ETag != c.IfMatch) {
-		return "", store.ErrPrecondition
-	}
-	m.n++
-	etag := fmt.Sprintf(`"%d"`, m.n)
-	m.objs[key] = store.Object{Key: key, Data: append([]byte(nil), data...), ETag: etag}
-	return etag, nil
-}
-
-func (m *memStore) List(_ context.Context, prefix string) ([]store.Info, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []store.Info
-	for k, o := range m.objs {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, store.Info{Key: k, ETag: o.ETag})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
-}
-
-func (m *memStore) Delete(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.objs, key)
-	return nil
-}
-
-func (m *memStore) String() string { return "mem" }

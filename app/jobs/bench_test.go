@@ -8,6 +8,7 @@ import (
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/storetest"
 )
 
 func BenchmarkEnqueue(b *testing.B) {
@@ -33,7 +34,7 @@ func BenchmarkRunOnce(b *testing.B) {
 		st   func(b *testing.B) store.Store
 	}{
 		{"local", func(b *testing.B) store.Store { return newLocal(b, b.TempDir()) }},
-		{"mem", func(*testing.B) store.Store { return newMem() }},
+		{"mem", func(*testing.B) store.Store { return storetest.NewMem() }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			const perRun = 1000

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/store/storetest"
 )
 
 // Steps named at run time (one per recipient) run by their kind's handler;
 // a step with a handler of its own keeps it, and another kind's steps are
 // not picked up by the fallback.
 func TestHandleKindRunsStepsWithoutTheirOwnHandler(t *testing.T) {
-	q := jobs.New(newMem(), jobs.Options{Now: newClock().Now, Logger: testLogger(t)})
+	q := jobs.New(storetest.NewMem(), jobs.Options{Now: newClock().Now, Logger: testLogger(t)})
 	var (
 		mu  sync.Mutex // steps of one job run in parallel
 		ran []string
@@ -55,7 +56,7 @@ func TestHandleKindRunsStepsWithoutTheirOwnHandler(t *testing.T) {
 
 // List reads back the jobs sharing an ID prefix, active or done, once each.
 func TestListByIDPrefix(t *testing.T) {
-	st := newMem()
+	st := storetest.NewMem()
 	q := jobs.New(st, jobs.Options{Now: newClock().Now, Logger: testLogger(t)})
 	q.Handle("k", "s", func(context.Context, *jobs.Job, *jobs.Step) (any, error) { return "ok", nil })
 	mustEnqueue(t, q, oneStep("ntf-a-0002", "k", "s"))

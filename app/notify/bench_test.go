@@ -40,7 +40,7 @@ func BenchmarkQueueOverheadPerMessage(b *testing.B) {
 			n := r.notification(b, "Disk db1 at 97%")
 			ctx := context.Background()
 			msgs := 0
-			w0, size0 := r.st.writes()
+			w0, size0 := r.st.Writes()
 			for b.Loop() {
 				n.ID = NewID()
 				if err := r.out.Notify(ctx, r.q, n); err != nil {
@@ -56,7 +56,7 @@ func BenchmarkQueueOverheadPerMessage(b *testing.B) {
 				}
 				msgs += 2 * users
 			}
-			w, size := r.st.writes()
+			w, size := r.st.Writes()
 			if got := len(r.tw.sentMessages()) + r.mail.count(); got != msgs {
 				b.Fatalf("%d deliveries, want %d", got, msgs)
 			}

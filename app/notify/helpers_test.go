@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -14,73 +13,8 @@ import (
 	"github.com/oncall/pager/app/notify/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/storetest"
 )
-
-// memStore is an in-memory store.Store with the contract's conditional
-// writes, so queue tests and benchmarks measure the queue, not a disk.
-type memStore struct {
-	mu   sync.Mutex
-	objs map[string]store.Object
-	n    int // writes
-	size int // bytes written
-}
-
-func newMem() *memStore { return &memStore{objs: map[string]store.Object{}} }
-
-func (m *memStore) Get(_ context.Context, key string) (store.Object, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.objs[key]
-	if !ok {
-		return store.Object{}, store.ErrNotFound
-	}
-	return o, nil
-}
-
-func (m *memStore) GetIfChanged(ctx context.Context, key, etag string) (store.Object, error) {
-	o, err := m.Get(ctx, key)
-	if err == nil && o.ETag == etag {
-		return store.Object{}, store.ErrNotModified
-	}
-	return o, err
-}
-
-func (m *memStore) Put(_ context.Context, key string, data []byte, c store.Cond) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cur, exists := m.objs[key]
-	if c.IfNoneMatch && exists || c.IfMatch != "" && (!exists || cur.ETag != c.IfMatch) {
-		return "", store.ErrPrecondition
-	}
-	m.n++
-	m.size += len(data)
-	etag := fmt.Sprintf(`"%d"`, m.n)
-	m.objs[key] = store.Object{Key: key, Data: append([]byte(nil), data...), ETag: etag, Modified: time.Now()}
-	return etag, nil
-}
-
-func (m *memStore) List(_ context.Context, prefix string) ([]store.Info, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []store.Info
-	for k, o := range m.objs {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, store.Info{Key: k, ETag: o.ETag, Size: int64(len(o.Data)), Modified: o.Modified})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
-}
-
-func (m *memStore) Delete(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.objs, key)
-	return nil
-}
-
-func (m *memStore) String() string { return "mem" }
 
 // fakeClock only moves when told to, or when a sleeper advances it to the
 // end of its sleep (with one worker, sleeps never overlap).
@@ -250,7 +184,7 @@ func (f *fakeEmail) count() int {
 // rig is an Outbound, a queue and their fakes.
 type rig struct {
 	clock *fakeClock
-	st    *memStore
+	st    *storetest.Mem
 	tw    *fakeTwilio
 	mail  *fakeEmail
 	cfg   *staticConfig
@@ -265,7 +199,7 @@ type rigOptions struct {
 	rates       Rates
 	maxRateWait time.Duration
 	waiters     int
-	st          *memStore
+	st          *storetest.Mem
 	clock       *fakeClock
 	realClock   bool
 }
@@ -277,7 +211,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		r.clock = newFakeClock()
 	}
 	if r.st == nil {
-		r.st = newMem()
+		r.st = storetest.NewMem()
 	}
 	now, sleep := r.clock.Now, r.clock.Sleep
 	if o.realClock {
@@ -378,11 +312,4 @@ func (r *rig) job(t testing.TB, id string) jobs.Job {
 		all.Steps = append(all.Steps, j.Steps...)
 	}
 	return all
-}
-
-// writes is how many objects and bytes were written so far.
-func (m *memStore) writes() (n, size int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.n, m.size
 }

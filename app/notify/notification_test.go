@@ -11,6 +11,7 @@ import (
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/store/storetest"
 	"github.com/oncall/pager/twiml"
 )
 
@@ -130,7 +131,7 @@ func TestDrainHeldToRate(t *testing.T) {
 // slot, and the e-mail beside them goes out at once.
 func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
 	const users = 30
-	st, clock := newMem(), newFakeClock()
+	st, clock := storetest.NewMem(), newFakeClock()
 	before := newRig(t, rigOptions{users: users, st: st, clock: clock})
 	n := before.notification(t, "db1 down")
 	if err := before.out.Notify(context.Background(), before.q, n); err != nil {
@@ -360,7 +361,7 @@ func TestRecordStatus(t *testing.T) {
 // A replica that did not queue a notification delivers it all the same:
 // the kind's handler takes steps named after any recipient.
 func TestAnotherReplicaDelivers(t *testing.T) {
-	st, clock := newMem(), newFakeClock()
+	st, clock := storetest.NewMem(), newFakeClock()
 	a := newRig(t, rigOptions{users: 2, st: st, clock: clock})
 	n := a.notification(t, "db1 down")
 	if err := a.out.Notify(context.Background(), a.q, n); err != nil {
@@ -502,11 +503,11 @@ func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
 	if rep.Unqueued != 1 || len(rep.Recipients) != 2 || rep.Recipients[1].UserID != "u002" || rep.Counts.Pending != 4 {
 		t.Fatalf("report with a job missing: unqueued %d, %d recipients %+v", rep.Unqueued, len(rep.Recipients), rep.Counts)
 	}
-	writes, _ := r.st.writes()
+	writes, _ := r.st.Writes()
 	if err := r.out.Notify(ctx, r.q, n); err != nil {
 		t.Fatalf("Notify again: %v", err)
 	}
-	if w, _ := r.st.writes(); w != writes+1 {
+	if w, _ := r.st.Writes(); w != writes+1 {
 		t.Fatalf("Notify again wrote %d objects, want 1 (the missing job)", w-writes)
 	}
 	if _, err := r.st.Get(ctx, lost); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/storetest"
 )
 
 const key = "oncall_config.json"
@@ -55,7 +56,8 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 type fixture struct {
-	st    *memStore
+	mem   *storetest.Mem
+	st    *storetest.FaultyStore // counts calls, and takes the store down
 	m     *Manager
 	logs  *syncBuffer
 	clock *fakeClock
@@ -63,7 +65,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, initial []byte) *fixture {
 	t.Helper()
-	f := &fixture{st: newMemStore(), logs: &syncBuffer{}, clock: &fakeClock{t: time.Unix(1700000000, 0)}}
+	mem := storetest.NewMem()
+	f := &fixture{mem: mem, st: storetest.Faulty(mem), logs: &syncBuffer{}, clock: &fakeClock{t: time.Unix(1700000000, 0)}}
 	if initial != nil {
 		f.put(t, initial)
 	}
@@ -88,10 +91,23 @@ func (f *fixture) put(t *testing.T, data []byte) string {
 	return etag
 }
 
+// counts is how many calls of each kind reached the store, failed ones
+// included.
+func (f *fixture) counts() (gets, getIfChanged, puts int) {
+	n := f.st.Requests()
+	return n["Get"], n["GetIfChanged"], n["Put"]
+}
+
+// raw is the stored bytes under k, read around the call counters.
+func (f *fixture) raw(k string) []byte {
+	obj, _ := f.mem.Get(context.Background(), k) // absent: no bytes
+	return obj.Data
+}
+
 // stored parses what is in the store now.
 func (f *fixture) stored(t *testing.T) (*Config, *Doc) {
 	t.Helper()
-	raw := f.st.raw(key)
+	raw := f.raw(key)
 	cfg, err := Parse(raw)
 	if err != nil {
 		t.Fatalf("store holds an invalid config: %v\n%s", err, raw)
@@ -145,7 +161,7 @@ func TestRefreshMakesNoGetWhenUnchanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gets, conditional, _ := f.st.counts()
+	gets, conditional, _ := f.counts()
 	if gets != 1 || conditional != 3 {
 		t.Errorf("Get %d times, GetIfChanged %d times; want 1 and 3", gets, conditional)
 	}
@@ -165,7 +181,7 @@ func TestRefreshMakesNoGetWhenUnchanged(t *testing.T) {
 	if got := f.m.Current().CurrentConfig.SessionLifetime; got != 120 {
 		t.Errorf("session_lifetime = %d after refresh, want 120", got)
 	}
-	if gets, _, _ := f.st.counts(); gets != 1 {
+	if gets, _, _ := f.counts(); gets != 1 {
 		t.Errorf("Get %d times", gets)
 	}
 }
@@ -241,15 +257,15 @@ func TestRefreshStoreUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := f.m.Current()
-	f.st.setDown(errUnreachable)
-	if err := f.m.Refresh(ctx); !errors.Is(err, errUnreachable) {
+	f.st.Down()
+	if err := f.m.Refresh(ctx); !errors.Is(err, storetest.ErrInjected) {
 		t.Errorf("Refresh = %v; want the store's error wrapped", err)
 	}
 	st := f.m.Status()
-	if st.Healthy || st.Degraded || !strings.Contains(st.LastError, "connection refused") || f.m.Current() != good {
+	if st.Healthy || st.Degraded || !strings.Contains(st.LastError, "injected outage") || f.m.Current() != good {
 		t.Errorf("status with the store down: %+v", st)
 	}
-	f.st.setDown(nil)
+	f.st.Up()
 	if err := f.m.Refresh(ctx); err != nil || !f.m.Status().Healthy {
 		t.Errorf("back up: %v, %+v", err, f.m.Status())
 	}
@@ -277,9 +293,9 @@ func TestRunFollowsTheStoreUntilCancelled(t *testing.T) {
 		f.m.Run(ctx, time.Millisecond)
 		close(done)
 	}()
-	f.st.setDown(errUnreachable) // Run must survive errors
+	f.st.Down() // Run must survive errors
 	waitFor(t, func() bool { return !f.m.Status().Healthy })
-	f.st.setDown(nil)
+	f.st.Up()
 	f.put(t, edit(t, seedConfig(t), map[string]any{"current_config.greeting": "Hello"}))
 	waitFor(t, func() bool { return f.m.Current().CurrentConfig.Greeting == "Hello" })
 	cancel()
@@ -288,7 +304,7 @@ func TestRunFollowsTheStoreUntilCancelled(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if !strings.Contains(f.logs.String(), "connection refused") {
+	if !strings.Contains(f.logs.String(), "injected outage") {
 		t.Error("Run did not log the store error")
 	}
 }
@@ -343,23 +359,23 @@ func TestUpdateWritesAndSwaps(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 	// The next Refresh sees our own write as unchanged.
-	gets, _, _ := f.st.counts()
+	gets, _, _ := f.counts()
 	if err := f.m.Refresh(ctx); err != nil || f.m.Current() != cfg {
 		t.Errorf("Refresh after Update: %v", err)
 	}
-	if g, _, _ := f.st.counts(); g != gets {
+	if g, _, _ := f.counts(); g != gets {
 		t.Error("Refresh downloaded our own write")
 	}
 
 	// Taking it again changes nothing and writes nothing.
-	_, _, puts := f.st.counts()
+	_, _, puts := f.counts()
 	if _, err := f.m.Update(ctx, "bob", func(cfg *Config, doc *Doc) error {
 		oc, _ := cfg.OnCall()
 		return doc.Set([]string{"current_config", "oncall_user", "id"}, oc.ID)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, p := f.st.counts(); p != puts {
+	if _, _, p := f.counts(); p != puts {
 		t.Error("a no-op Update wrote to the store")
 	}
 }
@@ -367,22 +383,22 @@ func TestUpdateWritesAndSwaps(t *testing.T) {
 // racingStore lets ops upload a change just before the first Put, as if
 // they had uploaded between the pager's read and its write.
 type racingStore struct {
-	*memStore
+	store.Store
 	once     sync.Once
 	opsWrite func()
 }
 
 func (s *racingStore) Put(ctx context.Context, k string, data []byte, cond store.Cond) (string, error) {
 	s.once.Do(s.opsWrite)
-	return s.memStore.Put(ctx, k, data, cond)
+	return s.Store.Put(ctx, k, data, cond)
 }
 
 func TestUpdateRacingOpsUploadKeepsBoth(t *testing.T) {
 	f := newFixture(t, seedConfig(t))
 	ctx := context.Background()
-	rs := &racingStore{memStore: f.st}
+	rs := &racingStore{Store: f.st}
 	rs.opsWrite = func() {
-		f.put(t, edit(t, f.st.raw(key), map[string]any{
+		f.put(t, edit(t, f.raw(key), map[string]any{
 			"ops_note":                       "bob renamed",
 			"available_users.users.bob.name": "Robert Roberts",
 		}))
@@ -454,7 +470,7 @@ func TestUpdateRefusesInvalidChange(t *testing.T) {
 	if err := f.m.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before := f.st.raw(key)
+	before := f.raw(key)
 	good := f.m.Current()
 
 	_, err := f.m.Update(ctx, "alice", func(_ *Config, doc *Doc) error {
@@ -476,7 +492,7 @@ func TestUpdateRefusesInvalidChange(t *testing.T) {
 		t.Errorf("Update = %v after %d calls; want mutate's error as is, once", err, calls.Load())
 	}
 
-	if _, _, puts := f.st.counts(); puts != 1 || !bytes.Equal(f.st.raw(key), before) || f.m.Current() != good {
+	if _, _, puts := f.counts(); puts != 1 || !bytes.Equal(f.raw(key), before) || f.m.Current() != good {
 		t.Errorf("a refused change touched the store (%d puts) or the config in use", puts)
 	}
 }
@@ -493,19 +509,19 @@ func TestUpdateOnBrokenStoredConfig(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Errorf("Update over a broken upload = %v; want the syntax error", err)
 	}
-	if got := string(f.st.raw(key)); got != `{"available_users": ` {
+	if got := string(f.raw(key)); got != `{"available_users": ` {
 		t.Errorf("Update overwrote ops' (broken) upload: %s", got)
 	}
 }
 
 // conflictStore makes every conditional write lose.
-type conflictStore struct{ *memStore }
+type conflictStore struct{ store.Store }
 
 func (s conflictStore) Put(ctx context.Context, k string, data []byte, cond store.Cond) (string, error) {
 	if cond.IfMatch != "" {
 		return "", store.ErrPrecondition
 	}
-	return s.memStore.Put(ctx, k, data, cond)
+	return s.Store.Put(ctx, k, data, cond)
 }
 
 func TestUpdateGivesUp(t *testing.T) {
@@ -526,7 +542,7 @@ func TestUpdateGivesUp(t *testing.T) {
 }
 
 func BenchmarkCurrent(b *testing.B) {
-	st := newMemStore()
+	st := storetest.NewMem()
 	if _, err := st.Put(context.Background(), key, DefaultConfig(), store.Cond{}); err != nil {
 		b.Fatal(err)
 	}
