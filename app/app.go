@@ -47,6 +47,8 @@ type App struct {
 	// Alerts is the alert lifecycle: intake, reply codes, escalation.
 	Alerts *alerts.Service
 	once   *intake.Once
+	// pagerline sweeps Twilio for voicemails whose job was lost.
+	pagerline *pagerline.Handler
 
 	now func() time.Time
 }
@@ -178,6 +180,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Now:        now,
 		Logger:     log,
 	})
+	a.pagerline = pl
 	alerts := api.New(api.Options{
 		Config:   a.Team,
 		Jobs:     a.Jobs,
@@ -254,6 +257,9 @@ func (a *App) Health(ctx context.Context) (bool, any) {
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	go a.Team.Run(ctx, a.Settings.ConfigRefresh)
 	go a.sweepAlerts(ctx)
+	// After the job queue exists (New), so a recovered voicemail is
+	// durable at once; the sweep goes back a day at start-up.
+	go a.pagerline.Run(ctx, a.Settings.ReconcileInterval)
 	go func() {
 		if err := a.Jobs.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("job runner stopped", "err", err)
@@ -280,6 +286,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		}
 		return err
 	}
+}
+
+// ReconcileVoicemails recovers, from Twilio's recordings since since, the
+// voicemails whose job was lost (see pagerline.Handler.Reconcile); Run does
+// this periodically.
+func (a *App) ReconcileVoicemails(ctx context.Context, since time.Time) (int, error) {
+	return a.pagerline.Reconcile(ctx, since)
 }
 
 // texter queues a durable SMS, so the hand-over notice is not lost when

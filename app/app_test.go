@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/team"
@@ -116,5 +117,19 @@ func TestEmptyBucketIsAnError(t *testing.T) {
 	}
 	if _, gerr := srv.Store().Get(context.Background(), "oncall_config.json"); !errors.Is(gerr, store.ErrNotFound) {
 		t.Fatal("example config written into a production bucket")
+	}
+}
+
+func TestSettingsReconcileInterval(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 10 * time.Minute, "0": 0, "90s": 90 * time.Second} {
+		s, err := app.SettingsFromEnv(env(map[string]string{"RECONCILE_INTERVAL": v}))
+		if err != nil || s.ReconcileInterval != want {
+			t.Errorf("RECONCILE_INTERVAL=%q: %v, %v; want %v", v, s.ReconcileInterval, err, want)
+		}
+	}
+	for _, v := range []string{"-1m", "often"} {
+		if _, err := app.SettingsFromEnv(env(map[string]string{"RECONCILE_INTERVAL": v})); err == nil {
+			t.Errorf("RECONCILE_INTERVAL=%q accepted", v)
+		}
 	}
 }

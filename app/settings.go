@@ -31,6 +31,10 @@ type Settings struct {
 	ConfigRefresh time.Duration // CONFIG_REFRESH_INTERVAL
 	JobPoll       time.Duration // JOB_POLL_INTERVAL
 	LogFormat     string        // LOG_FORMAT: text|json
+
+	// ReconcileInterval is how often Twilio's recordings are checked for a
+	// voicemail whose job was lost (RECONCILE_INTERVAL; 0 disables).
+	ReconcileInterval time.Duration
 }
 
 // DefaultConfigKey is the config object's key in the local folder store.
@@ -77,6 +81,15 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	}
 	s.ConfigRefresh = dur("CONFIG_REFRESH_INTERVAL", 10*time.Second)
 	s.JobPoll = dur("JOB_POLL_INTERVAL", 2*time.Second)
+	s.ReconcileInterval = 10 * time.Minute
+	if v := getenv("RECONCILE_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			problems = append(problems, "RECONCILE_INTERVAL: want a duration like 10m, or 0 to disable, got "+strconv.Quote(v))
+		} else {
+			s.ReconcileInterval = d
+		}
+	}
 
 	if s.StoreDir == "" {
 		s.StoreDir = "./data"

@@ -3,6 +3,7 @@ package pagerline
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
@@ -11,6 +12,7 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 )
 
@@ -19,10 +21,13 @@ type Config interface {
 	Current() *team.Config
 }
 
-// Recordings fetches and deletes recordings on Twilio.
+// Recordings fetches, lists and deletes recordings on Twilio, and looks up
+// the calls they belong to.
 type Recordings interface {
 	FetchRecording(ctx context.Context, recordingURL string) ([]byte, string, error)
 	DeleteRecording(ctx context.Context, recordingSID string) error
+	ListRecordings(ctx context.Context, since time.Time) ([]twilio.Recording, error)
+	FetchCall(ctx context.Context, callSID string) (twilio.CallInfo, error)
 }
 
 // Alerts makes each voicemail an alert (alerts.Service).
@@ -43,6 +48,12 @@ type Handler struct {
 	signer *Signer
 	now    func() time.Time
 	log    *slog.Logger
+
+	// life ends with the process (Run's context): background retries of a
+	// voicemail enqueue die with it, as they would in a crash, and the
+	// reconciliation sweep picks the voicemail up after the restart.
+	mu   sync.Mutex
+	life context.Context
 }
 
 // Options wires a Handler.
@@ -70,7 +81,8 @@ func New(o Options) *Handler {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{alerts: o.Alerts, cfg: o.Config, base: o.BaseURL, st: o.Store, q: o.Jobs, out: o.Outbound,
-		rec: o.Recordings, audit: o.Audit, signer: NewSigner(o.Store, o.Now), now: o.Now, log: o.Logger}
+		rec: o.Recordings, audit: o.Audit, signer: NewSigner(o.Store, o.Now), now: o.Now, log: o.Logger,
+		life: context.Background()}
 	h.register()
 	return h
 }

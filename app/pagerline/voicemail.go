@@ -140,27 +140,7 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		if v.RecordingSID == "" || v.RecordingURL == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "completed recording callback without RecordingSid or RecordingUrl")
 		}
-		v.Key = fmt.Sprintf("recordings/%s_%s.mp3", v.Received.Format("2006-01-02_150405"), firstNonEmpty(v.CallSID, v.RecordingSID))
-		job = jobs.Job{ID: "vm-" + v.RecordingSID, Kind: KindVoicemail, Steps: []jobs.Step{
-			{Name: StepStore}, {Name: StepEmail}, {Name: StepText}, {Name: StepCall},
-		}}
-		if v.DeleteAfter {
-			job.Steps = append(job.Steps, jobs.Step{Name: StepDelete, After: []string{StepStore}})
-		}
-		if h.alerts != nil {
-			// Before the job, so its text and call can name the reply code;
-			// if the alert store fails, the voicemail is delivered anyway
-			// and the alert step keeps trying.
-			actx, cancel := context.WithTimeout(ctx, alertBudget)
-			a, err := h.triggerAlert(actx, v)
-			cancel()
-			if err != nil {
-				h.log.Warn("pagerline: voicemail alert not triggered yet; retried by the job", "recording_sid", v.RecordingSID, "err", err)
-				job.Steps = append(job.Steps, jobs.Step{Name: StepAlert})
-			} else {
-				v.AlertID, v.AlertCode = a.ID, a.Code
-			}
-		}
+		job = h.voicemailJob(ctx, &v)
 	case "absent":
 		if v.CallSID == "" && v.RecordingSID == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "absent recording callback without CallSid")
@@ -183,7 +163,7 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		// itself stays on Twilio until it is stored).
 		h.log.Error("pagerline: voicemail job not yet durable; retrying in the background",
 			"job", job.ID, "err", err)
-		go h.enqueueLater(job)
+		go h.enqueueLater(h.lifetime(), job)
 		return c.NoContent(http.StatusNoContent)
 	}
 	if !created {
@@ -194,11 +174,50 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (h *Handler) enqueueLater(job jobs.Job) {
+// voicemailJob is v's job; it sets v.Key and, when alerts are on, v's alert
+// (or an alert step when the alert cannot be triggered now).
+func (h *Handler) voicemailJob(ctx context.Context, v *Voicemail) jobs.Job {
+	v.Key = fmt.Sprintf("recordings/%s_%s.mp3", v.Received.Format("2006-01-02_150405"), firstNonEmpty(v.CallSID, v.RecordingSID))
+	job := jobs.Job{ID: "vm-" + v.RecordingSID, Kind: KindVoicemail, Steps: []jobs.Step{
+		{Name: StepStore}, {Name: StepEmail}, {Name: StepText}, {Name: StepCall},
+	}}
+	if v.DeleteAfter {
+		job.Steps = append(job.Steps, jobs.Step{Name: StepDelete, After: []string{StepStore}})
+	}
+	if h.alerts != nil {
+		// Before the job, so its text and call can name the reply code;
+		// if the alert store fails, the voicemail is delivered anyway
+		// and the alert step keeps trying.
+		actx, cancel := context.WithTimeout(ctx, alertBudget)
+		a, err := h.triggerAlert(actx, *v)
+		cancel()
+		if err != nil {
+			h.log.Warn("pagerline: voicemail alert not triggered yet; retried by the job", "recording_sid", v.RecordingSID, "err", err)
+			job.Steps = append(job.Steps, jobs.Step{Name: StepAlert})
+		} else {
+			v.AlertID, v.AlertCode = a.ID, a.Code
+		}
+	}
+	return job
+}
+
+// lifetime is the context background work of this process ends with.
+func (h *Handler) lifetime() context.Context {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.life
+}
+
+func (h *Handler) enqueueLater(life context.Context, job jobs.Job) {
 	delay := time.Second
 	for attempt := 1; attempt <= 1000; attempt++ {
-		time.Sleep(delay)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		select {
+		case <-life.Done():
+			h.log.Error("pagerline: voicemail job not stored before shutdown; the reconciliation sweep recovers it from Twilio", "job", job.ID)
+			return
+		case <-time.After(delay):
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(life), 30*time.Second)
 		_, err := h.q.Enqueue(ctx, job)
 		cancel()
 		if err == nil {

@@ -22,6 +22,8 @@ type Call struct {
 func (h *Harness) Call(from string) *Call {
 	h.T.Helper()
 	c := &Call{h: h, From: from, params: h.Twilio.VoiceParams(from, PagerPhone)}
+	// Known to the REST API too, as on Twilio, for the reconciliation sweep.
+	h.Twilio.AddInboundCall(c.CallSID(), from, PagerPhone)
 	c.post(Public+"/public/answer", nil)
 	return c
 }
@@ -115,8 +117,7 @@ type Recording struct {
 func (c *Call) Record(audio []byte, seconds int) Recording {
 	c.h.T.Helper()
 	rec := c.Verb("Record")
-	sid := "RE" + strings.Repeat("0", 32-len(c.CallSID()[2:])) + c.CallSID()[2:]
-	recURL := c.h.Twilio.AddRecording(sid, audio)
+	sid, recURL := c.h.Twilio.AddRecordingFor(c.CallSID(), audio, seconds)
 	c.post(rec.Attr["action"], url.Values{"RecordingUrl": {recURL}, "RecordingDuration": {strconv.Itoa(seconds)}, "RecordingSid": {sid}, "Digits": {"hangup"}})
 	c.RecordingCallback(rec.Attr["recordingStatusCallback"], c.h.Twilio.RecordingParams(c.CallSID(), recURL, seconds))
 	return Recording{SID: sid, URL: recURL}

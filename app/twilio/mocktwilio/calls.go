@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -25,6 +26,84 @@ type Call struct {
 	Params url.Values
 }
 
+var callSIDPattern = regexp.MustCompile(`^CA[0-9a-fA-F]{32}$`)
+
+// AddInboundCall registers a call from a caller to one of the account's
+// numbers, as Twilio knows it once the call rang in; sid "" makes a fresh
+// SID. It returns the SID. GET Calls/{Sid}.json then finds it.
+func (s *Server) AddInboundCall(sid, from, to string) string {
+	s.t.Helper()
+	if sid == "" {
+		sid = "CA" + randHex(16)
+	}
+	if !callSIDPattern.MatchString(sid) {
+		s.t.Fatalf("mocktwilio: %q is not a call SID (CA and 32 hex digits)", sid)
+	}
+	s.mu.Lock()
+	s.inbound[sid] = Call{SID: sid, From: from, To: to}
+	s.mu.Unlock()
+	return sid
+}
+
+// fetchCall is GET Calls/{Sid}.json, for inbound calls added with
+// AddInboundCall and the outbound calls the mock placed.
+func (s *Server) fetchCall(w http.ResponseWriter, r *http.Request, sid string) {
+	s.mu.Lock()
+	c, ok := s.inbound[sid]
+	direction := "inbound"
+	if !ok {
+		for _, oc := range s.calls {
+			if oc.SID == sid {
+				c, ok, direction = oc, true, "outbound-api"
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeNotFound(w, r)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.callJSON(c, direction, "completed"))
+}
+
+func (s *Server) callJSON(c Call, direction, status string) map[string]any {
+	now := twilioTime(time.Now())
+	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Calls/" + c.SID
+	return map[string]any{
+		"account_sid":      s.accountSID,
+		"annotation":       nil,
+		"answered_by":      nil,
+		"api_version":      "2010-04-01",
+		"caller_name":      nil,
+		"date_created":     now,
+		"date_updated":     now,
+		"direction":        direction,
+		"duration":         nil,
+		"end_time":         nil,
+		"forwarded_from":   nil,
+		"from":             c.From,
+		"from_formatted":   c.From,
+		"group_sid":        nil,
+		"parent_call_sid":  nil,
+		"phone_number_sid": nil,
+		"price":            nil,
+		"price_unit":       "USD",
+		"sid":              c.SID,
+		"start_time":       nil,
+		"status":           status,
+		"subresource_uris": map[string]string{
+			"recordings":    uri + "/Recordings.json",
+			"notifications": uri + "/Notifications.json",
+		},
+		"to":           c.To,
+		"to_formatted": c.To,
+		"trunk_sid":    nil,
+		"uri":          uri + ".json",
+		"queue_time":   "0",
+	}
+}
+
 func (s *Server) createCall(w http.ResponseWriter, form url.Values) {
 	c := Call{
 		SID:                  "CA" + randHex(16),
@@ -43,40 +122,7 @@ func (s *Server) createCall(w http.ResponseWriter, form url.Values) {
 	s.notifyLocked()
 	s.mu.Unlock()
 
-	now := twilioTime(time.Now())
-	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Calls/" + c.SID
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"account_sid":      s.accountSID,
-		"annotation":       nil,
-		"answered_by":      nil,
-		"api_version":      "2010-04-01",
-		"caller_name":      nil,
-		"date_created":     now,
-		"date_updated":     now,
-		"direction":        "outbound-api",
-		"duration":         nil,
-		"end_time":         nil,
-		"forwarded_from":   nil,
-		"from":             c.From,
-		"from_formatted":   c.From,
-		"group_sid":        nil,
-		"parent_call_sid":  nil,
-		"phone_number_sid": nil,
-		"price":            nil,
-		"price_unit":       "USD",
-		"sid":              c.SID,
-		"start_time":       nil,
-		"status":           "queued",
-		"subresource_uris": map[string]string{
-			"recordings":    uri + "/Recordings.json",
-			"notifications": uri + "/Notifications.json",
-		},
-		"to":           c.To,
-		"to_formatted": c.To,
-		"trunk_sid":    nil,
-		"uri":          uri + ".json",
-		"queue_time":   "0",
-	})
+	writeJSON(w, http.StatusCreated, s.callJSON(c, "outbound-api", "queued"))
 }
 
 // Calls returns the calls accepted so far, in order.

@@ -72,7 +72,8 @@ type Server struct {
 	requests   []Request
 	messages   []Message
 	calls      []Call
-	recordings map[string][]byte
+	recordings map[string]*recording
+	inbound    map[string]Call // calls to the account's numbers, by SID
 	faults     []*fault
 	violations []string
 }
@@ -107,7 +108,8 @@ func newServer(t testing.TB, res specResult) *Server {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		changed:    make(chan struct{}),
-		recordings: map[string][]byte{},
+		recordings: map[string]*recording{},
+		inbound:    map[string]Call{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	t.Cleanup(s.srv.Close)
@@ -243,6 +245,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, for
 		s.createMessage(w, form)
 	case r.Method == http.MethodPost && resource == "Calls.json":
 		s.createCall(w, form)
+	case r.Method == http.MethodGet && resource == "Recordings.json":
+		s.listRecordings(w, r)
+	case r.Method == http.MethodGet && strings.HasPrefix(resource, "Calls/") && strings.Count(resource, "/") == 1 && strings.HasSuffix(resource, ".json"):
+		s.fetchCall(w, r, strings.TrimSuffix(strings.TrimPrefix(resource, "Calls/"), ".json"))
 	case strings.HasPrefix(resource, "Recordings/") && strings.Count(resource, "/") == 1:
 		s.serveRecording(w, r, strings.TrimPrefix(resource, "Recordings/"))
 	default:

@@ -1,0 +1,127 @@
+package pagerline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oncall/pager/app/jobs"
+)
+
+// ReconcileWindow is how far back each sweep looks on Twilio: a voicemail
+// whose job was lost (the store was down when its callback came and the
+// process died before the background retry got through) is recovered as
+// long as its recording is younger than this.
+const ReconcileWindow = 24 * time.Hour
+
+// Run binds the handler's background work to ctx and, when every is
+// positive, sweeps Twilio for lost voicemails now and then every interval
+// until ctx ends.
+func (h *Handler) Run(ctx context.Context, every time.Duration) {
+	h.mu.Lock()
+	h.life = ctx
+	h.mu.Unlock()
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := h.Reconcile(ctx, h.now().Add(-ReconcileWindow)); err != nil && ctx.Err() == nil {
+			h.log.Warn("pagerline: reconciliation sweep incomplete; retried later", "recovered", n, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Reconcile enqueues the voicemail job of every completed <Record> recording
+// since since, left on a call to the pager line, that has no job (active or
+// done): the callback's job was lost. It returns how many it recovered. It
+// goes on past a failing recording and returns the errors joined.
+func (h *Handler) Reconcile(ctx context.Context, since time.Time) (int, error) {
+	recs, err := h.rec.ListRecordings(ctx, since)
+	if err != nil {
+		return 0, fmt.Errorf("pagerline: reconcile: %w", err)
+	}
+	var errs []error
+	recovered := 0
+	for _, r := range recs {
+		if r.Status != "completed" || r.Source != "RecordVerb" || r.CallSID == "" {
+			continue
+		}
+		sid := safeID(r.SID)
+		// Known first: it is a store read, where FetchCall costs a Twilio
+		// request on every sweep.
+		_, err := h.q.Get(ctx, "vm-"+sid)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, jobs.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		ok, err := h.recover(ctx, r.SID, r.CallSID, r.URL, r.Duration, r.DateCreated)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recording %s: %w", r.SID, err))
+			continue
+		}
+		if ok {
+			recovered++
+		}
+	}
+	return recovered, errors.Join(errs...)
+}
+
+// recover enqueues one recording's voicemail job if its call went to the
+// pager line; it reports whether it created the job.
+func (h *Handler) recover(ctx context.Context, recSID, callSID, recURL string, duration int, created time.Time) (bool, error) {
+	call, err := h.rec.FetchCall(ctx, callSID)
+	if err != nil {
+		return false, fmt.Errorf("fetch call: %w", err)
+	}
+	cfg := h.cfg.Current()
+	if call.To == "" || call.To != cfg.CurrentConfig.PagerPhone {
+		return false, nil
+	}
+	oc, _ := cfg.OnCall()
+	v := Voicemail{
+		RecordingSID: safeID(recSID),
+		RecordingURL: recURL,
+		Duration:     max(duration, 0),
+		CallSID:      safeID(callSID),
+		CallerNum:    call.From,
+		CallerName:   call.CallerName,
+		Received:     h.now().UTC(),
+		OnCallID:     oc.ID,
+		OnCallName:   oc.Name,
+		OnCallPhone:  oc.Phone,
+		FromPhone:    cfg.CurrentConfig.FromPhone,
+		DeleteAfter:  cfg.CurrentConfig.DeleteRecordingAfterStore,
+	}
+	if !created.IsZero() {
+		// When the customer called, not when we noticed.
+		v.Received = created.UTC()
+	}
+	job := h.voicemailJob(ctx, &v)
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return false, err
+	}
+	job.Payload = payload
+	job.CreatedAt = h.now().UTC()
+	ok, err := h.q.Enqueue(ctx, job)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		h.log.Warn("pagerline: voicemail recovered from Twilio", "job", job.ID, "call_sid", v.CallSID,
+			"caller", v.CallerNum, "created", created)
+	}
+	return ok, nil
+}
