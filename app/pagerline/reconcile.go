@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/oncall/pager/app/jobs"
 )
 
 // ReconcileWindow is how far back each sweep looks on Twilio: a voicemail
@@ -58,12 +56,12 @@ func (h *Handler) Reconcile(ctx context.Context, since time.Time) (int, error) {
 		sid := safeID(r.SID)
 		// Known first: it is a store read, where FetchCall costs a Twilio
 		// request on every sweep.
-		_, err := h.q.Get(ctx, "vm-"+sid)
-		if err == nil {
+		known, err := h.known(ctx, sid)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		if !errors.Is(err, jobs.ErrNotFound) {
-			errs = append(errs, err)
+		if known {
 			continue
 		}
 		ok, err := h.recover(ctx, r.SID, r.CallSID, r.URL, r.Duration, r.DateCreated)

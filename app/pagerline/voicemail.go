@@ -140,6 +140,13 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		if v.RecordingSID == "" || v.RecordingURL == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "completed recording callback without RecordingSid or RecordingUrl")
 		}
+		// A repeat of a known voicemail must not reach voicemailJob: its
+		// alert may be closed by now, and triggering again would page the
+		// team for a message already handled.
+		if known, _ := h.known(ctx, v.RecordingSID); known {
+			h.log.Info("pagerline: duplicate recording callback ignored", "job", "vm-"+v.RecordingSID)
+			return c.NoContent(http.StatusNoContent)
+		}
 		job = h.voicemailJob(ctx, &v)
 	case "absent":
 		if v.CallSID == "" && v.RecordingSID == "" {
@@ -172,6 +179,20 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		h.log.Info("pagerline: voicemail accepted", "job", job.ID, "duration", v.Duration, "caller", v.CallerNum)
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// known reports whether recording sid already has a voicemail job (active
+// or done). A store error reports false with the error: the caller goes on,
+// and the job queue's own dedup still holds.
+func (h *Handler) known(ctx context.Context, sid string) (bool, error) {
+	_, err := h.q.Get(ctx, "vm-"+sid)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, jobs.ErrNotFound) {
+		return false, nil
+	}
+	return false, err
 }
 
 // voicemailJob is v's job; it sets v.Key and, when alerts are on, v's alert

@@ -193,3 +193,27 @@ func TestPagerDutyRateLimit(t *testing.T) {
 		t.Fatalf("after the window: HTTP %d %s", st, text)
 	}
 }
+
+// Twilio repeats the recording callback after the voicemail's alert was
+// closed: the voicemail is known, so no new alert is raised and nobody is
+// paged for it again.
+func TestRepeatedRecordingCallbackAfterCloseRaisesNothing(t *testing.T) {
+	clock := &harness.FakeClock{}
+	h := newPagingHarness(t, clock)
+	alice, bob := h.Phone(harness.Alice), h.Phone(harness.Bob)
+	call, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	sms := alice.ExpectSMS("voicemail (12 seconds)")
+	h.WaitJob("vm-" + rec.SID)
+	sms.ThenReply(codeOf(t, sms.Body) + "c").Expect("Closed")
+
+	target := harness.Public + "/public/recordingcb?call_sid=" + call.CallSID() + "&caller_num=%2B12125550123"
+	call.RecordingCallback(target, h.Twilio.RecordingParams(call.CallSID(), rec.URL, 12))
+	if a, err := h.App().Alerts.ByDedupKey(context.Background(), "pagerline", "vm-"+rec.SID); err == nil {
+		t.Fatalf("a repeated callback raised alert %s (%s) for a closed voicemail", a.ID, a.State)
+	}
+	clock.Advance(3 * time.Minute)
+	bob.ExpectNoSMS(600 * time.Millisecond)
+	if n, c := countSMS(h, harness.Alice, "voicemail"), len(h.Twilio.Calls()); n != 1 || c != 1 {
+		t.Fatalf("after the repeated callback: %d voicemail texts, %d calls; want 1 and 1", n, c)
+	}
+}
