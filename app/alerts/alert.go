@@ -4,8 +4,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-
-	"github.com/oncall/pager/app/intake"
 )
 
 // State is where an alert stands. It only moves forward.
@@ -62,12 +60,12 @@ type Entry struct {
 
 // Alert is one problem, however many times it was reported.
 type Alert struct {
-	ID       string             `json:"id"`
-	Summary  string             `json:"summary"`
-	Source   string             `json:"source,omitempty"`
-	Severity intake.Severity    `json:"severity,omitempty"`
-	Origin   intake.Integration `json:"origin,omitempty"`
-	DedupKey string             `json:"dedup_key"`
+	ID       string      `json:"id"`
+	Summary  string      `json:"summary"`
+	Source   string      `json:"source,omitempty"`
+	Severity Severity    `json:"severity,omitempty"`
+	Origin   Integration `json:"origin,omitempty"`
+	DedupKey string      `json:"dedup_key"`
 	// DedupSlot is the store key of the alert's dedup index entry, which
 	// Close frees (it is hashed from the routing key, which is not kept).
 	DedupSlot string `json:"dedup_slot"`
@@ -76,7 +74,7 @@ type Alert struct {
 	// the alert is closed. Empty only for a moment after creation.
 	Code    string         `json:"code,omitempty"`
 	Details map[string]any `json:"details,omitempty"`
-	Links   []intake.Link  `json:"links,omitempty"`
+	Links   []Link         `json:"links,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/intake"
 )
 
 // The same problem reported twenty times — concurrently, through two
@@ -30,8 +29,8 @@ func TestDedupTwentyTriggersOneAlert(t *testing.T) {
 	)
 	for i := range 20 {
 		wg.Go(func() {
-			a, c, err := envs[i%2].svc.Trigger(context.Background(), intake.Event{
-				Action: intake.ActionTrigger, DedupKey: "disk-full-db1", Summary: "disk full on db1", RoutingKey: "key-a",
+			a, c, err := envs[i%2].svc.Trigger(context.Background(), alerts.Event{
+				Action: alerts.EventTrigger, DedupKey: "disk-full-db1", Summary: "disk full on db1", RoutingKey: "key-a",
 			})
 			if err != nil {
 				t.Error(err)
@@ -71,7 +70,7 @@ func TestDedupTwentyTriggersOneAlert(t *testing.T) {
 
 	// The same dedup key from another integration (routing key) is another
 	// problem, as in PagerDuty.
-	b, created2, err := envs[0].svc.Trigger(context.Background(), intake.Event{DedupKey: "disk-full-db1", Summary: "x", RoutingKey: "key-b"})
+	b, created2, err := envs[0].svc.Trigger(context.Background(), alerts.Event{DedupKey: "disk-full-db1", Summary: "x", RoutingKey: "key-b"})
 	if err != nil || !created2 || b.ID == open[0].ID {
 		t.Errorf("other routing key: %v %v %v", b.ID, created2, err)
 	}
@@ -152,7 +151,7 @@ func TestStateNeverMovesBackwards(t *testing.T) {
 		t.Fatalf("second ack = %+v, %v; want already acknowledged by alice", tr.Outcome, err)
 	}
 	// A late PagerDuty "trigger" neither reopens nor pages.
-	again, created, err := e.svc.Trigger(ctx, intake.Event{DedupKey: "k", Summary: "db down"})
+	again, created, err := e.svc.Trigger(ctx, alerts.Event{DedupKey: "k", Summary: "db down"})
 	if err != nil || created || again.State != alerts.StateAcknowledged {
 		t.Fatalf("retrigger of acknowledged = %+v %v %v", again.State, created, err)
 	}
@@ -188,7 +187,7 @@ func TestApplyByDedupKey(t *testing.T) {
 	clk := newClock()
 	e := newEnv(t, newLocal(t, t.TempDir()), "r1", clk, &recorder{clk: clk}, testSettings(0))
 	ctx := context.Background()
-	trig := intake.Event{Action: intake.ActionTrigger, DedupKey: "lag", Summary: "lag", RoutingKey: "rk"}
+	trig := alerts.Event{Action: alerts.EventTrigger, DedupKey: "lag", Summary: "lag", RoutingKey: "rk"}
 	tr, err := e.svc.Apply(ctx, trig, "api:grafana")
 	if err != nil || tr.Outcome != alerts.OutcomeCreated {
 		t.Fatal(tr.Outcome, err)
@@ -196,27 +195,27 @@ func TestApplyByDedupKey(t *testing.T) {
 	if tr, _ = e.svc.Apply(ctx, trig, "api:grafana"); tr.Outcome != alerts.OutcomeDeduplicated {
 		t.Fatalf("second trigger: %s", tr.Outcome)
 	}
-	_, err = e.svc.Apply(ctx, intake.Event{Action: intake.ActionAcknowledge, DedupKey: "lag", RoutingKey: "other"}, "api:x")
+	_, err = e.svc.Apply(ctx, alerts.Event{Action: alerts.EventAcknowledge, DedupKey: "lag", RoutingKey: "other"}, "api:x")
 	mustNotFound(t, err)
-	tr, err = e.svc.Apply(ctx, intake.Event{Action: intake.ActionAcknowledge, DedupKey: "lag", RoutingKey: "rk"}, "api:grafana")
+	tr, err = e.svc.Apply(ctx, alerts.Event{Action: alerts.EventAcknowledge, DedupKey: "lag", RoutingKey: "rk"}, "api:grafana")
 	if err != nil || tr.Outcome != alerts.OutcomeChanged || tr.Alert.AckedBy != "api:grafana" {
 		t.Fatalf("ack by key: %+v %v", tr, err)
 	}
-	tr, err = e.svc.Apply(ctx, intake.Event{Action: intake.ActionResolve, DedupKey: "lag", RoutingKey: "rk"}, "api:grafana")
+	tr, err = e.svc.Apply(ctx, alerts.Event{Action: alerts.EventResolve, DedupKey: "lag", RoutingKey: "rk"}, "api:grafana")
 	if err != nil || tr.Outcome != alerts.OutcomeChanged || tr.Alert.State != alerts.StateClosed {
 		t.Fatalf("resolve by key: %+v %v", tr, err)
 	}
-	_, err = e.svc.Apply(ctx, intake.Event{Action: intake.ActionResolve, DedupKey: "lag", RoutingKey: "rk"}, "api:grafana")
+	_, err = e.svc.Apply(ctx, alerts.Event{Action: alerts.EventResolve, DedupKey: "lag", RoutingKey: "rk"}, "api:grafana")
 	mustNotFound(t, err)
 }
 
 func TestTriggerRejectsEmptySummary(t *testing.T) {
 	clk := newClock()
 	e := newEnv(t, newLocal(t, t.TempDir()), "r1", clk, &recorder{clk: clk}, testSettings(0))
-	if _, _, err := e.svc.Trigger(context.Background(), intake.Event{DedupKey: "k"}); err == nil {
+	if _, _, err := e.svc.Trigger(context.Background(), alerts.Event{DedupKey: "k"}); err == nil {
 		t.Fatal("trigger without summary accepted")
 	}
-	if _, _, err := e.svc.Trigger(context.Background(), intake.Event{Action: intake.ActionResolve, Summary: "s"}); err == nil {
+	if _, _, err := e.svc.Trigger(context.Background(), alerts.Event{Action: alerts.EventResolve, Summary: "s"}); err == nil {
 		t.Fatal("Trigger accepted a resolve")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"
 )
@@ -40,7 +39,7 @@ func BenchmarkTrigger(b *testing.B) {
 			b.Run(sc.name+"/"+kind, func(b *testing.B) {
 				e, _ := benchEnv(b, sc.new(b))
 				ctx := context.Background()
-				ev := intake.Event{Action: intake.ActionTrigger, Summary: "disk full on db1", Source: "db1", DedupKey: "same"}
+				ev := alerts.Event{Action: alerts.EventTrigger, Summary: "disk full on db1", Source: "db1", DedupKey: "same"}
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
@@ -70,7 +69,7 @@ func BenchmarkEscalate(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				for range batch {
-					if _, _, err := e.svc.Trigger(ctx, intake.Event{DedupKey: fmt.Sprint("k", n), Summary: "s"}); err != nil {
+					if _, _, err := e.svc.Trigger(ctx, alerts.Event{DedupKey: fmt.Sprint("k", n), Summary: "s"}); err != nil {
 						b.Fatal(err)
 					}
 					n++
@@ -100,7 +99,7 @@ func BenchmarkOpenAlerts10k(b *testing.B) {
 	e, clk := benchEnv(b, newLocal(b, b.TempDir()))
 	ids := make([]string, 0, open)
 	for i := range open {
-		a, _, err := e.svc.Trigger(ctx, intake.Event{DedupKey: fmt.Sprint("open-", i), Summary: fmt.Sprint("problem ", i)})
+		a, _, err := e.svc.Trigger(ctx, alerts.Event{DedupKey: fmt.Sprint("open-", i), Summary: fmt.Sprint("problem ", i)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -131,7 +130,7 @@ func BenchmarkOpenAlerts10k(b *testing.B) {
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
-		ev := intake.Event{Summary: "again", DedupKey: ids[rand.IntN(open)]}
+		ev := alerts.Event{Summary: "again", DedupKey: ids[rand.IntN(open)]}
 		if n%10 == 9 {
 			ev.DedupKey = fmt.Sprint("more-", n) // one new alert in ten
 		}

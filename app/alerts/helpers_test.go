@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
@@ -165,7 +164,7 @@ func (e *env) run(t testing.TB) {
 
 func (e *env) trigger(t testing.TB, key, summary string) alerts.Alert {
 	t.Helper()
-	a, _, err := e.svc.Trigger(context.Background(), intake.Event{Action: intake.ActionTrigger, DedupKey: key, Summary: summary, Source: "test"})
+	a, _, err := e.svc.Trigger(context.Background(), alerts.Event{Action: alerts.EventTrigger, DedupKey: key, Summary: summary, Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

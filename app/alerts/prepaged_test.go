@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/intake"
 )
 
 // A source that paged the on-call itself (a voicemail): the first round
@@ -18,7 +17,7 @@ func TestPrePagedSkipsFirstPageOnly(t *testing.T) {
 	rec := &recorder{clk: clk}
 	e := newEnv(t, newLocal(t, t.TempDir()), "r1", clk, rec, testSettings(1))
 	ctx := context.Background()
-	ev := intake.Event{Action: intake.ActionTrigger, DedupKey: "vm-RE1", Summary: "Voicemail (12 s) from +12125550123", Source: "pagerline"}
+	ev := alerts.Event{Action: alerts.EventTrigger, DedupKey: "vm-RE1", Summary: "Voicemail (12 s) from +12125550123", Source: "pagerline"}
 	a, created, err := e.svc.TriggerWith(ctx, ev, alerts.TriggerOptions{PrePaged: []string{"alice"}})
 	if err != nil || !created || a.Code == "" {
 		t.Fatalf("TriggerWith: %+v created=%v %v", a, created, err)
@@ -59,7 +58,7 @@ func TestPrePagedAckStopsEscalation(t *testing.T) {
 	rec := &recorder{clk: clk}
 	e := newEnv(t, newLocal(t, t.TempDir()), "r1", clk, rec, testSettings(1))
 	ctx := context.Background()
-	a, _, err := e.svc.TriggerWith(ctx, intake.Event{DedupKey: "vm-RE2", Summary: "Voicemail", Source: "pagerline"},
+	a, _, err := e.svc.TriggerWith(ctx, alerts.Event{DedupKey: "vm-RE2", Summary: "Voicemail", Source: "pagerline"},
 		alerts.TriggerOptions{PrePaged: []string{"alice"}})
 	if err != nil {
 		t.Fatal(err)

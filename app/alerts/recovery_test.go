@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
@@ -48,8 +47,8 @@ func newInternal(t *testing.T) (*Service, store.Store, *fixedClock) {
 	return New(st, Options{Jobs: q, Roster: nopRoster{}, Now: clk.now}), st, clk
 }
 
-func ev(key string) intake.Event {
-	return intake.Event{Action: intake.ActionTrigger, DedupKey: key, Summary: "disk full", RoutingKey: "rk"}
+func ev(key string) Event {
+	return Event{Action: EventTrigger, DedupKey: key, Summary: "disk full", RoutingKey: "rk"}
 }
 
 // Crash after claiming the dedup slot, before writing the alert: the next

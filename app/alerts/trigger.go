@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store"
 )
@@ -38,13 +37,13 @@ type TriggerOptions struct {
 // nobody is paged again; otherwise a new alert is created with a reply code
 // and its escalation is enqueued. Safe to call concurrently from several
 // replicas: one alert results.
-func (s *Service) Trigger(ctx context.Context, ev intake.Event) (Alert, bool, error) {
+func (s *Service) Trigger(ctx context.Context, ev Event) (Alert, bool, error) {
 	return s.TriggerWith(ctx, ev, TriggerOptions{})
 }
 
 // TriggerWith is Trigger with options, which apply only when the alert is
 // created.
-func (s *Service) TriggerWith(ctx context.Context, ev intake.Event, opts TriggerOptions) (Alert, bool, error) {
+func (s *Service) TriggerWith(ctx context.Context, ev Event, opts TriggerOptions) (Alert, bool, error) {
 	a, created, err := s.trigger(ctx, ev, opts)
 	if err != nil || len(opts.PrePaged) == 0 || !a.State.Open() || a.Code == "" {
 		return a, created, err
@@ -59,8 +58,8 @@ func (s *Service) TriggerWith(ctx context.Context, ev intake.Event, opts Trigger
 	return a, created, nil
 }
 
-func (s *Service) trigger(ctx context.Context, ev intake.Event, opts TriggerOptions) (Alert, bool, error) {
-	if ev.Action != "" && ev.Action != intake.ActionTrigger {
+func (s *Service) trigger(ctx context.Context, ev Event, opts TriggerOptions) (Alert, bool, error) {
+	if ev.Action != "" && ev.Action != EventTrigger {
 		return Alert{}, false, fmt.Errorf("%w: Trigger with action %q", ErrInvalid, ev.Action)
 	}
 	if strings.TrimSpace(ev.Summary) == "" {
@@ -146,11 +145,11 @@ func (s *Service) trigger(ctx context.Context, ev intake.Event, opts TriggerOpti
 
 // create writes a new alert for ev under id; created is false when it
 // exists already.
-func (s *Service) create(ctx context.Context, id, slotKey string, ev intake.Event) (Alert, bool, error) {
+func (s *Service) create(ctx context.Context, id, slotKey string, ev Event) (Alert, bool, error) {
 	return s.createWith(ctx, id, slotKey, ev, TriggerOptions{})
 }
 
-func (s *Service) createWith(ctx context.Context, id, slotKey string, ev intake.Event, opts TriggerOptions) (Alert, bool, error) {
+func (s *Service) createWith(ctx context.Context, id, slotKey string, ev Event, opts TriggerOptions) (Alert, bool, error) {
 	now := s.now().UTC()
 	a := Alert{
 		ID:              id,
@@ -252,21 +251,21 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 // the open alert with its dedup key (PagerDuty's semantics: an acknowledge
 // or resolve for no open alert is dropped, here ErrNotFound). actor names
 // who sent it, e.g. "api:<key name>".
-func (s *Service) Apply(ctx context.Context, ev intake.Event, actor string) (Transition, error) {
+func (s *Service) Apply(ctx context.Context, ev Event, actor string) (Transition, error) {
 	switch ev.Action {
-	case intake.ActionTrigger, "":
+	case EventTrigger, "":
 		a, created, err := s.Trigger(ctx, ev)
 		out := OutcomeDeduplicated
 		if created {
 			out = OutcomeCreated
 		}
 		return Transition{Alert: a, Outcome: out}, err
-	case intake.ActionAcknowledge, intake.ActionResolve:
+	case EventAcknowledge, EventResolve:
 		a, err := s.ByDedupKey(ctx, ev.RoutingKey, ev.DedupKey)
 		if err != nil {
 			return Transition{}, err
 		}
-		if ev.Action == intake.ActionAcknowledge {
+		if ev.Action == EventAcknowledge {
 			return s.ack(ctx, a.ID, actor)
 		}
 		return s.close(ctx, a.ID, actor)

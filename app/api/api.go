@@ -16,7 +16,6 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
@@ -38,7 +37,7 @@ type Notifier interface {
 
 // AlertTrigger raises alerts (alerts.Service), for events that page.
 type AlertTrigger interface {
-	Trigger(ctx context.Context, ev intake.Event) (alerts.Alert, bool, error)
+	Trigger(ctx context.Context, ev alerts.Event) (alerts.Alert, bool, error)
 }
 
 // Auditor records audit entries (audit.Log).

@@ -27,7 +27,7 @@ import (
 
 // AlertService is the alert domain (alerts.Service).
 type AlertService interface {
-	Apply(ctx context.Context, ev intake.Event, actor string) (alerts.Transition, error)
+	Apply(ctx context.Context, ev alerts.Event, actor string) (alerts.Transition, error)
 	Get(ctx context.Context, id string) (alerts.Alert, error)
 	Ack(ctx context.Context, ref, actor string) (alerts.Transition, error)
 	Close(ctx context.Context, ref, actor string) (alerts.Transition, error)
@@ -141,27 +141,27 @@ type alertResult struct {
 
 // ServeAlertmanager is POST /alertmanager.
 func (in *Intake) ServeAlertmanager(c echo.Context) error {
-	return in.serveWebhook(c, func(b []byte) ([]intake.Event, error) {
+	return in.serveWebhook(c, func(b []byte) ([]alerts.Event, error) {
 		return intake.ParseAlertmanager(b, intake.WebhookOptions{})
 	})
 }
 
 // ServeGrafana is POST /grafana.
 func (in *Intake) ServeGrafana(c echo.Context) error {
-	return in.serveWebhook(c, func(b []byte) ([]intake.Event, error) {
+	return in.serveWebhook(c, func(b []byte) ([]alerts.Event, error) {
 		return intake.ParseGrafana(b, intake.WebhookOptions{})
 	})
 }
 
 // ServeGeneric is POST /alerts.
 func (in *Intake) ServeGeneric(c echo.Context) error {
-	return in.serveWebhook(c, func(b []byte) ([]intake.Event, error) {
+	return in.serveWebhook(c, func(b []byte) ([]alerts.Event, error) {
 		ev, err := intake.ParseGeneric(b)
-		return []intake.Event{ev}, err
+		return []alerts.Event{ev}, err
 	})
 }
 
-func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]intake.Event, error)) error {
+func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]alerts.Event, error)) error {
 	key := c.QueryParam("api_key")
 	if auth := c.Request().Header.Get("Authorization"); auth != "" {
 		scheme, token, ok := strings.Cut(strings.TrimSpace(auth), " ")
@@ -207,7 +207,7 @@ func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]intake.Even
 // apply acts on one event for the key named name. Dedup keys are scoped by
 // the key's name, not its secret, so rotating a key's secret keeps dedup.
 // An acknowledge or resolve for no open alert is dropped, as PagerDuty does.
-func (in *Intake) apply(ctx context.Context, name string, ev intake.Event) (alertResult, error) {
+func (in *Intake) apply(ctx context.Context, name string, ev alerts.Event) (alertResult, error) {
 	ev.RoutingKey = "key:" + name
 	tr, err := in.alerts.Apply(ctx, ev, "api:"+name)
 	res := alertResult{DedupKey: ev.DedupKey, Outcome: tr.Outcome, ID: tr.Alert.ID, Code: tr.Alert.Code, State: tr.Alert.State}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
-	"github.com/oncall/pager/app/intake"
 )
 
 // ActionEventAlert is the audit action of an event that paged.
@@ -34,12 +33,12 @@ func (h *Handler) pageEvent(c echo.Context, cl caller, slug, msg string, missing
 		sum := sha256.Sum256([]byte(msg))
 		dedup = slug + ":" + hex.EncodeToString(sum[:8])
 	}
-	ev := intake.Event{
-		Action:      intake.ActionTrigger,
+	ev := alerts.Event{
+		Action:      alerts.EventTrigger,
 		DedupKey:    dedup,
 		Summary:     msg,
 		Source:      "event:" + slug,
-		Integration: intake.IntegrationEvent,
+		Integration: alerts.IntegrationEvent,
 		// Dedup keys are scoped by the event, whoever's key raised it.
 		RoutingKey: "event:" + slug,
 	}

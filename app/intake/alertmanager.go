@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/oncall/pager/app/alerts"
 )
 
 // WebhookOptions choose how an Alertmanager or Grafana notification maps to
@@ -63,7 +65,7 @@ type amMessage struct {
 // ParseAlertmanager parses a Prometheus Alertmanager webhook notification
 // (webhook_config, payload version 4): a group of alerts, firing or
 // resolved. See WebhookOptions for how the group maps to events.
-func ParseAlertmanager(body []byte, opt WebhookOptions) ([]Event, error) {
+func ParseAlertmanager(body []byte, opt WebhookOptions) ([]alerts.Event, error) {
 	var m amMessage
 	if err := decodeObject(body, &m); err != nil {
 		return nil, &ValidationError{Errors: []string{"body is not an Alertmanager webhook message: " + jsonProblem(err)}}
@@ -76,13 +78,13 @@ func ParseAlertmanager(body []byte, opt WebhookOptions) ([]Event, error) {
 	if err := ve.orNil(); err != nil {
 		return nil, err
 	}
-	return m.events(IntegrationAlertmanager, "alertmanager:", opt), nil
+	return m.events(alerts.IntegrationAlertmanager, "alertmanager:", opt), nil
 }
 
 // ParseGrafana parses a Grafana alerting webhook contact point notification
 // (unified alerting). Its shape is Alertmanager's plus orgId, title, state,
 // message and per-alert URLs and values; group keys are scoped by orgId.
-func ParseGrafana(body []byte, opt WebhookOptions) ([]Event, error) {
+func ParseGrafana(body []byte, opt WebhookOptions) ([]alerts.Event, error) {
 	var m amMessage
 	if err := decodeObject(body, &m); err != nil {
 		return nil, &ValidationError{Errors: []string{"body is not a Grafana webhook message: " + jsonProblem(err)}}
@@ -96,7 +98,7 @@ func ParseGrafana(body []byte, opt WebhookOptions) ([]Event, error) {
 	if m.OrgID != nil {
 		prefix = fmt.Sprintf("grafana:%d:", *m.OrgID)
 	}
-	return m.events(IntegrationGrafana, prefix, opt), nil
+	return m.events(alerts.IntegrationGrafana, prefix, opt), nil
 }
 
 func checkMessage(ve *ValidationError, m *amMessage) {
@@ -116,28 +118,28 @@ func checkMessage(ve *ValidationError, m *amMessage) {
 	}
 }
 
-func statusAction(s string) (Action, bool) {
+func statusAction(s string) (alerts.EventAction, bool) {
 	switch s {
 	case "firing":
-		return ActionTrigger, true
+		return alerts.EventTrigger, true
 	case "resolved":
-		return ActionResolve, true
+		return alerts.EventResolve, true
 	}
 	return "", false
 }
 
-func (m *amMessage) events(integ Integration, prefix string, opt WebhookOptions) []Event {
+func (m *amMessage) events(integ alerts.Integration, prefix string, opt WebhookOptions) []alerts.Event {
 	if !opt.PerAlert {
-		return []Event{m.groupEvent(integ, prefix)}
+		return []alerts.Event{m.groupEvent(integ, prefix)}
 	}
-	out := make([]Event, 0, len(m.Alerts))
+	out := make([]alerts.Event, 0, len(m.Alerts))
 	for i := range m.Alerts {
 		out = append(out, m.alertEvent(integ, prefix, &m.Alerts[i]))
 	}
 	return out
 }
 
-func (m *amMessage) groupEvent(integ Integration, prefix string) Event {
+func (m *amMessage) groupEvent(integ alerts.Integration, prefix string) alerts.Event {
 	action, _ := statusAction(m.Status)
 	firing := 0
 	for i := range m.Alerts {
@@ -145,7 +147,7 @@ func (m *amMessage) groupEvent(integ Integration, prefix string) Event {
 			firing++
 		}
 	}
-	ev := Event{
+	ev := alerts.Event{
 		Action:      action,
 		DedupKey:    prefix + m.GroupKey,
 		Summary:     m.groupSummary(firing),
@@ -178,13 +180,13 @@ func (m *amMessage) groupEvent(integ Integration, prefix string) Event {
 	return ev
 }
 
-func (m *amMessage) alertEvent(integ Integration, prefix string, a *amAlert) Event {
+func (m *amMessage) alertEvent(integ alerts.Integration, prefix string, a *amAlert) alerts.Event {
 	action, _ := statusAction(a.Status)
 	fp := a.Fingerprint
 	if fp == "" {
 		fp = labelsFingerprint(a.Labels)
 	}
-	ev := Event{
+	ev := alerts.Event{
 		Action:      action,
 		DedupKey:    prefix + m.GroupKey + "/" + fp,
 		Summary:     firstNonEmpty(alertSummary(a), fmt.Sprintf("[%s] alert %s", strings.ToUpper(a.Status), fp)),
@@ -252,7 +254,7 @@ func alertSummary(a *amAlert) string {
 	return truncate(s, MaxSummaryLength)
 }
 
-func (m *amMessage) source(integ Integration) string {
+func (m *amMessage) source(integ alerts.Integration) string {
 	if m.ExternalURL != "" {
 		if u, err := url.Parse(m.ExternalURL); err == nil && u.Host != "" {
 			return string(integ) + " " + u.Host
@@ -290,7 +292,7 @@ func (m *amMessage) alertDetails() []map[string]any {
 	return out
 }
 
-func appendAlertLinks(links []Link, a *amAlert) []Link {
+func appendAlertLinks(links []alerts.Link, a *amAlert) []alerts.Link {
 	links = appendLink(links, a.Annotations["runbook_url"], "runbook")
 	links = appendLink(links, a.GeneratorURL, "source")
 	links = appendLink(links, a.DashboardURL, "dashboard")
@@ -303,7 +305,7 @@ func appendAlertLinks(links []Link, a *amAlert) []Link {
 // maxLinks keeps a 500-alert group from making a 1,500-link alert.
 const maxLinks = 20
 
-func appendLink(links []Link, href, text string) []Link {
+func appendLink(links []alerts.Link, href, text string) []alerts.Link {
 	if href == "" || len(links) >= maxLinks {
 		return links
 	}
@@ -312,24 +314,24 @@ func appendLink(links []Link, href, text string) []Link {
 			return links
 		}
 	}
-	return append(links, Link{Href: href, Text: text})
+	return append(links, alerts.Link{Href: href, Text: text})
 }
 
 // severityFrom maps the conventional "severity" label onto PagerDuty's
 // scale; anything else is "error", Alertmanager's PagerDuty default.
-func severityFrom(labels map[string]string) Severity {
-	if s, ok := ParseSeverity(labels["severity"]); ok {
+func severityFrom(labels map[string]string) alerts.Severity {
+	if s, ok := alerts.ParseSeverity(labels["severity"]); ok {
 		return s
 	}
 	switch strings.ToLower(labels["severity"]) {
 	case "page", "high", "fatal", "emergency", "alert":
-		return SeverityCritical
+		return alerts.SeverityCritical
 	case "warn", "medium":
-		return SeverityWarning
+		return alerts.SeverityWarning
 	case "low", "none", "informational":
-		return SeverityInfo
+		return alerts.SeverityInfo
 	}
-	return SeverityError
+	return alerts.SeverityError
 }
 
 // labelsFingerprint stands in for the fingerprint older Alertmanagers do not

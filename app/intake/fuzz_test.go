@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/intake"
 )
 
@@ -24,7 +25,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"routing_key":"k","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info","custom_details":[1,2]}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		check := func(name string, evs []intake.Event, err error) {
+		check := func(name string, evs []alerts.Event, err error) {
 			if err != nil {
 				var ve *intake.ValidationError
 				if !errors.As(err, &ve) || len(ve.Errors) == 0 {
@@ -42,7 +43,7 @@ func FuzzParse(f *testing.F) {
 				if ev.DedupKey == "" {
 					t.Fatalf("%s: empty dedup key", name)
 				}
-				if ev.Action == intake.ActionTrigger && ev.Summary == "" {
+				if ev.Action == alerts.EventTrigger && ev.Summary == "" {
 					t.Fatalf("%s: trigger without summary", name)
 				}
 				if len(ev.Summary) > intake.MaxSummaryLength {
@@ -51,9 +52,9 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		ev, err := intake.ParsePagerDuty(body, intake.PagerDutyOptions{})
-		check("pagerduty", []intake.Event{ev}, err)
+		check("pagerduty", []alerts.Event{ev}, err)
 		ev, err = intake.ParseGeneric(body)
-		check("generic", []intake.Event{ev}, err)
+		check("generic", []alerts.Event{ev}, err)
 		evs, err := intake.ParseAlertmanager(body, intake.WebhookOptions{})
 		check("alertmanager", evs, err)
 		evs, err = intake.ParseGrafana(body, intake.WebhookOptions{PerAlert: true})

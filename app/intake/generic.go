@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/oncall/pager/app/alerts"
 )
 
 // ParseGeneric parses the pager's own plain JSON form, for scripts and tools
@@ -16,21 +18,21 @@ import (
 // trigger and also accepts ack/acknowledge, resolve/close and Alertmanager's
 // firing/resolved; severity defaults to critical (a caller that wants less
 // says so); a trigger without dedup_key gets a generated one.
-func ParseGeneric(body []byte) (Event, error) {
+func ParseGeneric(body []byte) (alerts.Event, error) {
 	var top map[string]json.RawMessage
 	if err := decodeObject(body, &top); err != nil {
-		return Event{}, &ValidationError{Errors: []string{"body is not a valid JSON object"}}
+		return alerts.Event{}, &ValidationError{Errors: []string{"body is not a valid JSON object"}}
 	}
 	ve := &ValidationError{}
-	ev := Event{Integration: IntegrationGeneric}
+	ev := alerts.Event{Integration: alerts.IntegrationGeneric}
 
 	switch a := strings.ToLower(strings.TrimSpace(str(ve, top, "action", "action"))); a {
 	case "", "trigger", "firing", "alert":
-		ev.Action = ActionTrigger
+		ev.Action = alerts.EventTrigger
 	case "acknowledge", "ack":
-		ev.Action = ActionAcknowledge
+		ev.Action = alerts.EventAcknowledge
 	case "resolve", "resolved", "close":
-		ev.Action = ActionResolve
+		ev.Action = alerts.EventResolve
 	default:
 		ve.add(fmt.Sprintf("'action' is %q; want trigger, acknowledge or resolve", a))
 	}
@@ -38,20 +40,20 @@ func ParseGeneric(body []byte) (Event, error) {
 	if len(ev.DedupKey) > MaxDedupKeyLength {
 		ve.add(fmt.Sprintf("'dedup_key' is too long (maximum is %d characters)", MaxDedupKeyLength))
 	}
-	if ev.DedupKey == "" && (ev.Action == ActionAcknowledge || ev.Action == ActionResolve) {
+	if ev.DedupKey == "" && (ev.Action == alerts.EventAcknowledge || ev.Action == alerts.EventResolve) {
 		ve.add("'dedup_key' is required for acknowledge and resolve")
 	}
 	ev.Summary = truncate(strings.TrimSpace(str(ve, top, "summary", "summary")), MaxSummaryLength)
-	if ev.Summary == "" && ev.Action == ActionTrigger {
+	if ev.Summary == "" && ev.Action == alerts.EventTrigger {
 		ve.add("'summary' is missing or blank")
 	}
 	ev.Source = strings.TrimSpace(str(ve, top, "source", "source"))
 	if ev.Source == "" {
-		ev.Source = string(IntegrationGeneric)
+		ev.Source = string(alerts.IntegrationGeneric)
 	}
-	ev.Severity = SeverityCritical
+	ev.Severity = alerts.SeverityCritical
 	if sev := str(ve, top, "severity", "severity"); sev != "" {
-		s, ok := ParseSeverity(sev)
+		s, ok := alerts.ParseSeverity(sev)
 		if !ok {
 			ve.add("'severity' is invalid (must be one of critical, error, warning, info)")
 		}
@@ -70,9 +72,9 @@ func ParseGeneric(body []byte) (Event, error) {
 	ev.Links = pdLinks(ve, top["links"])
 
 	if err := ve.orNil(); err != nil {
-		return Event{}, err
+		return alerts.Event{}, err
 	}
-	if ev.Action == ActionTrigger && ev.DedupKey == "" {
+	if ev.Action == alerts.EventTrigger && ev.DedupKey == "" {
 		ev.DedupKey = newDedupKey()
 	}
 	return ev, nil

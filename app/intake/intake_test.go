@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/store/local"
 )
@@ -30,9 +31,9 @@ func TestPagerDutyTrigger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Action != intake.ActionTrigger || ev.DedupKey != "db-prod-02/replication-lag" ||
+	if ev.Action != alerts.EventTrigger || ev.DedupKey != "db-prod-02/replication-lag" ||
 		ev.Summary != "Replication lag above 30s on db-prod-02" || ev.Source != "db-prod-02.example.net" ||
-		ev.Severity != intake.SeverityCritical || ev.RoutingKey != "R0UT1NGKEY0123456789abcdefABCDEF" {
+		ev.Severity != alerts.SeverityCritical || ev.RoutingKey != "R0UT1NGKEY0123456789abcdefABCDEF" {
 		t.Fatalf("event = %+v", ev)
 	}
 	if ev.Component != "postgres" || ev.Group != "prod-db" || ev.Class != "replication lag" {
@@ -81,9 +82,9 @@ func TestPagerDutyGeneratesDedupKey(t *testing.T) {
 }
 
 func TestPagerDutyAckResolve(t *testing.T) {
-	for name, want := range map[string]intake.Action{
-		"pagerduty_acknowledge.json": intake.ActionAcknowledge,
-		"pagerduty_resolve.json":     intake.ActionResolve,
+	for name, want := range map[string]alerts.EventAction{
+		"pagerduty_acknowledge.json": alerts.EventAcknowledge,
+		"pagerduty_resolve.json":     alerts.EventResolve,
 	} {
 		ev, err := intake.ParsePagerDuty(fixture(t, name), intake.PagerDutyOptions{RoutingKeyLength: 32})
 		if err != nil {
@@ -167,7 +168,7 @@ func TestPagerDutyLenient(t *testing.T) {
 	if len(ev.Summary) > intake.MaxSummaryLength || !strings.HasPrefix(long, ev.Summary) || !json.Valid([]byte(`"`+ev.Summary+`"`)) {
 		t.Errorf("summary cut to %d bytes, not at a rune boundary or not a prefix", len(ev.Summary))
 	}
-	if ev.Severity != intake.SeverityCritical {
+	if ev.Severity != alerts.SeverityCritical {
 		t.Errorf("severity = %q", ev.Severity)
 	}
 	if ev.Details["custom_details"] != "just text" {
@@ -184,7 +185,7 @@ func TestAlertmanagerGroup(t *testing.T) {
 		t.Fatalf("got %d events, want one per group", len(evs))
 	}
 	ev := evs[0]
-	if ev.Action != intake.ActionTrigger || ev.Severity != intake.SeverityCritical || ev.Integration != intake.IntegrationAlertmanager {
+	if ev.Action != alerts.EventTrigger || ev.Severity != alerts.SeverityCritical || ev.Integration != alerts.IntegrationAlertmanager {
 		t.Errorf("event = %+v", ev)
 	}
 	if ev.DedupKey != `alertmanager:{}/{severity="critical"}:{alertname="ProbeFailure"}` {
@@ -207,7 +208,7 @@ func TestAlertmanagerGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Action != intake.ActionResolve || res[0].DedupKey != ev.DedupKey {
+	if res[0].Action != alerts.EventResolve || res[0].DedupKey != ev.DedupKey {
 		t.Errorf("resolved = %+v; want resolve of %q", res[0], ev.DedupKey)
 	}
 }
@@ -228,7 +229,7 @@ func TestAlertmanagerPerAlert(t *testing.T) {
 	}
 	res, _ := intake.ParseAlertmanager(fixture(t, "alertmanager_resolved.json"), intake.WebhookOptions{PerAlert: true})
 	for i := range res {
-		if res[i].Action != intake.ActionResolve || res[i].DedupKey != evs[i].DedupKey {
+		if res[i].Action != alerts.EventResolve || res[i].DedupKey != evs[i].DedupKey {
 			t.Errorf("resolved[%d] = %s %q, want resolve %q", i, res[i].Action, res[i].DedupKey, evs[i].DedupKey)
 		}
 	}
@@ -266,9 +267,9 @@ func TestGrafana(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := evs[0]
-	if ev.Action != intake.ActionTrigger || ev.Integration != intake.IntegrationGrafana ||
+	if ev.Action != alerts.EventTrigger || ev.Integration != alerts.IntegrationGrafana ||
 		ev.DedupKey != `grafana:1:{}:{alertname="High memory usage"}` ||
-		ev.Summary != "High memory usage in zone eu-1" || ev.Severity != intake.SeverityError {
+		ev.Summary != "High memory usage in zone eu-1" || ev.Severity != alerts.SeverityError {
 		t.Errorf("event = %+v", ev)
 	}
 	hasSilence := false
@@ -282,7 +283,7 @@ func TestGrafana(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Action != intake.ActionResolve || res[0].DedupKey != ev.DedupKey {
+	if res[0].Action != alerts.EventResolve || res[0].DedupKey != ev.DedupKey {
 		t.Errorf("resolved = %+v", res[0])
 	}
 	per, _ := intake.ParseGrafana(fixture(t, "grafana_firing.json"), intake.WebhookOptions{PerAlert: true})
@@ -296,7 +297,7 @@ func TestGeneric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Action != intake.ActionTrigger || ev.DedupKey != "cert-shop" || ev.Severity != intake.SeverityWarning ||
+	if ev.Action != alerts.EventTrigger || ev.DedupKey != "cert-shop" || ev.Severity != alerts.SeverityWarning ||
 		ev.Source != "cert-checker" || ev.Details["issuer"] != "Example CA" || len(ev.Links) != 1 {
 		t.Errorf("event = %+v", ev)
 	}
@@ -304,11 +305,11 @@ func TestGeneric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if min.Action != intake.ActionTrigger || min.Severity != intake.SeverityCritical || min.DedupKey == "" || min.Source != "generic" {
+	if min.Action != alerts.EventTrigger || min.Severity != alerts.SeverityCritical || min.DedupKey == "" || min.Source != "generic" {
 		t.Errorf("defaults = %+v", min)
 	}
 	ack, err := intake.ParseGeneric([]byte(`{"action":"ack","dedup_key":"cert-shop"}`))
-	if err != nil || ack.Action != intake.ActionAcknowledge {
+	if err != nil || ack.Action != alerts.EventAcknowledge {
 		t.Errorf("ack = %+v, %v", ack, err)
 	}
 	for body, want := range map[string]string{

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/oncall/pager/app/alerts"
 )
 
 // Limits from PagerDuty's Events API v2 documentation.
@@ -33,13 +35,13 @@ type PagerDutyOptions struct {
 // POST /v2/enqueue). A trigger without dedup_key gets a generated one, which
 // the 202 answer must return. Problems come back as a *ValidationError
 // listing all of them.
-func ParsePagerDuty(body []byte, opt PagerDutyOptions) (Event, error) {
+func ParsePagerDuty(body []byte, opt PagerDutyOptions) (alerts.Event, error) {
 	var top map[string]json.RawMessage
 	if err := decodeObject(body, &top); err != nil {
-		return Event{}, &ValidationError{Errors: []string{"Event body is not a valid JSON object"}}
+		return alerts.Event{}, &ValidationError{Errors: []string{"Event body is not a valid JSON object"}}
 	}
 	ve := &ValidationError{}
-	ev := Event{Integration: IntegrationPagerDuty}
+	ev := alerts.Event{Integration: alerts.IntegrationPagerDuty}
 
 	ev.RoutingKey = str(ve, top, "routing_key", "routing_key")
 	switch {
@@ -50,7 +52,7 @@ func ParsePagerDuty(body []byte, opt PagerDutyOptions) (Event, error) {
 	}
 
 	action := str(ve, top, "event_action", "event_action")
-	ev.Action = Action(action)
+	ev.Action = alerts.EventAction(action)
 	switch {
 	case action == "":
 		ve.add("'event_action' is missing or blank")
@@ -62,7 +64,7 @@ func ParsePagerDuty(body []byte, opt PagerDutyOptions) (Event, error) {
 	if len(ev.DedupKey) > MaxDedupKeyLength {
 		ve.add(fmt.Sprintf("'dedup_key' is too long (maximum is %d characters)", MaxDedupKeyLength))
 	}
-	if ev.DedupKey == "" && (ev.Action == ActionAcknowledge || ev.Action == ActionResolve) {
+	if ev.DedupKey == "" && (ev.Action == alerts.EventAcknowledge || ev.Action == alerts.EventResolve) {
 		ve.add("'dedup_key' is required for acknowledge and resolve events")
 	}
 	ev.Client = str(ve, top, "client", "client")
@@ -70,7 +72,7 @@ func ParsePagerDuty(body []byte, opt PagerDutyOptions) (Event, error) {
 	ev.Links = append(ev.Links, pdLinks(ve, top["links"])...)
 	ev.Links = append(ev.Links, pdImages(ve, top["images"])...)
 	if ev.ClientURL != "" {
-		ev.Links = append(ev.Links, Link{Href: ev.ClientURL, Text: ev.Client})
+		ev.Links = append(ev.Links, alerts.Link{Href: ev.ClientURL, Text: ev.Client})
 	}
 
 	// The payload only matters for triggers; acknowledge and resolve may
@@ -83,21 +85,21 @@ func ParsePagerDuty(body []byte, opt PagerDutyOptions) (Event, error) {
 		} else {
 			pdPayload(ve, p, &ev)
 		}
-	} else if ev.Action == ActionTrigger {
+	} else if ev.Action == alerts.EventTrigger {
 		ve.add("'payload' is missing")
 	}
 
 	if err := ve.orNil(); err != nil {
-		return Event{}, err
+		return alerts.Event{}, err
 	}
-	if ev.Action == ActionTrigger && ev.DedupKey == "" {
+	if ev.Action == alerts.EventTrigger && ev.DedupKey == "" {
 		ev.DedupKey = newDedupKey()
 	}
 	return ev, nil
 }
 
-func pdPayload(ve *ValidationError, p map[string]json.RawMessage, ev *Event) {
-	trigger := ev.Action == ActionTrigger
+func pdPayload(ve *ValidationError, p map[string]json.RawMessage, ev *alerts.Event) {
+	trigger := ev.Action == alerts.EventTrigger
 	ev.Summary = truncate(strings.TrimSpace(str(ve, p, "summary", "payload.summary")), MaxSummaryLength)
 	if trigger && ev.Summary == "" {
 		ve.add("'payload.summary' is missing or blank")
@@ -107,7 +109,7 @@ func pdPayload(ve *ValidationError, p map[string]json.RawMessage, ev *Event) {
 		ve.add("'payload.source' is missing or blank")
 	}
 	sev := str(ve, p, "severity", "payload.severity")
-	switch s, ok := ParseSeverity(sev); {
+	switch s, ok := alerts.ParseSeverity(sev); {
 	case ok:
 		ev.Severity = s
 	case sev == "" && trigger:
@@ -138,7 +140,7 @@ func pdPayload(ve *ValidationError, p map[string]json.RawMessage, ev *Event) {
 	}
 }
 
-func pdLinks(ve *ValidationError, raw json.RawMessage) []Link {
+func pdLinks(ve *ValidationError, raw json.RawMessage) []alerts.Link {
 	if isNull(raw) {
 		return nil
 	}
@@ -150,18 +152,18 @@ func pdLinks(ve *ValidationError, raw json.RawMessage) []Link {
 		ve.add("'links' must be an array of objects with 'href' and 'text'")
 		return nil
 	}
-	var out []Link
+	var out []alerts.Link
 	for i, l := range in {
 		if l.Href == "" {
 			ve.add(fmt.Sprintf("'links[%d].href' is missing or blank", i))
 			continue
 		}
-		out = append(out, Link{Href: l.Href, Text: l.Text})
+		out = append(out, alerts.Link{Href: l.Href, Text: l.Text})
 	}
 	return out
 }
 
-func pdImages(ve *ValidationError, raw json.RawMessage) []Link {
+func pdImages(ve *ValidationError, raw json.RawMessage) []alerts.Link {
 	if isNull(raw) {
 		return nil
 	}
@@ -174,7 +176,7 @@ func pdImages(ve *ValidationError, raw json.RawMessage) []Link {
 		ve.add("'images' must be an array of objects with 'src'")
 		return nil
 	}
-	var out []Link
+	var out []alerts.Link
 	for i, im := range in {
 		if im.Src == "" {
 			ve.add(fmt.Sprintf("'images[%d].src' is missing or blank", i))
@@ -184,7 +186,7 @@ func pdImages(ve *ValidationError, raw json.RawMessage) []Link {
 		if text == "" {
 			text = "image"
 		}
-		out = append(out, Link{Href: im.Src, Text: text})
+		out = append(out, alerts.Link{Href: im.Src, Text: text})
 	}
 	return out
 }

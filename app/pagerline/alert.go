@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 )
 
@@ -28,13 +27,13 @@ type VoicemailAlert struct {
 
 // alertEvent is the voicemail as an alert. The dedup key is the recording's,
 // so a retried callback or step finds the same alert while it is open.
-func (v Voicemail) alertEvent() intake.Event {
-	return intake.Event{
-		Action:      intake.ActionTrigger,
+func (v Voicemail) alertEvent() alerts.Event {
+	return alerts.Event{
+		Action:      alerts.EventTrigger,
 		DedupKey:    "vm-" + v.RecordingSID,
 		Summary:     fmt.Sprintf("Voicemail (%d s) from %s", v.Duration, v.caller()),
 		Source:      "pagerline",
-		Integration: intake.IntegrationVoicemail,
+		Integration: alerts.IntegrationVoicemail,
 		RoutingKey:  "pagerline",
 		Details:     map[string]any{"recording_sid": v.RecordingSID, "call_sid": v.CallSID, "key": v.Key},
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
@@ -32,7 +31,7 @@ type Recordings interface {
 
 // Alerts makes each voicemail an alert (alerts.Service).
 type Alerts interface {
-	TriggerWith(ctx context.Context, ev intake.Event, opts alerts.TriggerOptions) (alerts.Alert, bool, error)
+	TriggerWith(ctx context.Context, ev alerts.Event, opts alerts.TriggerOptions) (alerts.Alert, bool, error)
 }
 
 // Handler serves the pager line and runs the voicemail jobs.

@@ -1,30 +1,24 @@
-package intake
+package alerts
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"time"
 )
 
-// MaxBodyBytes is the largest webhook body accepted: PagerDuty's documented
-// size limit for an Events API v2 payload (512 KB), applied to every dialect.
-const MaxBodyBytes = 512 << 10
+// EventAction is what an event asks of the alert it names.
+type EventAction string
 
-// Action is what an event asks of the alert it names.
-type Action string
-
-// Actions, as PagerDuty names them.
+// Event actions, as PagerDuty names them.
 const (
-	ActionTrigger     Action = "trigger"
-	ActionAcknowledge Action = "acknowledge"
-	ActionResolve     Action = "resolve"
+	EventTrigger     EventAction = "trigger"
+	EventAcknowledge EventAction = "acknowledge"
+	EventResolve     EventAction = "resolve"
 )
 
 // Valid reports whether a is one of the three actions.
-func (a Action) Valid() bool {
+func (a EventAction) Valid() bool {
 	switch a {
-	case ActionTrigger, ActionAcknowledge, ActionResolve:
+	case EventTrigger, EventAcknowledge, EventResolve:
 		return true
 	}
 	return false
@@ -73,9 +67,9 @@ type Link struct {
 }
 
 // Event is one normalized request to trigger, acknowledge or resolve an
-// alert.
+// alert, whichever dialect it arrived in (app/intake parses them).
 type Event struct {
-	Action Action `json:"action"`
+	Action EventAction `json:"action"`
 	// DedupKey identifies the problem: events with the same key (and
 	// RoutingKey) while an alert is open apply to that alert.
 	DedupKey string   `json:"dedup_key"`
@@ -99,46 +93,4 @@ type Event struct {
 	// client_url).
 	Client    string `json:"client,omitempty"`
 	ClientURL string `json:"client_url,omitempty"`
-}
-
-// ValidationError lists everything wrong with a payload, so the sender can
-// fix it in one round trip. The HTTP layer answers it with 400.
-type ValidationError struct {
-	Errors []string
-}
-
-func (e *ValidationError) Error() string {
-	return "intake: invalid event: " + strings.Join(e.Errors, "; ")
-}
-
-func (e *ValidationError) add(msg string) { e.Errors = append(e.Errors, msg) }
-
-// orNil returns e when it holds problems.
-func (e *ValidationError) orNil() error {
-	if len(e.Errors) == 0 {
-		return nil
-	}
-	return e
-}
-
-// newDedupKey is a random UUID (version 4), the form PagerDuty generates for
-// a trigger without a dedup_key.
-func newDedupKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xc0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }
