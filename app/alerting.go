@@ -9,6 +9,7 @@ import (
 	"github.com/oncall/pager/app/api"
 	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/store"
 )
 
@@ -35,7 +36,7 @@ func (a *App) newAlerts(st store.Store, now func() time.Time, log *slog.Logger) 
 		Logger:   log,
 	})
 	pages.SetRecorder(a.Alerts)
-	a.once = intake.NewOnce(st, "", now)
+	a.once = server.NewOnce(st, "", now)
 	return api.NewIntake(api.IntakeOptions{
 		Config:  a.Team,
 		Alerts:  a.Alerts,

@@ -19,7 +19,6 @@ import (
 	"github.com/oncall/pager/app/api"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/control"
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/pagerline"
@@ -46,7 +45,7 @@ type App struct {
 
 	// Alerts is the alert lifecycle: intake, reply codes, escalation.
 	Alerts *alerts.Service
-	once   *intake.Once
+	once   *server.Once
 	// pagerline sweeps Twilio for voicemails whose job was lost.
 	pagerline *pagerline.Handler
 

@@ -129,7 +129,7 @@ func (h *Handler) optInOut(ctx context.Context, user team.User, kw alerts.OptKey
 const TwilioIdempotencyHeader = "I-Twilio-Idempotency-Token"
 
 // Once remembers webhook deliveries across restarts and replicas
-// (intake.Once).
+// (server.Once).
 type Once interface {
 	First(ctx context.Context, token string) (bool, error)
 }

@@ -1,20 +1,17 @@
 package intake_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/intake"
-	"github.com/oncall/pager/store/local"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -342,54 +339,6 @@ func TestRateLimiter(t *testing.T) {
 	now = now.Add(61 * time.Second)
 	if !l.Allow("a") {
 		t.Fatal("still refused after the window")
-	}
-}
-
-func TestOnceActsOnceAcrossReplicas(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	var firsts sync.WaitGroup
-	results := make(chan bool, 10)
-	for range 10 {
-		firsts.Go(func() {
-			st, err := local.New(dir) // each "replica" opens the folder itself
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			first, err := intake.NewOnce(st, "", nil).First(ctx, "RQ0123456789abcdef")
-			if err != nil {
-				t.Error(err)
-			}
-			results <- first
-		})
-	}
-	firsts.Wait()
-	close(results)
-	n := 0
-	for f := range results {
-		if f {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Fatalf("%d deliveries acted, want 1", n)
-	}
-
-	st, _ := local.New(dir)
-	o := intake.NewOnce(st, "", nil)
-	if err := o.Forget(ctx, "RQ0123456789abcdef"); err != nil {
-		t.Fatal(err)
-	}
-	if first, _ := o.First(ctx, "RQ0123456789abcdef"); !first {
-		t.Error("after Forget the retry does not act")
-	}
-	if first, _ := o.First(ctx, ""); !first {
-		t.Error("a delivery without a token is not acted on")
-	}
-	later := intake.NewOnce(st, "", func() time.Time { return time.Now().Add(48 * time.Hour) })
-	if n, err := later.Sweep(ctx, 24*time.Hour); err != nil || n != 1 {
-		t.Errorf("sweep removed %d, %v; want 1", n, err)
 	}
 }
 

@@ -1,16 +1,18 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/store/local"
 )
 
@@ -19,7 +21,7 @@ func TestWrapTwilioIdempotency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	once := intake.NewOnce(st, "", nil)
+	once := NewOnce(st, "", nil)
 	acted, fail := 0, false
 	e := echo.New()
 	e.POST("/hook", WrapTwilioIdempotency(once, slog.New(slog.DiscardHandler))(func(c echo.Context) error {
@@ -60,5 +62,53 @@ func TestWrapTwilioIdempotency(t *testing.T) {
 	fail = false
 	if code, body := post("tok-2"); code != http.StatusOK || !strings.Contains(body, "done") || acted != 5 {
 		t.Fatalf("retry after failure: %d %q acted %d", code, body, acted)
+	}
+}
+
+func TestOnceActsOnceAcrossReplicas(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var firsts sync.WaitGroup
+	results := make(chan bool, 10)
+	for range 10 {
+		firsts.Go(func() {
+			st, err := local.New(dir) // each "replica" opens the folder itself
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			first, err := NewOnce(st, "", nil).First(ctx, "RQ0123456789abcdef")
+			if err != nil {
+				t.Error(err)
+			}
+			results <- first
+		})
+	}
+	firsts.Wait()
+	close(results)
+	n := 0
+	for f := range results {
+		if f {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d deliveries acted, want 1", n)
+	}
+
+	st, _ := local.New(dir)
+	o := NewOnce(st, "", nil)
+	if err := o.Forget(ctx, "RQ0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := o.First(ctx, "RQ0123456789abcdef"); !first {
+		t.Error("after Forget the retry does not act")
+	}
+	if first, _ := o.First(ctx, ""); !first {
+		t.Error("a delivery without a token is not acted on")
+	}
+	later := NewOnce(st, "", func() time.Time { return time.Now().Add(48 * time.Hour) })
+	if n, err := later.Sweep(ctx, 24*time.Hour); err != nil || n != 1 {
+		t.Errorf("sweep removed %d, %v; want 1", n, err)
 	}
 }

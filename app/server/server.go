@@ -78,7 +78,7 @@ type Options struct {
 	// not repeat act once (see WrapTwilioIdempotency). The control number
 	// does this itself, for the commands that change something only, so
 	// WHO stays free of store calls.
-	Once Once
+	Once *Once
 }
 
 // New builds the echo instance with every route.
