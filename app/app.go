@@ -1,6 +1,3 @@
-// Package app wires the pager's subsystems together: it builds the store,
-// the team config, the Twilio client and the HTTP faces from Settings, and
-// runs them until the context ends.
 package app
 
 import (
@@ -19,6 +16,11 @@ import (
 	"github.com/oncall/pager/app/api"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/control"
+	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/intake/alertmanager"
+	"github.com/oncall/pager/app/intake/generic"
+	"github.com/oncall/pager/app/intake/grafana"
+	"github.com/oncall/pager/app/intake/pagerduty"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/pagerline"
@@ -29,6 +31,13 @@ import (
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
 	"github.com/oncall/pager/store/s3store"
+)
+
+// Alert housekeeping periods.
+const (
+	alertSweepEvery = 5 * time.Minute
+	// onceMarkerAge: Twilio stops retrying a webhook within minutes.
+	onceMarkerAge = 24 * time.Hour
 )
 
 // App is a built pager.
@@ -155,7 +164,29 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	a.Outbound = notify.New(no)
 	a.Outbound.Register(a.Jobs)
 
-	in := a.newAlerts(st, now, log)
+	// The alert service pages over the outbound path (by SMS or call, the
+	// others told who took an alert, targets resolved from the team
+	// config). Its escalation and digest handlers are registered on the
+	// queue here, before the runner starts.
+	pages := notify.NewPages(a.Outbound, a.Team, a.Settings.BaseURL, log)
+	a.Alerts = alerts.New(st, alerts.Options{
+		Jobs:     a.Jobs,
+		Pager:    pages,
+		Notifier: pages,
+		Roster:   pages,
+		Settings: func() alerts.Settings { return a.Team.Current().EscalationSettings() },
+		Now:      now,
+		Logger:   log,
+	})
+	pages.SetRecorder(a.Alerts)
+	a.once = server.NewOnce(st, "", now)
+	in := intake.New(intake.Options{
+		Config:  a.Team,
+		Alerts:  a.Alerts,
+		Limiter: intake.NewRateLimiter(0, 0, now),
+		Logger:  log,
+	})
+	pageCallbacks := api.NewIntake(api.IntakeOptions{Alerts: a.Alerts, Pages: pages, Logger: log})
 
 	ctl := control.New(control.Options{
 		Alerts:   a.Alerts,
@@ -198,8 +229,14 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Pagerline: pl,
 		API:       alerts,
 		Health:    a,
-		Intake:    in,
-		Once:      a.once,
+		Intake: server.Intake{
+			PagerDuty:    pagerduty.Handler(in),
+			Alertmanager: alertmanager.Handler(in),
+			Grafana:      grafana.Handler(in),
+			Generic:      generic.Handler(in),
+		},
+		Pages: pageCallbacks,
+		Once:  a.once,
 	})
 	return a, nil
 }
@@ -284,6 +321,26 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			return nil
 		}
 		return err
+	}
+}
+
+// sweepAlerts finishes what a crash left half done (see alerts.Sweep), at
+// start-up and then periodically, and drops old webhook-delivery markers.
+func (a *App) sweepAlerts(ctx context.Context) {
+	t := time.NewTicker(alertSweepEvery)
+	defer t.Stop()
+	for {
+		if _, err := a.Alerts.Sweep(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("alerts: sweep failed; retried later", "err", err)
+		}
+		if _, err := a.once.Sweep(ctx, onceMarkerAge); err != nil && ctx.Err() == nil {
+			a.Log.Warn("webhook delivery markers not swept", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

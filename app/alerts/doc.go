@@ -4,6 +4,9 @@
 // pages the policy's steps on time until someone acknowledges — across
 // restarts and several replicas.
 //
+// Whatever dialect a monitoring tool speaks (app/intake), it arrives here
+// as one normalized Event (event.go) to trigger, acknowledge or resolve.
+//
 // # Layout
 //
 // Under Options.Prefix (default "alerts/"):

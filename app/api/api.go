@@ -1,8 +1,3 @@
-// Package api is the alert API: monitoring (Nagios, Zabbix, cron jobs)
-// names a contact, group or event and the pager decides who is told and
-// how, queueing the notification durably (a record and one job per
-// recipient) before it answers (see notify.Outbound.Notify). Each dialect has its own file; redflash.go
-// speaks RedFlash's, so scripts written for it work unchanged.
 package api
 
 import (

@@ -1,10 +1,12 @@
-// Package intake turns what monitoring tools send — PagerDuty Events API v2,
-// Prometheus Alertmanager and Grafana alerting webhooks, a plain JSON form —
-// into one normalized Event, so the alert domain (app/alerts) never learns a
-// vendor's dialect and every tool that can page PagerDuty can page us.
+// Package intake is what every monitoring dialect's webhook shares: the API
+// key check, the per-key rate limit (PagerDuty's 120 a minute), reading a
+// body within MaxBodyBytes, applying the normalized alerts.Event to the
+// alert domain, and the answers. Each dialect is a folder of its own
+// holding its parser and its handler: pagerduty (Events API v2),
+// alertmanager, grafana (Alertmanager-shaped) and generic (the pager's own
+// JSON), so the alert domain never learns a vendor's dialect and every
+// tool that can page PagerDuty can page us.
 //
-// The parsers are pure: bytes in, events or a *ValidationError out. The HTTP
-// layer authenticates (RoutingKey against our API keys), limits the body
-// (MaxBodyBytes), rate-limits per key (RateLimiter) and answers with the
-// bodies built here.
+// The parsers are pure: bytes in, events or a *ValidationError out, built
+// with the helpers here.
 package intake

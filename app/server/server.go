@@ -1,5 +1,3 @@
-// Package server holds the pager's route table and HTTP middleware: every
-// route the pager answers is listed in Routes, in this one file.
 package server
 
 import (
@@ -46,13 +44,17 @@ type API interface {
 	ServeAck(c echo.Context) error
 }
 
-// Intake is the monitoring intake and the Twilio callbacks of alert pages
-// (app/api Intake).
-type Intake interface {
-	ServeEnqueue(c echo.Context) error
-	ServeAlertmanager(c echo.Context) error
-	ServeGrafana(c echo.Context) error
-	ServeGeneric(c echo.Context) error
+// Intake is the monitoring intake: one handler per dialect, each in its
+// own folder under app/intake with its parser. A nil handler is not served.
+type Intake struct {
+	PagerDuty    echo.HandlerFunc // Events API v2 (app/intake/pagerduty)
+	Alertmanager echo.HandlerFunc // app/intake/alertmanager
+	Grafana      echo.HandlerFunc // app/intake/grafana
+	Generic      echo.HandlerFunc // the pager's own JSON (app/intake/generic)
+}
+
+// AlertPages are the Twilio callbacks of alert pages.
+type AlertPages interface {
 	ServeAlertStatus(c echo.Context) error
 	ServePageKey(c echo.Context) error
 }
@@ -72,8 +74,10 @@ type Options struct {
 	Pagerline Pagerline
 	Health    Health
 	API       API // optional: without it the alert API is not served
-	// Intake, optional, serves the monitoring intake and alert pages.
+	// Intake serves the monitoring intake.
 	Intake Intake
+	// Pages, optional, serves the alert pages' Twilio callbacks.
+	Pages AlertPages
 	// Once, optional, makes Twilio's retries of a webhook whose effect must
 	// not repeat act once (see WrapTwilioIdempotency). The control number
 	// does this itself, for the commands that change something only, so
@@ -137,15 +141,21 @@ func New(o Options) *echo.Echo {
 		e.POST("/ack", twilio(o.API.ServeAck))
 	}
 
-	// Monitoring intake (app/intake dialects) and the alert pages' Twilio
-	// callbacks. The intake reads and limits its own bodies.
-	if o.Intake != nil {
-		e.POST("/v2/enqueue", o.Intake.ServeEnqueue)
-		e.POST("/alertmanager", o.Intake.ServeAlertmanager)
-		e.POST("/grafana", o.Intake.ServeGrafana)
-		e.POST("/alerts", o.Intake.ServeGeneric)
-		e.POST("/public/alertstatus", twilio(o.Intake.ServeAlertStatus))
-		e.POST("/public/pagekey", twilio(once(o.Intake.ServePageKey)))
+	// Monitoring intake, one dialect per route (app/intake/...). Each reads
+	// and limits its own body.
+	intake := func(path string, h echo.HandlerFunc) {
+		if h != nil {
+			e.POST(path, h)
+		}
+	}
+	intake("/v2/enqueue", o.Intake.PagerDuty)
+	intake("/alertmanager", o.Intake.Alertmanager)
+	intake("/grafana", o.Intake.Grafana)
+	intake("/alerts", o.Intake.Generic)
+	// The alert pages' Twilio callbacks.
+	if o.Pages != nil {
+		e.POST("/public/alertstatus", twilio(o.Pages.ServeAlertStatus))
+		e.POST("/public/pagekey", twilio(once(o.Pages.ServePageKey)))
 	}
 
 	e.GET("/healthz", func(c echo.Context) error {

@@ -241,9 +241,12 @@ func TestAlertMachineAnsweredCallIsNotReached(t *testing.T) {
 	}
 }
 
+// readFixture reads a dialect's fixture: name starts with the dialect's
+// folder under app/intake ("pagerduty_trigger.json").
 func readFixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "app", "intake", "testdata", name))
+	dialect, _, _ := strings.Cut(name, "_")
+	b, err := os.ReadFile(filepath.Join("..", "..", "app", "intake", dialect, "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,21 +1,24 @@
-package intake
+package alertmanager
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/app/intake"
 )
 
-// WebhookOptions choose how an Alertmanager or Grafana notification maps to
+// Options choose how an Alertmanager or Grafana notification maps to
 // events.
-type WebhookOptions struct {
+type Options struct {
 	// PerAlert makes one event per alert in the notification (dedup key =
 	// group key + fingerprint) instead of one per group. The default, one per
 	// group keyed by the group key, is what Alertmanager's own PagerDuty
@@ -24,9 +27,9 @@ type WebhookOptions struct {
 	PerAlert bool
 }
 
-// amAlert is one alert of an Alertmanager (webhook_config, version 4) or
+// Alert is one alert of an Alertmanager (webhook_config, version 4) or
 // Grafana (webhook contact point) notification; Grafana adds fields.
-type amAlert struct {
+type Alert struct {
 	Status       string            `json:"status"`
 	Labels       map[string]string `json:"labels"`
 	Annotations  map[string]string `json:"annotations"`
@@ -43,8 +46,8 @@ type amAlert struct {
 	ValueString  string         `json:"valueString"`
 }
 
-// amMessage is the notification body shared by Alertmanager and Grafana.
-type amMessage struct {
+// Message is the notification body shared by Alertmanager and Grafana.
+type Message struct {
 	Version           string            `json:"version"`
 	GroupKey          string            `json:"groupKey"`
 	TruncatedAlerts   int               `json:"truncatedAlerts"`
@@ -54,7 +57,7 @@ type amMessage struct {
 	CommonLabels      map[string]string `json:"commonLabels"`
 	CommonAnnotations map[string]string `json:"commonAnnotations"`
 	ExternalURL       string            `json:"externalURL"`
-	Alerts            []amAlert         `json:"alerts"`
+	Alerts            []Alert           `json:"alerts"`
 	// Grafana only.
 	OrgID   *int64 `json:"orgId"`
 	Title   string `json:"title"`
@@ -62,59 +65,50 @@ type amMessage struct {
 	Message string `json:"message"`
 }
 
-// ParseAlertmanager parses a Prometheus Alertmanager webhook notification
+// Parse parses a Prometheus Alertmanager webhook notification
 // (webhook_config, payload version 4): a group of alerts, firing or
-// resolved. See WebhookOptions for how the group maps to events.
-func ParseAlertmanager(body []byte, opt WebhookOptions) ([]alerts.Event, error) {
-	var m amMessage
-	if err := decodeObject(body, &m); err != nil {
-		return nil, &ValidationError{Errors: []string{"body is not an Alertmanager webhook message: " + jsonProblem(err)}}
+// resolved. See Options for how the group maps to events.
+func Parse(body []byte, opt Options) ([]alerts.Event, error) {
+	m, err := Decode(body, "an Alertmanager")
+	if err != nil {
+		return nil, err
 	}
-	ve := &ValidationError{}
+	ve := &intake.ValidationError{}
 	if m.Version != "" && m.Version != "4" {
-		ve.add(fmt.Sprintf("'version' is %q; this receiver understands version 4", m.Version))
+		ve.Add(fmt.Sprintf("'version' is %q; this receiver understands version 4", m.Version))
 	}
-	checkMessage(ve, &m)
-	if err := ve.orNil(); err != nil {
+	m.Check(ve)
+	if err := ve.OrNil(); err != nil {
 		return nil, err
 	}
-	return m.events(alerts.IntegrationAlertmanager, "alertmanager:", opt), nil
+	return m.Events(alerts.IntegrationAlertmanager, "alertmanager:", opt), nil
 }
 
-// ParseGrafana parses a Grafana alerting webhook contact point notification
-// (unified alerting). Its shape is Alertmanager's plus orgId, title, state,
-// message and per-alert URLs and values; group keys are scoped by orgId.
-func ParseGrafana(body []byte, opt WebhookOptions) ([]alerts.Event, error) {
-	var m amMessage
-	if err := decodeObject(body, &m); err != nil {
-		return nil, &ValidationError{Errors: []string{"body is not a Grafana webhook message: " + jsonProblem(err)}}
+// Decode reads an Alertmanager-shaped notification body; sender names the
+// dialect in the answer to a body that is not one ("an Alertmanager").
+func Decode(body []byte, sender string) (*Message, error) {
+	var m Message
+	if err := intake.DecodeObject(body, &m); err != nil {
+		return nil, &intake.ValidationError{Errors: []string{"body is not " + sender + " webhook message: " + jsonProblem(err)}}
 	}
-	ve := &ValidationError{}
-	checkMessage(ve, &m)
-	if err := ve.orNil(); err != nil {
-		return nil, err
-	}
-	prefix := "grafana:"
-	if m.OrgID != nil {
-		prefix = fmt.Sprintf("grafana:%d:", *m.OrgID)
-	}
-	return m.events(alerts.IntegrationGrafana, prefix, opt), nil
+	return &m, nil
 }
 
-func checkMessage(ve *ValidationError, m *amMessage) {
+// Check adds to ve what is wrong with m for both dialects.
+func (m *Message) Check(ve *intake.ValidationError) {
 	if _, ok := statusAction(m.Status); !ok {
-		ve.add(fmt.Sprintf("'status' is %q; want firing or resolved", m.Status))
+		ve.Add(fmt.Sprintf("'status' is %q; want firing or resolved", m.Status))
 	}
 	if len(m.Alerts) == 0 {
-		ve.add("'alerts' is missing or empty")
+		ve.Add("'alerts' is missing or empty")
 	}
 	for i := range m.Alerts {
 		if _, ok := statusAction(m.Alerts[i].Status); !ok {
-			ve.add(fmt.Sprintf("'alerts[%d].status' is %q; want firing or resolved", i, m.Alerts[i].Status))
+			ve.Add(fmt.Sprintf("'alerts[%d].status' is %q; want firing or resolved", i, m.Alerts[i].Status))
 		}
 	}
 	if m.GroupKey == "" {
-		ve.add("'groupKey' is missing or blank")
+		ve.Add("'groupKey' is missing or blank")
 	}
 }
 
@@ -128,7 +122,8 @@ func statusAction(s string) (alerts.EventAction, bool) {
 	return "", false
 }
 
-func (m *amMessage) events(integ alerts.Integration, prefix string, opt WebhookOptions) []alerts.Event {
+// Events maps m to events of integ, their dedup keys scoped by prefix.
+func (m *Message) Events(integ alerts.Integration, prefix string, opt Options) []alerts.Event {
 	if !opt.PerAlert {
 		return []alerts.Event{m.groupEvent(integ, prefix)}
 	}
@@ -139,7 +134,7 @@ func (m *amMessage) events(integ alerts.Integration, prefix string, opt WebhookO
 	return out
 }
 
-func (m *amMessage) groupEvent(integ alerts.Integration, prefix string) alerts.Event {
+func (m *Message) groupEvent(integ alerts.Integration, prefix string) alerts.Event {
 	action, _ := statusAction(m.Status)
 	firing := 0
 	for i := range m.Alerts {
@@ -180,7 +175,7 @@ func (m *amMessage) groupEvent(integ alerts.Integration, prefix string) alerts.E
 	return ev
 }
 
-func (m *amMessage) alertEvent(integ alerts.Integration, prefix string, a *amAlert) alerts.Event {
+func (m *Message) alertEvent(integ alerts.Integration, prefix string, a *Alert) alerts.Event {
 	action, _ := statusAction(a.Status)
 	fp := a.Fingerprint
 	if fp == "" {
@@ -189,7 +184,7 @@ func (m *amMessage) alertEvent(integ alerts.Integration, prefix string, a *amAle
 	ev := alerts.Event{
 		Action:      action,
 		DedupKey:    prefix + m.GroupKey + "/" + fp,
-		Summary:     firstNonEmpty(alertSummary(a), fmt.Sprintf("[%s] alert %s", strings.ToUpper(a.Status), fp)),
+		Summary:     cmp.Or(strings.TrimSpace(alertSummary(a)), fmt.Sprintf("[%s] alert %s", strings.ToUpper(a.Status), fp)),
 		Source:      m.source(integ),
 		Severity:    severityFrom(a.Labels),
 		Integration: integ,
@@ -214,9 +209,9 @@ func (m *amMessage) alertEvent(integ alerts.Integration, prefix string, a *amAle
 
 // groupSummary prefers what the rule author wrote, then falls back to the
 // title Alertmanager itself would use: "[FIRING:2] HighLatency (api prod)".
-func (m *amMessage) groupSummary(firing int) string {
-	if s := firstNonEmpty(m.CommonAnnotations["summary"], m.CommonAnnotations["description"]); s != "" {
-		return truncate(s, MaxSummaryLength)
+func (m *Message) groupSummary(firing int) string {
+	if s := cmp.Or(strings.TrimSpace(m.CommonAnnotations["summary"]), strings.TrimSpace(m.CommonAnnotations["description"])); s != "" {
+		return intake.Truncate(s, intake.MaxSummaryLength)
 	}
 	if len(m.Alerts) == 1 {
 		if s := alertSummary(&m.Alerts[0]); s != "" {
@@ -224,7 +219,7 @@ func (m *amMessage) groupSummary(firing int) string {
 		}
 	}
 	if m.Title != "" {
-		return truncate(strings.Join(strings.Fields(m.Title), " "), MaxSummaryLength)
+		return intake.Truncate(strings.Join(strings.Fields(m.Title), " "), intake.MaxSummaryLength)
 	}
 	status := "FIRING"
 	n := firing
@@ -238,7 +233,7 @@ func (m *amMessage) groupSummary(firing int) string {
 		s += " " + name
 	}
 	var rest []string
-	for _, k := range sortedKeys(m.GroupLabels) {
+	for _, k := range slices.Sorted(maps.Keys(m.GroupLabels)) {
 		if k != "alertname" {
 			rest = append(rest, m.GroupLabels[k])
 		}
@@ -246,15 +241,15 @@ func (m *amMessage) groupSummary(firing int) string {
 	if len(rest) > 0 {
 		s += " (" + strings.Join(rest, " ") + ")"
 	}
-	return truncate(s, MaxSummaryLength)
+	return intake.Truncate(s, intake.MaxSummaryLength)
 }
 
-func alertSummary(a *amAlert) string {
-	s := firstNonEmpty(a.Annotations["summary"], a.Annotations["description"], a.Labels["alertname"])
-	return truncate(s, MaxSummaryLength)
+func alertSummary(a *Alert) string {
+	s := cmp.Or(strings.TrimSpace(a.Annotations["summary"]), strings.TrimSpace(a.Annotations["description"]), strings.TrimSpace(a.Labels["alertname"]))
+	return intake.Truncate(s, intake.MaxSummaryLength)
 }
 
-func (m *amMessage) source(integ alerts.Integration) string {
+func (m *Message) source(integ alerts.Integration) string {
 	if m.ExternalURL != "" {
 		if u, err := url.Parse(m.ExternalURL); err == nil && u.Host != "" {
 			return string(integ) + " " + u.Host
@@ -263,7 +258,7 @@ func (m *amMessage) source(integ alerts.Integration) string {
 	return string(integ)
 }
 
-func (m *amMessage) earliestStart() time.Time {
+func (m *Message) earliestStart() time.Time {
 	var t time.Time
 	for i := range m.Alerts {
 		s := m.Alerts[i].StartsAt
@@ -276,7 +271,7 @@ func (m *amMessage) earliestStart() time.Time {
 
 // alertDetails keeps what a responder needs per alert; the full labels are
 // in the sender's UI.
-func (m *amMessage) alertDetails() []map[string]any {
+func (m *Message) alertDetails() []map[string]any {
 	out := make([]map[string]any, 0, len(m.Alerts))
 	for i := range m.Alerts {
 		a := &m.Alerts[i]
@@ -292,7 +287,7 @@ func (m *amMessage) alertDetails() []map[string]any {
 	return out
 }
 
-func appendAlertLinks(links []alerts.Link, a *amAlert) []alerts.Link {
+func appendAlertLinks(links []alerts.Link, a *Alert) []alerts.Link {
 	links = appendLink(links, a.Annotations["runbook_url"], "runbook")
 	links = appendLink(links, a.GeneratorURL, "source")
 	links = appendLink(links, a.DashboardURL, "dashboard")
@@ -338,31 +333,13 @@ func severityFrom(labels map[string]string) alerts.Severity {
 // send: stable for the same label set.
 func labelsFingerprint(labels map[string]string) string {
 	h := sha256.New()
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		h.Write([]byte(k))
 		h.Write([]byte{0})
 		h.Write([]byte(labels[k]))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // jsonProblem names a decode error without echoing the body.

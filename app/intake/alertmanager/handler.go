@@ -1,0 +1,18 @@
+package alertmanager
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/app/intake"
+)
+
+// Handler is POST /alertmanager, for a webhook_config whose key is sent as
+// Authorization: Bearer or ?api_key= (see intake.Intake.ServeWebhook).
+func Handler(in *intake.Intake) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return in.ServeWebhook(c, func(b []byte) ([]alerts.Event, error) {
+			return Parse(b, Options{})
+		})
+	}
+}
