@@ -109,11 +109,15 @@ type Result struct {
 // script sees the same refusal on every route.
 const msgInvalidKey = "Invalid API key for operation"
 
-// ServeWebhook is a webhook receiver that takes its key as Authorization:
+// Webhook is a webhook receiver that takes its key as Authorization:
 // Bearer or ?api_key=: it checks the key and the rate limit, reads the
 // body, parses it with parse and applies every event, answering 200 with
 // what each did.
-func (in *Intake) ServeWebhook(c echo.Context, parse func([]byte) ([]alerts.Event, error)) error {
+func (in *Intake) Webhook(parse func([]byte) ([]alerts.Event, error)) echo.HandlerFunc {
+	return func(c echo.Context) error { return in.serveWebhook(c, parse) }
+}
+
+func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]alerts.Event, error)) error {
 	key := c.QueryParam("api_key")
 	if auth := c.Request().Header.Get("Authorization"); auth != "" {
 		scheme, token, ok := strings.Cut(strings.TrimSpace(auth), " ")

@@ -8,11 +8,7 @@ import (
 )
 
 // Handler is POST /alertmanager, for a webhook_config whose key is sent as
-// Authorization: Bearer or ?api_key= (see intake.Intake.ServeWebhook).
+// Authorization: Bearer or ?api_key= (see intake.Intake.Webhook).
 func Handler(in *intake.Intake) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		return in.ServeWebhook(c, func(b []byte) ([]alerts.Event, error) {
-			return Parse(b, Options{})
-		})
-	}
+	return in.Webhook(func(b []byte) ([]alerts.Event, error) { return Parse(b, Options{}) })
 }

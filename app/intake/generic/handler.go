@@ -8,12 +8,10 @@ import (
 )
 
 // Handler is POST /alerts, the pager's own JSON, its key sent as
-// Authorization: Bearer or ?api_key= (see intake.Intake.ServeWebhook).
+// Authorization: Bearer or ?api_key= (see intake.Intake.Webhook).
 func Handler(in *intake.Intake) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		return in.ServeWebhook(c, func(b []byte) ([]alerts.Event, error) {
-			ev, err := Parse(b)
-			return []alerts.Event{ev}, err
-		})
-	}
+	return in.Webhook(func(b []byte) ([]alerts.Event, error) {
+		ev, err := Parse(b)
+		return []alerts.Event{ev}, err
+	})
 }

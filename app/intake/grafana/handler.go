@@ -7,12 +7,8 @@ import (
 	"github.com/oncall/pager/app/intake"
 )
 
-// Handler is POST /grafana, for a webhook contact point whose key is sent
-// as Authorization: Bearer or ?api_key= (see intake.Intake.ServeWebhook).
+// Handler is POST /grafana, for a webhook contact point whose key is sent as
+// Authorization: Bearer or ?api_key= (see intake.Intake.Webhook).
 func Handler(in *intake.Intake) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		return in.ServeWebhook(c, func(b []byte) ([]alerts.Event, error) {
-			return Parse(b, Options{})
-		})
-	}
+	return in.Webhook(func(b []byte) ([]alerts.Event, error) { return Parse(b, Options{}) })
 }
