@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 )
 
 func newClient(t *testing.T, mock *mocktwilio.Server, edit ...func(*twilio.Config)) *twilio.Client {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 )
 
 func TestListRecordingsFollowsPagesAndFetchesMedia(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 )
 
 const recSID = "RE0123456789abcdef0123456789abcdef"

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 )
 
 var messageSID = regexp.MustCompile(`^SM[0-9a-f]{32}$`)

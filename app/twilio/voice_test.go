@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 )
 
 var callSID = regexp.MustCompile(`^CA[0-9a-f]{32}$`)

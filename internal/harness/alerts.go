@@ -11,7 +11,7 @@ import (
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/twiml"
 )
 

@@ -30,7 +30,7 @@ import (
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/notify/channel"
 	"github.com/oncall/pager/app/team"
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/internal/smtptest"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"

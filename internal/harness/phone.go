@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oncall/pager/app/twilio/mocktwilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/twiml"
 )
 
