@@ -45,7 +45,7 @@ func benchApp(b *testing.B) *app.App {
 func signed(path string, form url.Values) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twilio.Sign(benchToken, benchBase+path, form))
+	req.Header.Set(twilio.SignatureHeader, twilio.Sign(benchToken, benchBase+path, form))
 	return req
 }
 

@@ -68,7 +68,7 @@ func postWebhook(ctx context.Context, target, signedURL, token string, form url.
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if token != "" {
-		req.Header.Set("X-Twilio-Signature", twilio.Sign(token, signedURL, form))
+		req.Header.Set(twilio.SignatureHeader, twilio.Sign(token, signedURL, form))
 	}
 	client := &http.Client{Timeout: 20 * time.Second}
 	resp, err := client.Do(req)

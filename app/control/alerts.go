@@ -124,10 +124,6 @@ func (h *Handler) optInOut(ctx context.Context, user team.User, kw alerts.OptKey
 	return fmt.Sprintf("SMS pages are off, %s: you will be called instead. Text START to turn them back on.", user.Name)
 }
 
-// TwilioIdempotencyHeader is the header Twilio repeats on every retry of
-// one webhook delivery.
-const TwilioIdempotencyHeader = "I-Twilio-Idempotency-Token"
-
 // Once remembers webhook deliveries across restarts and replicas
 // (server.Once).
 type Once interface {

@@ -16,6 +16,7 @@ import (
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/sessions"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/twiml"
 )
 
@@ -73,7 +74,7 @@ func New(o Options) *Handler {
 func (h *Handler) ServeEntry(c echo.Context) error {
 	from := c.FormValue("From")
 	body := c.FormValue("Body")
-	replies := h.handle(c.Request().Context(), from, body, c.FormValue("MessageSid"), c.Request().Header.Get(TwilioIdempotencyHeader))
+	replies := h.handle(c.Request().Context(), from, body, c.FormValue("MessageSid"), c.Request().Header.Get(twilio.IdempotencyHeader))
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging(replies...)))
 }
 

@@ -14,12 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 )
-
-// TwilioIdempotencyHeader is the header Twilio repeats on every retry of
-// one webhook delivery.
-const TwilioIdempotencyHeader = "I-Twilio-Idempotency-Token"
 
 // DefaultOncePrefix is where Once keeps its markers (the prefix predates
 // Once's move to this package; stored markers keep their keys).
@@ -132,7 +129,7 @@ func WrapTwilioIdempotency(once *Once, log *slog.Logger) echo.MiddlewareFunc {
 		}
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
-			token := c.Request().Header.Get(TwilioIdempotencyHeader)
+			token := c.Request().Header.Get(twilio.IdempotencyHeader)
 			if token == "" {
 				return next(c)
 			}

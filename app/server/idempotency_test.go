@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store/local"
 )
 
@@ -35,7 +36,7 @@ func TestWrapTwilioIdempotency(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader("Body=1a"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if token != "" {
-			req.Header.Set(TwilioIdempotencyHeader, token)
+			req.Header.Set(twilio.IdempotencyHeader, token)
 		}
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, req)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/oncall/pager/app/twilio"
 )
 
 // SignatureChecker is the Twilio request validator (app/twilio.Validator).
@@ -32,14 +33,14 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 			if !v.Enabled() {
 				return next(c)
 			}
-			sig := r.Header.Get("X-Twilio-Signature")
+			sig := r.Header.Get(twilio.SignatureHeader)
 			full := base + r.URL.RequestURI()
 			reason := ""
 			switch {
 			case sig == "":
-				reason = "missing X-Twilio-Signature"
+				reason = "missing " + twilio.SignatureHeader
 			case !v.Valid(full, r.PostForm, sig):
-				reason = "X-Twilio-Signature does not match"
+				reason = twilio.SignatureHeader + " does not match"
 			}
 			if reason != "" {
 				log.Warn("twilio webhook rejected", "path", r.URL.Path, "reason", reason,

@@ -12,9 +12,6 @@ import (
 	"strings"
 )
 
-// SignatureHeader carries Twilio's webhook signature.
-const SignatureHeader = "X-Twilio-Signature"
-
 // Sign computes the X-Twilio-Signature Twilio sends with a webhook request
 // to fullURL carrying the form params.
 //

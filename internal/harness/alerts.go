@@ -76,7 +76,7 @@ func (h *Harness) WebhookWithToken(target string, form url.Values, token string)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set(twilio.SignatureHeader, twilio.Sign(h.Twilio.AuthToken(), target, form))
-	req.Header.Set("I-Twilio-Idempotency-Token", token)
+	req.Header.Set(twilio.IdempotencyHeader, token)
 	return h.Do(req)
 }
 

@@ -36,7 +36,7 @@ func (s *Server) post(ctx context.Context, targetURL, signedURL string, params u
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set(twilio.SignatureHeader, twilio.Sign(s.authToken, signedURL, params))
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
-	req.Header.Set("I-Twilio-Idempotency-Token", randHex(16))
+	req.Header.Set(twilio.IdempotencyHeader, randHex(16))
 	resp, err := s.webhooks.Do(req)
 	if err != nil {
 		return 0, "", fmt.Errorf("mocktwilio: webhook: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/store"
 )
@@ -93,7 +94,7 @@ func TestSignatureRequired(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, h.URL()+"/msgcontrol/entry", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if sig != "" {
-			req.Header.Set("X-Twilio-Signature", sig)
+			req.Header.Set(twilio.SignatureHeader, sig)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
