@@ -1,7 +1,3 @@
-// Package twilio is the pager's way out to Twilio: sending SMS/MMS, starting
-// calls, fetching and deleting recordings, and checking the signatures on
-// Twilio's webhooks. It wraps github.com/twilio/twilio-go so the rest of the
-// app sees small value types and classified errors (IsPermanent, IsOptOut).
 package twilio
 
 import (
