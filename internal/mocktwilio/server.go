@@ -163,21 +163,26 @@ func (s *Server) waitFor(ctx context.Context, cond func() bool) error {
 	}
 }
 
+// statusWriter records the request, with its status, just before the
+// response starts: a client that has its answer finds the request in
+// Requests.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	record func(status int)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.record(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -194,15 +199,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.Form = form
 		}
 	}
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		rec.Status = sw.status
+	sw := &statusWriter{ResponseWriter: w, record: func(status int) {
+		rec.Status = status
 		s.mu.Lock()
 		s.requests = append(s.requests, rec)
 		s.notifyLocked()
 		s.mu.Unlock()
-	}()
+	}}
 	s.handle(sw, r, body, rec.Form)
+	if sw.status == 0 {
+		sw.WriteHeader(http.StatusOK)
+	}
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, form url.Values) {
