@@ -16,10 +16,6 @@ const (
 	ChannelVoice Channel = "voice"
 )
 
-// TwilioErrorOptedOut is Twilio's error code for a message to a number that
-// replied STOP: recorded as not reached, never retried.
-const TwilioErrorOptedOut = 21610
-
 // DeliveryOutcome is what a page's delivery came to.
 type DeliveryOutcome string
 
@@ -32,125 +28,92 @@ const (
 	DeliveryOptedOut DeliveryOutcome = "opted_out"
 )
 
-// Delivery is the state of one message or call (by its Twilio SID) sent for
-// an alert, merged from status callbacks that may arrive out of order.
+// Answer is who picked up a page call.
+type Answer string
+
+// Answers; empty until the provider says.
+const (
+	AnswerPerson  Answer = "person"
+	AnswerMachine Answer = "machine" // a voicemail greeting or a fax
+)
+
+// Delivery is the state of one message or call (by its provider SID) sent
+// for an alert, merged from status reports that may arrive out of order.
+//
+// A report (the argument of Advance and RecordDelivery) is the provider's
+// status callback put in these words where it is received: Progress, Answer
+// and Outcome say what that one callback means (Outcome: reached, not
+// reached, opted out, or nothing yet).
 type Delivery struct {
 	SID     string  `json:"sid"`
 	UserID  string  `json:"user_id"`
 	Channel Channel `json:"channel"`
-	// Status is Twilio's MessageStatus or CallStatus.
-	Status string `json:"status"`
-	// AnsweredBy is Twilio's answering-machine detection result
-	// ("human", "machine_start", "fax", "unknown"…).
+	// Status, AnsweredBy and ErrorCode are the provider's own words for the
+	// state recorded, kept for people reading the alert; no decision here
+	// reads them.
+	Status     string          `json:"status"`
 	AnsweredBy string          `json:"answered_by,omitempty"`
 	ErrorCode  int             `json:"error_code,omitempty"`
 	Outcome    DeliveryOutcome `json:"outcome,omitempty"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	// Progress orders the states of a delivery: a report that ranks no
+	// higher than the one recorded arrived late. 0 for a report that says
+	// nothing about progress.
+	Progress int `json:"progress,omitempty"`
+	// Answer is who picked up a call, once known.
+	Answer    Answer    `json:"answer,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// StatusRank orders a channel's statuses as they progress; 0 for a status
-// it does not know. Terminal statuses share the highest rank but one (SMS
-// "read" comes after "delivered").
-func StatusRank(ch Channel, status string) int {
-	switch ch {
-	case ChannelSMS:
-		switch status {
-		case "accepted", "scheduled", "queued":
-			return 1
-		case "sending":
-			return 2
-		case "sent":
-			return 3
-		case "delivered", "undelivered", "failed", "canceled", "partially_delivered":
-			return 4
-		case "read":
-			return 5
-		}
-	case ChannelVoice:
-		switch status {
-		case "queued":
-			return 1
-		case "initiated":
-			return 2
-		case "ringing":
-			return 3
-		case "in-progress", "answered":
-			return 4
-		case "completed", "busy", "no-answer", "failed", "canceled":
-			return 5
-		}
-	}
-	return 0
+// failed reports whether the delivery ended without reaching anyone
+// (undelivered, busy, no answer...): nothing recorded after that moves it.
+// A call a machine answered is not reached either, but it goes on to end.
+func (d Delivery) failed() bool {
+	return (d.Outcome == DeliveryNotReached || d.Outcome == DeliveryOptedOut) && d.Answer != AnswerMachine
 }
 
-func failedStatus(ch Channel, status string) bool {
-	switch ch {
-	case ChannelSMS:
-		return status == "undelivered" || status == "failed" || status == "canceled"
-	case ChannelVoice:
-		return status == "busy" || status == "no-answer" || status == "failed" || status == "canceled"
-	}
-	return false
-}
-
-func machineAnswered(answeredBy string) bool {
-	return strings.HasPrefix(answeredBy, "machine") || answeredBy == "fax"
-}
-
-// Advance merges a status callback into the delivery as known. A status
-// that ranks no higher than the current one (an older callback arriving
-// late) is ignored, and nothing follows a failure, so a page never moves
+// Advance merges a status report into the delivery as known. A report that
+// ranks no higher than the current state (an older callback arriving late)
+// is ignored, and nothing follows a failure, so a page never moves
 // backwards. changed reports whether anything was recorded.
+//
+// A call a machine answered is not a person reached; detection may report
+// after the call ends, so "reached" can still turn into "not reached",
+// never the other way.
 func Advance(cur, next Delivery) (Delivery, bool) {
 	out := cur
 	if out.Channel == "" {
 		out.Channel = next.Channel
 	}
 	changed := false
-	r, nr := StatusRank(out.Channel, out.Status), StatusRank(out.Channel, next.Status)
-	if nr > r && !failedStatus(out.Channel, out.Status) {
-		out.Status = next.Status
+	ended := cur.failed()
+	advanced := next.Progress > cur.Progress && !ended
+	if advanced {
+		out.Status, out.Progress = next.Status, next.Progress
 		if next.ErrorCode != 0 {
 			out.ErrorCode = next.ErrorCode
 		}
 		changed = true
 	}
-	if out.AnsweredBy == "" && next.AnsweredBy != "" {
-		out.AnsweredBy = next.AnsweredBy
+	if out.Answer == "" && next.Answer != "" {
+		out.Answer, out.AnsweredBy = next.Answer, next.AnsweredBy
 		changed = true
 	}
-	if o := outcomeOf(out); o != out.Outcome && (out.Outcome == "" || out.Outcome == DeliveryReached) {
+	var o DeliveryOutcome
+	switch {
+	case ended:
+		o = cur.Outcome
+	case advanced && next.failed():
+		o = next.Outcome
+	case out.Answer == AnswerMachine:
+		o = DeliveryNotReached
+	case next.Outcome == DeliveryReached || cur.Outcome == DeliveryReached:
+		o = DeliveryReached
+	}
+	if o != out.Outcome && (out.Outcome == "" || out.Outcome == DeliveryReached) {
 		out.Outcome = o
 		changed = changed || o != ""
 	}
 	return out, changed
-}
-
-// outcomeOf decides what the delivery came to so far. A call answered by a
-// machine (answering-machine detection) is not a person reached; the
-// detection may report after the call ends, so "reached" can still turn
-// into "not reached", never the other way.
-func outcomeOf(d Delivery) DeliveryOutcome {
-	if failedStatus(d.Channel, d.Status) {
-		if d.ErrorCode == TwilioErrorOptedOut {
-			return DeliveryOptedOut
-		}
-		return DeliveryNotReached
-	}
-	switch d.Channel {
-	case ChannelSMS:
-		if StatusRank(ChannelSMS, d.Status) >= 4 {
-			return DeliveryReached
-		}
-	case ChannelVoice:
-		if machineAnswered(d.AnsweredBy) {
-			return DeliveryNotReached
-		}
-		if d.Status == "completed" || (StatusRank(ChannelVoice, d.Status) == 4 && d.AnsweredBy != "") {
-			return DeliveryReached
-		}
-	}
-	return ""
 }
 
 // DeliveryUpdate is the result of RecordDelivery.

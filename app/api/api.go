@@ -14,6 +14,7 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
 )
 
 // ActionNotification is the audit action of an accepted notification.
@@ -185,19 +186,22 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 // late callback never moves it backwards. Callbacks without job (texts sent
 // before it was added) are still taken.
 func (h *Handler) ServeAck(c echo.Context) error {
+	form, _ := c.FormParams()
+	cb := twilio.ParseStatusCallback(form)
 	st := notify.Status{
 		ID:        c.QueryParam("n"),
 		Job:       c.QueryParam("job"),
 		Step:      c.QueryParam("step"),
-		SID:       firstNonEmpty(c.FormValue("MessageSid"), c.FormValue("CallSid")),
-		Status:    firstNonEmpty(c.FormValue("MessageStatus"), c.FormValue("CallStatus")),
-		ErrorCode: c.FormValue("ErrorCode"),
+		SID:       cb.SID,
+		Status:    cb.Status,
+		ErrorCode: cb.ErrorCode,
+		Kind:      cb.Kind,
 	}
 	if st.ID == "" || st.Step == "" || st.Status == "" {
 		return reply(c, http.StatusBadRequest, answer{Message: "status callback without n, step or status"})
 	}
 	lvl := slog.LevelInfo
-	if st.Status == "failed" || st.Status == "undelivered" {
+	if cb.Outcome().Failed {
 		lvl = slog.LevelWarn
 	}
 	h.log.Log(c.Request().Context(), lvl, "api: delivery status", "notification", st.ID, "step", st.Step,
@@ -234,13 +238,4 @@ func (h *Handler) recordStatus(ctx context.Context, st notify.Status) error {
 		case <-t.C:
 		}
 	}
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -2,12 +2,13 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/twiml"
 )
 
@@ -18,20 +19,16 @@ import (
 func (in *Intake) ServeAlertStatus(c echo.Context) error {
 	ctx := c.Request().Context()
 	alertID, userID := c.QueryParam("alert"), c.QueryParam("user")
-	d := alerts.Delivery{
-		SID:        firstNonEmpty(c.FormValue("MessageSid"), c.FormValue("CallSid")),
-		UserID:     userID,
-		Channel:    alerts.Channel(c.QueryParam("ch")),
-		Status:     firstNonEmpty(c.FormValue("MessageStatus"), c.FormValue("SmsStatus"), c.FormValue("CallStatus")),
-		AnsweredBy: c.FormValue("AnsweredBy"),
-	}
-	if d.Channel == "" {
-		d.Channel = alerts.ChannelSMS
-		if c.FormValue("CallSid") != "" && c.FormValue("MessageSid") == "" {
-			d.Channel = alerts.ChannelVoice
+	form, _ := c.FormParams()
+	cb := twilio.ParseStatusCallback(form)
+	ch := alerts.Channel(c.QueryParam("ch"))
+	if ch == "" {
+		ch = alerts.ChannelSMS
+		if cb.Kind == twilio.KindCall {
+			ch = alerts.ChannelVoice
 		}
 	}
-	fmt.Sscan(c.FormValue("ErrorCode"), &d.ErrorCode)
+	d := notify.PageDelivery(ch, userID, cb)
 	if alertID == "" || d.SID == "" {
 		return c.NoContent(http.StatusBadRequest)
 	}

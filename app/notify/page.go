@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -118,10 +119,11 @@ func (p *Pages) text(ctx context.Context, cfg *team.Config, a alerts.Alert, u te
 	}
 	p.log.Warn("notify: page SMS refused; calling instead", "alert", alertID, "user", u.ID, "opted_out", twilio.IsOptOut(err))
 	if rec := p.recorder(); rec != nil && alertID != "" {
-		d := alerts.Delivery{SID: "send-" + u.ID + "-" + alerts.StepRef(ctx), UserID: u.ID, Channel: alerts.ChannelSMS, Status: "failed"}
+		refused := twilio.StatusCallback{SID: "send-" + u.ID + "-" + alerts.StepRef(ctx), Status: "failed"}
 		if twilio.IsOptOut(err) {
-			d.ErrorCode = alerts.TwilioErrorOptedOut
+			refused.ErrorCode = strconv.Itoa(twilio.CodeUnsubscribed)
 		}
+		d := PageDelivery(alerts.ChannelSMS, u.ID, refused)
 		if _, rerr := rec.RecordDelivery(ctx, alertID, d); rerr != nil && !errors.Is(rerr, alerts.ErrNotFound) {
 			p.log.Warn("notify: refused page SMS not recorded", "alert", alertID, "err", rerr)
 		}

@@ -180,9 +180,9 @@ func deliveryReport(s *jobs.Step, d planned) DeliveryReport {
 	switch s.State {
 	case jobs.StepDone:
 		dr.State = "sent"
-		if dr.Status == "delivered" || dr.Status == "read" || dr.Status == "completed" {
+		if o := stepOutcome(dr.Delivery); o.Reached {
 			dr.State = "delivered"
-		} else if FinalStatus(dr.Status) {
+		} else if o.Final {
 			// The provider took it but could not deliver it
 			// (undelivered, busy, no-answer …).
 			dr.State = "failed"

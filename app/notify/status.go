@@ -9,21 +9,20 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
 )
 
-// statusRank orders Twilio's delivery states so a callback that arrives
-// late never moves a delivery backwards: Twilio does not promise callback
-// order.
-var statusRank = map[string]int{
-	"accepted": 1, "scheduled": 1, "queued": 1, "initiated": 1,
-	"sending": 2, "ringing": 2,
-	"sent": 3, "in-progress": 3, "answered": 3,
-	"delivered": 4, "undelivered": 4, "failed": 4, "completed": 4, "busy": 4, "no-answer": 4, "canceled": 4,
-	"read": 5,
+// stepOutcome reads a step's recorded status in Twilio's words for its
+// medium (other channels record "sent" and "delivered" too). Steps record
+// no AnsweredBy: a completed call counts as reached.
+func stepOutcome(d Delivery) twilio.Outcome {
+	kind := twilio.KindMessage
+	if d.Medium == team.MediumVoice {
+		kind = twilio.KindCall
+	}
+	return twilio.StatusOutcome(kind, d.Status, "", "")
 }
-
-// FinalStatus reports whether status is one Twilio sends last.
-func FinalStatus(status string) bool { return statusRank[status] >= 4 }
 
 // Status is a Twilio delivery status callback for one notification step.
 type Status struct {
@@ -36,6 +35,8 @@ type Status struct {
 	SID       string // MessageSid or CallSid
 	Status    string // MessageStatus or CallStatus
 	ErrorCode string
+	// Kind says whether Status is a message's or a call's.
+	Kind twilio.Kind
 }
 
 // Errors of RecordStatus.
@@ -57,7 +58,8 @@ func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 	if !ValidID(s.ID) || s.Step == "" {
 		return false, ErrUnknownDelivery
 	}
-	if _, known := statusRank[s.Status]; !known {
+	next := twilio.StatusOutcome(s.Kind, s.Status, s.ErrorCode, "")
+	if !next.Known() {
 		return false, nil
 	}
 	jobID, err := findJob(ctx, q, s)
@@ -80,11 +82,11 @@ func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 			}
 			return errStale // a callback for an earlier attempt
 		}
-		if statusRank[s.Status] < statusRank[d.Status] || (s.Status == d.Status && s.ErrorCode == d.ErrorCode) {
+		if next.Rank < twilio.StatusOutcome(s.Kind, d.Status, "", "").Rank || (s.Status == d.Status && s.ErrorCode == d.ErrorCode) {
 			return errStale
 		}
 		d.Status, d.ErrorCode, d.UpdatedAt = s.Status, s.ErrorCode, now.UTC()
-		if (s.Status == "delivered" || s.Status == "read" || s.Status == "completed") && d.DeliveredAt.IsZero() {
+		if next.Reached && d.DeliveredAt.IsZero() {
 			d.DeliveredAt = now.UTC()
 		}
 		raw, err := json.Marshal(d)

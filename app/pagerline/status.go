@@ -9,28 +9,18 @@ import (
 
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 )
 
-// statusRank orders delivery states so a callback that arrives late never
-// moves a page backwards (Twilio does not promise callback order).
-var statusRank = map[string]int{
-	"accepted": 1, "scheduled": 1, "queued": 1, "initiated": 1,
-	"sending": 2, "ringing": 2,
-	"sent": 3, "in-progress": 3,
-	"delivered": 4, "read": 5, "completed": 4,
-	"undelivered": 4, "failed": 4, "busy": 4, "no-answer": 4, "canceled": 4,
-}
-
-// reached says whether a final state means the engineer got the page.
-func reached(kind, status, answeredBy string) bool {
-	if kind == StepCall {
-		return status == "completed" && (answeredBy == "" || answeredBy == "human" || answeredBy == "unknown")
+// outcome reads a page step's status in Twilio's words.
+func outcome(stepName, status, code, answeredBy string) twilio.Outcome {
+	kind := twilio.KindMessage
+	if stepName == StepCall {
+		kind = twilio.KindCall
 	}
-	return status == "delivered" || status == "read"
+	return twilio.StatusOutcome(kind, status, code, answeredBy)
 }
-
-func final(status string) bool { return statusRank[status] >= 4 }
 
 // ServeMessageStatus is POST /public/mmsstatuscb, the page text's status
 // callback.
@@ -49,8 +39,9 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 	if id == "" || status == "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "status callback without job or status")
 	}
+	got := outcome(stepName, status, code, answeredBy)
 	lvl := h.log.Info
-	if status == "failed" || status == "undelivered" {
+	if got.Failed {
 		lvl = h.log.Error
 	}
 	lvl("pagerline: delivery status", "job", id, "step", stepName, "sid", sid, "status", status, "error_code", code, "answered_by", answeredBy)
@@ -68,12 +59,12 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 		}
 		var d Delivery
 		_ = json.Unmarshal(s.Result, &d)
-		if d.SID != sid || statusRank[status] < statusRank[d.Status] {
+		if d.SID != sid || got.Rank < outcome(stepName, d.Status, "", "").Rank {
 			// A callback for an earlier attempt, or an older state.
 			return errStale
 		}
 		d.Status, d.ErrorCode = status, code
-		if final(status) && !reached(stepName, status, answeredBy) {
+		if got.Final && !got.Reached {
 			o := j.Step(other)
 			var od Delivery
 			if o != nil {
@@ -87,7 +78,7 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 				d.Fallbacks++
 				fallback = true
 				_ = j.Reopen(stepName)
-			case o != nil && !reached(other, od.Status, "") && d.Fallbacks < maxFallbacks:
+			case o != nil && !outcome(other, od.Status, "", "").Reached && d.Fallbacks < maxFallbacks:
 				d.Fallbacks++
 				fallback = true
 				od.Fallbacks = d.Fallbacks
@@ -107,7 +98,7 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 		h.log.Error("pagerline: delivery status not recorded", "job", id, "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "status not recorded")
 	}
-	if final(status) {
+	if got.Final {
 		detail := stepName + " " + sid + " " + status
 		if fallback {
 			detail += "; retrying by the other path"

@@ -11,7 +11,7 @@ import (
 // read into the pager's outcome.
 func TestStatusOutcome(t *testing.T) {
 	type want struct {
-		rank                              int
+		rank                             int
 		final, failed, reached, optedOut bool
 	}
 	msg, call := twilio.KindMessage, twilio.KindCall
