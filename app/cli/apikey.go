@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -79,7 +80,7 @@ func addAPIKey(file, name string, entry team.APIKey, replace bool, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	doc, err := team.ParseDoc(data)
+	doc, err := jsondoc.Parse(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -59,7 +60,7 @@ func TestAPIKeyNewWrite(t *testing.T) {
 	t.Chdir(t.TempDir())
 	// The example config with things this version does not know, which
 	// must survive.
-	doc, err := team.ParseDoc(bytes.Replace(team.DefaultConfig(), []byte("{\n"), []byte("{\n  \"zz_note\": {\"keep\": [1, 2.50]},\n"), 1))
+	doc, err := jsondoc.Parse(bytes.Replace(team.DefaultConfig(), []byte("{\n"), []byte("{\n  \"zz_note\": {\"keep\": [1, 2.50]},\n"), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestAPIKeyNewWrite(t *testing.T) {
 		t.Errorf("CheckAPIKey(new key) = %q, %+v, %v", name, k, ok)
 	}
 	// Exactly the entry was added: removing it gives back the file.
-	doc, _ = team.ParseDoc(after)
+	doc, _ = jsondoc.Parse(after)
 	doc.Delete([]string{"api_keys", "ci"})
 	back, _ := doc.Marshal()
 	if !bytes.Equal(back, orig) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -102,7 +103,7 @@ func verb(a alerts.ReplyAction) string {
 // Twilio blocks texts after STOP, so that reply may never arrive.
 func (h *Handler) optInOut(ctx context.Context, user team.User, kw alerts.OptKeyword) string {
 	on := kw == alerts.OptIn
-	_, err := h.cfg.Update(ctx, user.ID, func(cfg *team.Config, doc *team.Doc) error {
+	_, err := h.cfg.Update(ctx, user.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
 		if _, ok := cfg.UserByID(user.ID); !ok {
 			return fmt.Errorf("user %s no longer in available_users", user.ID)
 		}

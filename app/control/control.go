@@ -14,6 +14,7 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/sessions"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
@@ -23,7 +24,7 @@ import (
 // Config is the part of the team manager control needs.
 type Config interface {
 	Current() *team.Config
-	Update(ctx context.Context, actor string, mutate func(cfg *team.Config, doc *team.Doc) error) (*team.Config, error)
+	Update(ctx context.Context, actor string, mutate func(cfg *team.Config, doc *jsondoc.Doc) error) (*team.Config, error)
 }
 
 // Texter sends an SMS outside the reply (telling the relieved engineer).
@@ -209,7 +210,7 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 		return "Sorry, the pager cannot reach its storage right now. Nothing changed; reply C again in a minute."
 	}
 	var before team.User
-	newCfg, err := h.cfg.Update(ctx, user.ID, func(cfg *team.Config, doc *team.Doc) error {
+	newCfg, err := h.cfg.Update(ctx, user.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
 		cur, _ := cfg.OnCall()
 		if cur.ID == user.ID {
 			before = cur

@@ -125,10 +125,10 @@ func (c *Config) RateLimits() Rates {
 
 func (rt *Rates) validate(_ *Config, at path, r *report) {
 	if rt.SMSPerSecond < 0 {
-		r.errorf(at.key("sms_per_second"), "must be more than 0 (default %g)", DefaultSMSPerSecond)
+		r.errorf(at.Key("sms_per_second"), "must be more than 0 (default %g)", DefaultSMSPerSecond)
 	}
 	if rt.CallsPerSecond < 0 {
-		r.errorf(at.key("calls_per_second"), "must be more than 0 (default %g)", DefaultCallsPerSecond)
+		r.errorf(at.Key("calls_per_second"), "must be more than 0 (default %g)", DefaultCallsPerSecond)
 	}
 }
 
@@ -143,15 +143,15 @@ func (c *Config) applyAlertingDefaults() {
 
 // validateAlerting checks the alert API's settings of one user.
 func (u User) validateAlerting(c *Config, at path, r *report) {
-	cp := at.key("channels")
+	cp := at.Key("channels")
 	for _, m := range sortedKeys(u.Channels) {
 		uc := u.Channels[m]
-		mp := cp.key(string(m))
+		mp := cp.Key(string(m))
 		if !m.Valid() {
 			r.errorf(mp, "is not a medium; want one of %s", mediaList())
 			continue
 		}
-		ap := mp.key("address")
+		ap := mp.Key("address")
 		switch a := uc.Address; m {
 		case MediumSMS, MediumVoice:
 			if a != "" {
@@ -186,25 +186,25 @@ func (u User) validateAlerting(c *Config, at path, r *report) {
 			}
 		}
 	}
-	np := at.key("notification_channels")
+	np := at.Key("notification_channels")
 	for i, name := range u.NotificationChannels {
 		if Medium(name).Valid() && !c.hasChannel(name) {
-			r.errorf(np.index(i), "%q is a medium: switch it on under channels.%s instead", name, name)
+			r.errorf(np.Index(i), "%q is a medium: switch it on under channels.%s instead", name, name)
 			continue
 		}
-		c.checkChannelRef(r, np.index(i), name, false)
+		c.checkChannelRef(r, np.Index(i), name, false)
 	}
 	warnDuplicates(r, np, u.NotificationChannels)
 }
 
 func (g Group) validate(c *Config, at path, r *report) {
 	checkSlug(r, at)
-	mp := at.key("members")
+	mp := at.Key("members")
 	if len(g.Members) == 0 {
 		r.warnf(mp, "no members: paging the group reaches nobody")
 	}
 	for i, id := range g.Members {
-		c.checkUserRef(r, mp.index(i), id)
+		c.checkUserRef(r, mp.Index(i), id)
 	}
 	warnDuplicates(r, mp, g.Members)
 }
@@ -212,31 +212,31 @@ func (g Group) validate(c *Config, at path, r *report) {
 func (e Event) validate(c *Config, at path, r *report) {
 	checkSlug(r, at)
 	if strings.TrimSpace(e.Message) == "" {
-		r.errorf(at.key("message"), "is required: the text sent, with {{ field }} for the request's fields")
+		r.errorf(at.Key("message"), "is required: the text sent, with {{ field }} for the request's fields")
 	}
-	cp := at.key("contacts")
+	cp := at.Key("contacts")
 	for i, id := range e.Contacts {
-		c.checkUserRef(r, cp.index(i), id)
+		c.checkUserRef(r, cp.Index(i), id)
 	}
 	warnDuplicates(r, cp, e.Contacts)
-	gp := at.key("groups")
+	gp := at.Key("groups")
 	for i, slug := range e.Groups {
 		if _, ok := c.Groups[slug]; !ok {
-			r.errorf(gp.index(i), "%q is not in groups", slug)
+			r.errorf(gp.Index(i), "%q is not in groups", slug)
 		}
 	}
 	warnDuplicates(r, gp, e.Groups)
-	chp := at.key("channels")
+	chp := at.Key("channels")
 	fixed := false
 	for i, name := range e.Channels {
-		c.checkChannelRef(r, chp.index(i), name, true)
+		c.checkChannelRef(r, chp.Index(i), name, true)
 		if ch, ok := c.Channel(name); ok && ch.fixedDestinations() {
 			fixed = true
 		}
 	}
 	warnDuplicates(r, chp, e.Channels)
 	if e.FromPhone != "" {
-		checkPhone(r, at.key("from_phone"), e.FromPhone)
+		checkPhone(r, at.Key("from_phone"), e.FromPhone)
 	}
 	if len(e.Contacts) == 0 && len(e.Groups) == 0 && !e.OnCall && !fixed {
 		r.warnf(at, "has no contacts, groups, oncall or channel with its own destination: it reaches nobody")
@@ -246,14 +246,14 @@ func (e Event) validate(c *Config, at path, r *report) {
 func (c *Config) checkDefaultChannels(at path, r *report) {
 	for i, name := range c.DefaultNotificationChannels {
 		if Medium(name).Valid() && !c.hasChannel(name) {
-			r.errorf(at.index(i), "%q is a medium; defaults name notification_channels entries (media are chosen per user under channels)", name)
+			r.errorf(at.Index(i), "%q is a medium; defaults name notification_channels entries (media are chosen per user under channels)", name)
 			continue
 		}
-		if !c.checkChannelRef(r, at.index(i), name, false) {
+		if !c.checkChannelRef(r, at.Index(i), name, false) {
 			continue
 		}
 		if ch := c.NotificationChannels[name]; !ch.fixedDestinations() {
-			r.warnf(at.index(i), "%s channel %q has no \"to\" numbers, so as a default it reaches nobody", ch.Type, name)
+			r.warnf(at.Index(i), "%s channel %q has no \"to\" numbers, so as a default it reaches nobody", ch.Type, name)
 		}
 	}
 	warnDuplicates(r, at, c.DefaultNotificationChannels)
@@ -292,7 +292,7 @@ func warnDuplicates(r *report, at path, names []string) {
 	seen := map[string]bool{}
 	for i, n := range names {
 		if seen[n] {
-			r.warnf(at.index(i), "%q is listed twice", n)
+			r.warnf(at.Index(i), "%q is listed twice", n)
 		}
 		seen[n] = true
 	}

@@ -79,7 +79,7 @@ func (k APIKey) validate(c *Config, at path, r *report) {
 	if strings.TrimSpace(at[len(at)-1]) == "" {
 		r.errorf(at, "an API key needs a name")
 	}
-	hp := at.key("sha256")
+	hp := at.Key("sha256")
 	if !validSHA256(k.SHA256) {
 		r.errorf(hp, "must be the 64 hex digits of the key's SHA-256 (pager apikey new makes one)")
 		return

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/oncall/pager/app/jsondoc"
 )
 
 // Channel defaults that Parse fills in.
@@ -120,7 +122,7 @@ func (ch NotificationChannel) validate(_ *Config, at path, r *report) {
 		// Events name media and channels in one list.
 		r.errorf(at, "%q is a medium's name; give the channel another name", name)
 	}
-	tp := at.key("type")
+	tp := at.Key("type")
 	if ch.Type == "" {
 		r.errorf(tp, "is required: one of %s", mediaList())
 		return
@@ -131,72 +133,72 @@ func (ch NotificationChannel) validate(_ *Config, at path, r *report) {
 	}
 	required := func(key, v, what string) bool {
 		if strings.TrimSpace(v) == "" {
-			r.errorf(at.key(key), "is required for %s channels: %s", ch.Type, what)
+			r.errorf(at.Key(key), "is required for %s channels: %s", ch.Type, what)
 			return false
 		}
 		return true
 	}
 	switch ch.Type {
 	case MediumEmail:
-		rp := at.key("recipients")
+		rp := at.Key("recipients")
 		if len(ch.Recipients) == 0 {
 			r.errorf(rp, "is required for email channels: the addresses to send to")
 		}
 		for i, a := range ch.Recipients {
-			checkEmail(r, rp.index(i), a)
+			checkEmail(r, rp.Index(i), a)
 		}
 		if required("sender", ch.Sender, "the From address") {
-			checkEmail(r, at.key("sender"), ch.Sender)
+			checkEmail(r, at.Key("sender"), ch.Sender)
 		}
 		required("smtp_server", ch.SMTPServer, "the SMTP server's host name")
 		if ch.SMTPPort < 0 || ch.SMTPPort > 65535 {
-			r.errorf(at.key("smtp_port"), "must be a TCP port, 1 to 65535 (default %d)", DefaultSMTPPort)
+			r.errorf(at.Key("smtp_port"), "must be a TCP port, 1 to 65535 (default %d)", DefaultSMTPPort)
 		}
 		if ch.SMTPPassword != "" && ch.SMTPUser == "" {
-			r.warnf(at.key("smtp_user"), "is empty, so smtp_password is not used")
+			r.warnf(at.Key("smtp_user"), "is empty, so smtp_password is not used")
 		}
 	case MediumPushover:
 		required("token", ch.Token, "the Pushover application token")
 		required("user", ch.User, "the Pushover user or group key")
 	case MediumMattermost:
 		if ch.URL != "" {
-			checkHTTPURL(r, at.key("url"), ch.URL)
+			checkHTTPURL(r, at.Key("url"), ch.URL)
 		} else {
 			if required("host", ch.Host, "the server's host name (or give url)") {
-				checkHost(r, at.key("host"), ch.Host)
+				checkHost(r, at.Key("host"), ch.Host)
 			}
 			required("token", ch.Token, "the incoming webhook's token (or give url)")
 		}
 		if ch.Icon != "" {
-			checkHTTPURL(r, at.key("icon"), ch.Icon)
+			checkHTTPURL(r, at.Key("icon"), ch.Icon)
 		}
 	case MediumSlack:
-		checkHTTPURL(r, at.key("url"), ch.URL)
+		checkHTTPURL(r, at.Key("url"), ch.URL)
 	case MediumSignal:
 		if required("user", ch.User, "the registered signal-cli account's number") {
-			checkPhone(r, at.key("user"), ch.User)
+			checkPhone(r, at.Key("user"), ch.User)
 		}
 		if required("recipient", ch.Recipient, "the number to send to") {
-			checkPhone(r, at.key("recipient"), ch.Recipient)
+			checkPhone(r, at.Key("recipient"), ch.Recipient)
 		}
 	case MediumWebhook:
-		checkHTTPURL(r, at.key("url"), ch.URL)
+		checkHTTPURL(r, at.Key("url"), ch.URL)
 	case MediumSMS, MediumVoice:
-		checkPhone(r, at.key("from_phone"), ch.FromPhone)
+		checkPhone(r, at.Key("from_phone"), ch.FromPhone)
 		for i, p := range ch.To {
-			checkPhone(r, at.key("to").index(i), p)
+			checkPhone(r, at.Key("to").Index(i), p)
 		}
 	}
 	// A key of another type is almost always a type mixed up or a field
 	// in the wrong channel.
 	v := reflect.ValueOf(ch)
 	for i := range v.NumField() {
-		key, _ := fieldName(v.Type().Field(i))
+		key, _ := jsondoc.FieldName(v.Type().Field(i))
 		if key == "type" || key == "enabled" || v.Field(i).IsZero() {
 			continue
 		}
 		if !slices.Contains(channelFields[ch.Type], key) {
-			r.warnf(at.key(key), "is not used by %s channels and is ignored", ch.Type)
+			r.warnf(at.Key(key), "is not used by %s channels and is ignored", ch.Type)
 		}
 	}
 }

@@ -28,15 +28,15 @@ const (
 // Manager are shared snapshots: treat them as read-only.
 //
 // To add a top-level section, add a field with its json tag here (tag it
-// `team:"required"` if it must be present) and give its type a method
+// `jsondoc:"required"` if it must be present) and give its type a method
 // `validate(c *Config, at path, r *report)` in its own file: Parse decodes and
 // validates every field of Config, and unknown keys are kept by Doc until then.
 // A map section's entry type has the method instead (on the value, as map
 // entries are not addressable) and is called once per key; a pointer section
 // is checked when present.
 type Config struct {
-	AvailableUsers AvailableUsers `json:"available_users" team:"required"`
-	CurrentConfig  CurrentConfig  `json:"current_config" team:"required"`
+	AvailableUsers AvailableUsers `json:"available_users" jsondoc:"required"`
+	CurrentConfig  CurrentConfig  `json:"current_config" jsondoc:"required"`
 
 	// The alert API's sections (alerting.go, channels.go, apikeys.go), all
 	// optional so that a pager-only config stays valid.
@@ -60,7 +60,7 @@ type Config struct {
 
 // AvailableUsers are the people allowed to control the pager, by id.
 type AvailableUsers struct {
-	Users map[string]User `json:"users" team:"required"`
+	Users map[string]User `json:"users" jsondoc:"required"`
 }
 
 // User is a team member. The map key in available_users.users equals ID.
@@ -139,10 +139,10 @@ func (m MailSettings) GoString() string { return "team.MailSettings" + m.String(
 type CurrentConfig struct {
 	FromPhone string `json:"from_phone"` // control line (SMS)
 	// LastModifiedTime is epoch seconds; fractional values are truncated.
-	LastModifiedTime   int64        `json:"last_modified_time" team:"truncate"`
+	LastModifiedTime   int64        `json:"last_modified_time" jsondoc:"truncate"`
 	LastModifiedUserID string       `json:"last_modified_user_id"`
 	MailSettings       MailSettings `json:"mail_settings"`
-	OncallUser         OncallUser   `json:"oncall_user" team:"required"`
+	OncallUser         OncallUser   `json:"oncall_user" jsondoc:"required"`
 	PagerPhone         string       `json:"pager_phone"` // pager line (voice)
 	// SessionLifetime is the TAKE confirmation window in seconds; Parse sets
 	// DefaultSessionLifetime when it is 0 or absent.

@@ -36,7 +36,7 @@ func (e *Escalation) validate(c *Config, at path, r *report) {
 	// warning, not a refusal (ops may add the user next).
 	for i, st := range s.Steps {
 		for j, t := range st.Targets {
-			tp := at.key("steps").index(i).key("targets").index(j)
+			tp := at.Key("steps").Index(i).Key("targets").Index(j)
 			if id, ok := t.User(); ok {
 				if _, known := c.UserByID(id); !known {
 					r.warnf(tp, "user %q is not in available_users: this target pages nobody", id)
@@ -57,11 +57,11 @@ func subPath(at path, where string) path {
 	p := at
 	for _, part := range strings.Split(where, ".") {
 		name, rest, _ := strings.Cut(part, "[")
-		p = p.key(name)
+		p = p.Key(name)
 		for rest != "" {
 			num, after, _ := strings.Cut(rest, "]")
 			if i, err := strconv.Atoi(num); err == nil {
-				p = p.index(i)
+				p = p.Index(i)
 			}
 			rest = strings.TrimPrefix(after, "[")
 		}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/store"
 )
 
@@ -226,7 +227,7 @@ const (
 // with nothing written and is returned as is; an invalid result is refused
 // with a *ValidationError. On success the new config is in use and returned.
 // actor names who made the change, for the log.
-func (m *Manager) Update(ctx context.Context, actor string, mutate func(cfg *Config, doc *Doc) error) (*Config, error) {
+func (m *Manager) Update(ctx context.Context, actor string, mutate func(cfg *Config, doc *jsondoc.Doc) error) (*Config, error) {
 	select {
 	case m.update <- struct{}{}:
 		defer func() { <-m.update }()
@@ -255,12 +256,12 @@ func (m *Manager) Update(ctx context.Context, actor string, mutate func(cfg *Con
 
 // tryUpdate is one read-change-write; conflict reports a lost conditional
 // write, worth retrying.
-func (m *Manager) tryUpdate(ctx context.Context, actor string, mutate func(cfg *Config, doc *Doc) error) (*Config, bool, error) {
+func (m *Manager) tryUpdate(ctx context.Context, actor string, mutate func(cfg *Config, doc *jsondoc.Doc) error) (*Config, bool, error) {
 	obj, err := m.st.Get(ctx, m.key)
 	if err != nil {
 		return nil, false, fmt.Errorf("team: read config %s from %s: %w", m.key, m.st, err)
 	}
-	doc, err := ParseDoc(obj.Data)
+	doc, err := jsondoc.Parse(obj.Data)
 	if err != nil {
 		return nil, false, fmt.Errorf("team: config %s in the store is invalid, fix it before changing it: %w", m.key, err)
 	}
@@ -304,7 +305,7 @@ func (m *Manager) tryUpdate(ctx context.Context, actor string, mutate func(cfg *
 
 // SetOnCall makes u the on-call user in doc and records who did it and when,
 // touching only those keys.
-func SetOnCall(doc *Doc, u User, actorID string, now time.Time) error {
+func SetOnCall(doc *jsondoc.Doc, u User, actorID string, now time.Time) error {
 	cc := "current_config"
 	for _, kv := range []struct {
 		p []string

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"
 )
@@ -105,14 +106,14 @@ func (f *fixture) raw(k string) []byte {
 }
 
 // stored parses what is in the store now.
-func (f *fixture) stored(t *testing.T) (*Config, *Doc) {
+func (f *fixture) stored(t *testing.T) (*Config, *jsondoc.Doc) {
 	t.Helper()
 	raw := f.raw(key)
 	cfg, err := Parse(raw)
 	if err != nil {
 		t.Fatalf("store holds an invalid config: %v\n%s", err, raw)
 	}
-	doc, _ := ParseDoc(raw)
+	doc, _ := jsondoc.Parse(raw)
 	return cfg, doc
 }
 
@@ -320,8 +321,8 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func takeMutation(userID string, now time.Time, calls *atomic.Int32) func(*Config, *Doc) error {
-	return func(cfg *Config, doc *Doc) error {
+func takeMutation(userID string, now time.Time, calls *atomic.Int32) func(*Config, *jsondoc.Doc) error {
+	return func(cfg *Config, doc *jsondoc.Doc) error {
 		if calls != nil {
 			calls.Add(1)
 		}
@@ -369,7 +370,7 @@ func TestUpdateWritesAndSwaps(t *testing.T) {
 
 	// Taking it again changes nothing and writes nothing.
 	_, _, puts := f.counts()
-	if _, err := f.m.Update(ctx, "bob", func(cfg *Config, doc *Doc) error {
+	if _, err := f.m.Update(ctx, "bob", func(cfg *Config, doc *jsondoc.Doc) error {
 		oc, _ := cfg.OnCall()
 		return doc.Set([]string{"current_config", "oncall_user", "id"}, oc.ID)
 	}); err != nil {
@@ -443,7 +444,7 @@ func TestUpdateConcurrentFromSeveralReplicas(t *testing.T) {
 	for i := range 10 {
 		wg.Go(func() {
 			m := replicas[i%len(replicas)]
-			_, err := m.Update(ctx, fmt.Sprint("writer", i), func(_ *Config, doc *Doc) error {
+			_, err := m.Update(ctx, fmt.Sprint("writer", i), func(_ *Config, doc *jsondoc.Doc) error {
 				return doc.Set([]string{fmt.Sprintf("field_%d", i)}, i)
 			})
 			errs <- err
@@ -473,7 +474,7 @@ func TestUpdateRefusesInvalidChange(t *testing.T) {
 	before := f.raw(key)
 	good := f.m.Current()
 
-	_, err := f.m.Update(ctx, "alice", func(_ *Config, doc *Doc) error {
+	_, err := f.m.Update(ctx, "alice", func(_ *Config, doc *jsondoc.Doc) error {
 		return doc.Set([]string{"current_config", "pager_phone"}, "12345")
 	})
 	var ve *ValidationError
@@ -482,13 +483,13 @@ func TestUpdateRefusesInvalidChange(t *testing.T) {
 	}
 
 	errNope := errors.New("not allowed")
-	if _, err := f.m.Update(ctx, "alice", func(*Config, *Doc) error { return errNope }); !errors.Is(err, errNope) {
+	if _, err := f.m.Update(ctx, "alice", func(*Config, *jsondoc.Doc) error { return errNope }); !errors.Is(err, errNope) {
 		t.Errorf("Update = %v; want mutate's error", err)
 	}
 	// A mutate error that happens to wrap a conflict is still not retried.
 	var calls atomic.Int32
 	wrapped := fmt.Errorf("mine: %w", store.ErrPrecondition)
-	if _, err := f.m.Update(ctx, "alice", func(*Config, *Doc) error { calls.Add(1); return wrapped }); err != wrapped || calls.Load() != 1 {
+	if _, err := f.m.Update(ctx, "alice", func(*Config, *jsondoc.Doc) error { calls.Add(1); return wrapped }); err != wrapped || calls.Load() != 1 {
 		t.Errorf("Update = %v after %d calls; want mutate's error as is, once", err, calls.Load())
 	}
 
@@ -505,7 +506,7 @@ func TestUpdateOnBrokenStoredConfig(t *testing.T) {
 	}
 	f.put(t, []byte(`{"available_users": `))
 	_, err := f.m.Update(ctx, "bob", takeMutation("bob", f.clock.Now(), nil))
-	var se *SyntaxError
+	var se *jsondoc.SyntaxError
 	if !errors.As(err, &se) {
 		t.Errorf("Update over a broken upload = %v; want the syntax error", err)
 	}

@@ -6,9 +6,10 @@ import (
 	"net/mail"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oncall/pager/app/jsondoc"
 )
 
 // Problem is one thing wrong (or suspicious) in a config, at a dotted JSON
@@ -57,20 +58,24 @@ func (e *ValidationError) Error() string {
 // reported when the JSON itself is malformed. On success the defaults for
 // absent optional settings are filled in.
 func Parse(data []byte) (*Config, error) {
-	doc, err := ParseDoc(data)
-	if err != nil {
-		return nil, &ValidationError{Problems: []Problem{{Message: strings.TrimPrefix(err.Error(), "team: ")}}}
+	doc, err := jsondoc.Parse(data)
+	var notObject *jsondoc.NotObjectError
+	switch {
+	case errors.As(err, &notObject):
+		return nil, &ValidationError{Problems: []Problem{{Message: "config must be a JSON object, not " + notObject.Kind}}}
+	case err != nil:
+		return nil, &ValidationError{Problems: []Problem{{Message: err.Error()}}}
 	}
 	return parseDoc(doc)
 }
 
-func parseDoc(doc *Doc) (*Config, error) {
+func parseDoc(doc *jsondoc.Doc) (*Config, error) {
 	var r report
-	for _, p := range doc.dups {
+	for _, p := range doc.Duplicates() {
 		r.warnf(p, "appears twice in the same object; the last one is used")
 	}
 	c := &Config{}
-	decodeValue(doc.root, reflect.ValueOf(c).Elem(), nil, &r)
+	doc.Decode(c, &r)
 	parseWarnings := append([]Problem(nil), r.warnings...)
 	c.check(&r)
 	r.sort()
@@ -117,7 +122,7 @@ func (c *Config) check(r *report) {
 	v := reflect.ValueOf(c).Elem()
 	t := v.Type()
 	for i := range t.NumField() {
-		name, ok := fieldName(t.Field(i))
+		name, ok := jsondoc.FieldName(t.Field(i))
 		if !ok {
 			continue
 		}
@@ -131,7 +136,7 @@ func (c *Config) check(r *report) {
 			sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 			for _, k := range keys {
 				if s, ok := f.MapIndex(k).Interface().(validator); ok {
-					s.validate(c, at.key(k.String()), r)
+					s.validate(c, at.Key(k.String()), r)
 				}
 			}
 		case reflect.Pointer:
@@ -149,7 +154,7 @@ func (c *Config) check(r *report) {
 }
 
 func (a *AvailableUsers) validate(c *Config, at path, r *report) {
-	at = at.key("users")
+	at = at.Key("users")
 	if len(a.Users) == 0 {
 		r.warnf(at, "no users: nobody can take the pager or ask who is on call")
 	}
@@ -161,24 +166,24 @@ func (a *AvailableUsers) validate(c *Config, at path, r *report) {
 	phones := map[string]string{}
 	for _, key := range ids {
 		u := a.Users[key]
-		up := at.key(key)
+		up := at.Key(key)
 		switch {
 		case u.ID == "":
-			r.errorf(up.key("id"), "is required and must equal the user's key %q", key)
+			r.errorf(up.Key("id"), "is required and must equal the user's key %q", key)
 		case u.ID != key:
-			r.errorf(up.key("id"), "is %q but the user's key is %q; they must be the same", u.ID, key)
+			r.errorf(up.Key("id"), "is %q but the user's key is %q; they must be the same", u.ID, key)
 		}
 		if strings.TrimSpace(u.Name) == "" {
-			r.errorf(up.key("name"), "is required")
+			r.errorf(up.Key("name"), "is required")
 		}
-		checkPhone(r, up.key("phone"), u.Phone)
+		checkPhone(r, up.Key("phone"), u.Phone)
 		if u.Email != "" {
-			checkEmail(r, up.key("email"), u.Email)
+			checkEmail(r, up.Key("email"), u.Email)
 		}
 		u.validateAlerting(c, up, r)
 		if n := NormalizePhone(u.Phone); n != "" {
 			if other, dup := phones[n]; dup {
-				r.errorf(up.key("phone"), "is also user %q's phone; texts from it could not be told apart", other)
+				r.errorf(up.Key("phone"), "is also user %q's phone; texts from it could not be told apart", other)
 			} else {
 				phones[n] = key
 			}
@@ -193,62 +198,62 @@ const (
 )
 
 func (cc *CurrentConfig) validate(c *Config, at path, r *report) {
-	checkPhone(r, at.key("from_phone"), cc.FromPhone)
-	checkPhone(r, at.key("pager_phone"), cc.PagerPhone)
+	checkPhone(r, at.Key("from_phone"), cc.FromPhone)
+	checkPhone(r, at.Key("pager_phone"), cc.PagerPhone)
 
 	oc := cc.OncallUser
-	op := at.key("oncall_user")
+	op := at.Key("oncall_user")
 	if oc.ID == "" {
-		r.errorf(op.key("id"), "is required")
+		r.errorf(op.Key("id"), "is required")
 	} else if u, known := c.AvailableUsers.Users[oc.ID]; !known {
 		users := path{"available_users", "users"}
-		r.warnf(op.key("id"), "%q is not in %s; pages go to oncall_user's own name and phone", oc.ID, users)
-		checkPhone(r, op.key("phone"), oc.Phone)
+		r.warnf(op.Key("id"), "%q is not in %s; pages go to oncall_user's own name and phone", oc.ID, users)
+		checkPhone(r, op.Key("phone"), oc.Phone)
 	} else {
 		up := path{"available_users", "users", oc.ID}
 		if oc.Phone != u.Phone {
-			r.warnf(op.key("phone"), "differs from %s (%s), which is used", up.key("phone"), u.Phone)
+			r.warnf(op.Key("phone"), "differs from %s (%s), which is used", up.Key("phone"), u.Phone)
 		}
 		if oc.Name != u.Name {
-			r.warnf(op.key("name"), "differs from %s, which is used", up.key("name"))
+			r.warnf(op.Key("name"), "differs from %s, which is used", up.Key("name"))
 		}
 		if !u.IsEnabled() {
-			r.warnf(op.key("id"), "user %q is on call but disabled", oc.ID)
+			r.warnf(op.Key("id"), "user %q is on call but disabled", oc.ID)
 		}
 	}
 
 	if cc.SessionLifetime < 0 || cc.SessionLifetime > maxSessionLifetime {
-		r.errorf(at.key("session_lifetime"), "must be between 0 (default %d) and %d seconds", DefaultSessionLifetime, maxSessionLifetime)
+		r.errorf(at.Key("session_lifetime"), "must be between 0 (default %d) and %d seconds", DefaultSessionLifetime, maxSessionLifetime)
 	}
 	if cc.MaxRecordSeconds < 0 || cc.MaxRecordSeconds > maxMaxRecordSeconds {
-		r.errorf(at.key("max_record_seconds"), "must be between 0 (default %d) and %d seconds", DefaultMaxRecordSeconds, maxMaxRecordSeconds)
+		r.errorf(at.Key("max_record_seconds"), "must be between 0 (default %d) and %d seconds", DefaultMaxRecordSeconds, maxMaxRecordSeconds)
 	}
 	switch tz := cc.Timezone; {
 	case tz == "Local":
 		// Would make the pager's replies depend on the host it runs on.
-		r.errorf(at.key("timezone"), "must name a zone such as Europe/Paris, not Local")
+		r.errorf(at.Key("timezone"), "must name a zone such as Europe/Paris, not Local")
 	case tz != "":
 		if _, err := time.LoadLocation(tz); err != nil {
-			r.errorf(at.key("timezone"), "%q is not an IANA time zone such as America/New_York", tz)
+			r.errorf(at.Key("timezone"), "%q is not an IANA time zone such as America/New_York", tz)
 		}
 	}
-	cc.MailSettings.validate(c, at.key("mail_settings"), r)
+	cc.MailSettings.validate(c, at.Key("mail_settings"), r)
 }
 
 func (m *MailSettings) validate(_ *Config, at path, r *report) {
 	if m.MailPort != 0 && (m.MailPort < 1 || m.MailPort > 65535) {
-		r.errorf(at.key("mail_port"), "must be a TCP port, 1 to 65535")
+		r.errorf(at.Key("mail_port"), "must be a TCP port, 1 to 65535")
 	}
 	if m.FromEmail != "" {
-		checkEmail(r, at.key("from_email"), m.FromEmail)
+		checkEmail(r, at.Key("from_email"), m.FromEmail)
 	}
 	if m.ToEmail != "" {
-		checkEmail(r, at.key("to_email"), m.ToEmail)
+		checkEmail(r, at.Key("to_email"), m.ToEmail)
 	}
 	if m.MailServer != "" {
 		for _, f := range []struct{ name, v string }{{"from_email", m.FromEmail}, {"to_email", m.ToEmail}} {
 			if f.v == "" {
-				r.warnf(at.key(f.name), "is empty, so voicemails are not e-mailed although mail_server is set")
+				r.warnf(at.Key(f.name), "is empty, so voicemails are not e-mailed although mail_server is set")
 			}
 		}
 	}
@@ -299,7 +304,7 @@ type report struct {
 
 func (r *report) errorf(at path, format string, args ...any) {
 	for _, b := range r.bad {
-		if at.within(b) {
+		if at.Within(b) {
 			return
 		}
 	}
@@ -316,68 +321,18 @@ func (r *report) warnf(at path, format string, args ...any) {
 	r.warnings = append(r.warnings, Problem{Path: at.String(), Message: fmt.Sprintf(format, args...)})
 }
 
+// Failf and Warnf make report the decoder's jsondoc.Reporter.
+func (r *report) Failf(at path, format string, args ...any) { r.fail(at, format, args...) }
+
+func (r *report) Warnf(at path, format string, args ...any) { r.warnf(at, format, args...) }
+
 func (r *report) sort() {
 	sort.SliceStable(r.problems, func(i, j int) bool { return r.problems[i].Path < r.problems[j].Path })
 	sort.SliceStable(r.warnings, func(i, j int) bool { return r.warnings[i].Path < r.warnings[j].Path })
 }
 
-// path is a location in the document: object keys, and array indexes
-// encoded by index.
-type path []string
-
-const indexMark = "\x00"
-
-func (p path) key(k string) path {
-	q := make(path, len(p), len(p)+1)
-	copy(q, p)
-	return append(q, k)
-}
-
-func (p path) index(i int) path { return p.key(indexMark + strconv.Itoa(i)) }
-
-func (p path) within(q path) bool {
-	if len(p) < len(q) {
-		return false
-	}
-	for i := range q {
-		if p[i] != q[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// String writes the path dotted ("current_config.pager_phone"), with
-// ["quoted"] keys where a key would be ambiguous and [n] for array items.
-func (p path) String() string {
-	var b strings.Builder
-	for _, e := range p {
-		switch {
-		case strings.HasPrefix(e, indexMark):
-			b.WriteString("[" + e[len(indexMark):] + "]")
-		case plainKey(e):
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(e)
-		default:
-			b.WriteString("[" + strconv.Quote(e) + "]")
-		}
-	}
-	return b.String()
-}
-
-func plainKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, c := range k {
-		if !(c == '_' || c == '-' || c == '@' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
+// path is where in the config document a value lies.
+type path = jsondoc.Path
 
 // IsValidationError reports whether err is, or wraps, a rejected config.
 func IsValidationError(err error) bool {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/oncall/pager/app/jsondoc"
 )
 
 func seedConfig(t testing.TB) []byte {
@@ -24,7 +26,7 @@ func seedConfig(t testing.TB) []byte {
 // edit applies Doc.Set edits to data, so tests state only what they change.
 func edit(t testing.TB, data []byte, edits map[string]any) []byte {
 	t.Helper()
-	doc, err := ParseDoc(data)
+	doc, err := jsondoc.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,9 +335,9 @@ func TestParseWarnsAboutMisspeltAndDuplicateKeys(t *testing.T) {
 }
 
 func TestUserKeyMustEqualID(t *testing.T) {
-	doc, _ := ParseDoc(seedConfig(t))
+	doc, _ := jsondoc.Parse(seedConfig(t))
 	users, _ := doc.Get([]string{"available_users", "users"})
-	_ = users.(*Object).Set("b.ob", User{ID: "bob2", Name: "B", Phone: "+19195551009"})
+	_ = users.(*jsondoc.Object).Set("b.ob", User{ID: "bob2", Name: "B", Phone: "+19195551009"})
 	out, _ := doc.Marshal()
 	// The odd key is quoted so the path stays unambiguous.
 	ve := mustInvalid(t, out)

@@ -1,4 +1,4 @@
-package team
+package jsondoc
 
 import (
 	"bytes"
@@ -9,50 +9,22 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
-// withUnknowns is the seed sample plus keys this version does not know, at
-// the top level, inside current_config and inside a user, in odd places.
-const withUnknowns = `{
-"zz_first": {"note": "ops wrote this", "nested": [1, 2.50, {"b": null, "a": true}]},
-"available_users": {
+// sample has what a person editing a file writes: key orders that are not
+// sorted, numbers in several spellings, nesting, nulls, escapes.
+const sample = `{
+"zz_first": {"note": "kept", "nested": [1, 2.50, {"b": null, "a": true}]},
 "users": {
-"alice": {
-"id": "alice",
-"pronouns": "she/her",
-"name": "Alice McAlister",
-"phone": "+19195551001"
+"bob": {"id": "bob", "pronouns": "he/him", "phone": "+19195551002"},
+"alice": {"id": "alice", "phone": "+19195551001"}
 },
-"bob": {
-"id": "bob",
-"name": "Bob Roberts",
-"phone": "+19195551002"
-}
-}
-},
-"current_config": {
-"from_phone": "+19195559876",
+"current": {
 "last_modified_time": 1611602242,
-"last_modified_user_id": "alice",
 "escalate_after": 1e3,
-"mail_settings": {
-"from_email": "oncall@example.com",
-"mail_password": "ktmyastgLYrB5bkpNdsx",
-"mail_port": 25,
-"mail_server": "smtp.example.com",
-"mail_use_tls": true,
-"mail_username": "oncall_pager_smtp",
-"to_email": "sre@example.com"
-},
-"oncall_user": {
-"id": "alice",
-"name": "Alice McAlister",
-"phone": "+9195551001",
-"since": "ops"
-},
-"pager_phone": "+18002255288",
-"session_lifetime": 300
+"on": false,
+"empty": {},
+"none": []
 },
 "a_last": "x < y & \"z\" ü \u2028"
 }`
@@ -99,7 +71,7 @@ func flatten(t *testing.T, data []byte) []string {
 }
 
 func TestDocRoundTripKeepsEverything(t *testing.T) {
-	doc, err := ParseDoc([]byte(withUnknowns))
+	doc, err := Parse([]byte(sample))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +84,7 @@ func TestDocRoundTripKeepsEverything(t *testing.T) {
 	}
 	// Unchanged, the document says exactly what it said, in the same order
 	// and with numbers as written.
-	if got, want := flatten(t, out), flatten(t, []byte(withUnknowns)); !slices.Equal(got, want) {
+	if got, want := flatten(t, out), flatten(t, []byte(sample)); !slices.Equal(got, want) {
 		t.Errorf("round trip changed the document:\n got %q\nwant %q", got, want)
 	}
 	for _, s := range []string{`1611602242,`, `2.50,`, `1e3,`, `"x < y & \"z\" ü`} {
@@ -124,7 +96,7 @@ func TestDocRoundTripKeepsEverything(t *testing.T) {
 		t.Errorf("number rewritten:\n%s", out)
 	}
 	// Marshal is a fixed point.
-	doc2, err := ParseDoc(out)
+	doc2, err := Parse(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,55 +106,8 @@ func TestDocRoundTripKeepsEverything(t *testing.T) {
 	}
 }
 
-func TestDocSetChangesOnlyTheTarget(t *testing.T) {
-	doc, err := ParseDoc([]byte(withUnknowns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, _ := doc.Marshal()
-	bob := User{ID: "bob", Name: "Bob Roberts", Phone: "+19195551002"}
-	now := time.Unix(1700000000, 0)
-	if err := SetOnCall(doc, bob, "bob", now); err != nil {
-		t.Fatal(err)
-	}
-	after, err := doc.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := string(before)
-	for _, r := range [][2]string{
-		{`"last_modified_time": 1611602242`, `"last_modified_time": 1700000000`},
-		{`"last_modified_user_id": "alice"`, `"last_modified_user_id": "bob"`},
-		{`"id": "alice",
-      "name": "Alice McAlister",
-      "phone": "+9195551001",
-      "since": "ops"`, `"id": "bob",
-      "name": "Bob Roberts",
-      "phone": "+19195551002",
-      "since": "ops"`},
-	} {
-		if !strings.Contains(want, r[0]) {
-			t.Fatalf("test is stale: %q not in\n%s", r[0], want)
-		}
-		want = strings.Replace(want, r[0], r[1], 1)
-	}
-	if string(after) != want {
-		t.Errorf("after SetOnCall:\n%s\nwant:\n%s", after, want)
-	}
-	cfg, err := Parse(after)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if oc, _ := cfg.OnCall(); oc.ID != "bob" || cfg.CurrentConfig.LastModifiedTime != now.Unix() {
-		t.Errorf("parsed back: on call %+v at %d", oc, cfg.CurrentConfig.LastModifiedTime)
-	}
-	if len(Warnings(cfg)) != 0 {
-		t.Errorf("SetOnCall left oncall_user disagreeing with available_users: %v", Warnings(cfg))
-	}
-}
-
 func TestDocSetGetDelete(t *testing.T) {
-	doc, err := ParseDoc([]byte(`{"a": {"b": 1}, "n": null, "s": "str"}`))
+	doc, err := Parse([]byte(`{"a": {"b": 1}, "n": null, "s": "str"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,32 +161,107 @@ func TestDocSetGetDelete(t *testing.T) {
 	}
 }
 
-func TestParseDocRejects(t *testing.T) {
+func TestParseRejects(t *testing.T) {
 	for _, in := range []string{`[]`, `"s"`, `{"a":1} {"b":2}`, `{"a":}`, "\xef\xbb\xbf{"} {
-		if _, err := ParseDoc([]byte(in)); err == nil {
-			t.Errorf("ParseDoc(%q) succeeded", in)
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("Parse(%q) succeeded", in)
 		}
 	}
 	var se *SyntaxError
-	if _, err := ParseDoc([]byte("{\n\"a\":}")); !errors.As(err, &se) || se.Line != 2 || se.Column != 5 {
+	if _, err := Parse([]byte("{\n\"a\":}")); !errors.As(err, &se) || se.Line != 2 || se.Column != 5 {
 		t.Errorf("want *SyntaxError at 2:5, got %v", err)
 	}
 	// A byte order mark from a Windows editor is not an error.
-	if _, err := ParseDoc(append([]byte("\xef\xbb\xbf"), DefaultConfig()...)); err != nil {
+	if _, err := Parse(append([]byte("\xef\xbb\xbf"), sample...)); err != nil {
 		t.Errorf("BOM: %v", err)
 	}
 }
 
-func TestParseDocDuplicateKeys(t *testing.T) {
-	data := bytes.Replace(DefaultConfig(), []byte(`"session_lifetime": 300`), []byte(`"session_lifetime": 300, "session_lifetime": 60`), 1)
-	cfg, err := Parse(data)
+func TestParseNotObject(t *testing.T) {
+	var no *NotObjectError
+	if _, err := Parse([]byte(`[1]`)); !errors.As(err, &no) || no.Kind != "an array" {
+		t.Errorf("Parse([1]) = %v; want *NotObjectError for an array", err)
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	doc, err := Parse([]byte(`{"a": {"b": 1, "b": 2}, "c": [{"d": 1, "d": 3}], "e": 1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.CurrentConfig.SessionLifetime != 60 {
-		t.Errorf("last duplicate should win, got %d", cfg.CurrentConfig.SessionLifetime)
+	var got []string
+	for _, p := range doc.Duplicates() {
+		got = append(got, p.String())
 	}
-	if !slices.ContainsFunc(Warnings(cfg), func(p Problem) bool { return p.Path == "current_config.session_lifetime" }) {
-		t.Errorf("no warning about the duplicate: %v", Warnings(cfg))
+	if want := []string{"a.b", "c[0].d"}; !slices.Equal(got, want) {
+		t.Errorf("duplicates %q; want %q", got, want)
+	}
+	if v, _ := doc.Get([]string{"a", "b"}); v != json.Number("2") {
+		t.Errorf("a.b = %v; the last one should win", v)
+	}
+}
+
+func TestPathString(t *testing.T) {
+	for p, want := range map[string]Path{
+		"":               nil,
+		"a.b_c-d@e":      Path{}.Key("a").Key("b_c-d@e"),
+		"users[2].phone": Path{}.Key("users").Index(2).Key("phone"),
+		`users["a.b"].x`: Path{}.Key("users").Key("a.b").Key("x"),
+		`[""]`:           Path{}.Key(""),
+	} {
+		if got := want.String(); got != p {
+			t.Errorf("%q: got %q", p, got)
+		}
+	}
+	if !(Path{"a", "b"}).Within(Path{"a"}) || (Path{"a"}).Within(Path{"a", "b"}) || (Path{"x", "b"}).Within(Path{"a"}) {
+		t.Error("Within is wrong")
+	}
+}
+
+// problems is a Reporter that writes down what it hears.
+type problems struct{ failed, warned []string }
+
+func (p *problems) Failf(at Path, format string, args ...any) {
+	p.failed = append(p.failed, at.String()+": "+fmt.Sprintf(format, args...))
+}
+
+func (p *problems) Warnf(at Path, format string, args ...any) {
+	p.warned = append(p.warned, at.String()+": "+fmt.Sprintf(format, args...))
+}
+
+// Decode reports every mismatch, each at its path, and goes on.
+func TestDecodeReportsEveryMismatch(t *testing.T) {
+	type item struct {
+		N    int    `json:"n" jsondoc:"required"`
+		Frac int    `json:"frac" jsondoc:"truncate"`
+		Name string `json:"name"`
+	}
+	var v struct {
+		Items []item          `json:"items"`
+		Flag  bool            `json:"flag"`
+		Map   map[string]uint `json:"map"`
+		Any   any             `json:"any"`
+	}
+	doc, err := Parse([]byte(`{"items": [{"n": 1, "frac": 2.7, "name": "a"}, {"n": 1.5, "Name": "b"}, {"frac": 1}],
+		"flag": "yes", "map": {"x": 1, "y": -1}, "any": [1, "two"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r problems
+	doc.Decode(&v, &r)
+	wantFailed := []string{
+		"items[1].n: must be a whole number",
+		"items[2].n: is required",
+		"flag: must be true or false, not a string",
+		"map.y: must be a whole number, not negative, in range",
+	}
+	if !slices.Equal(r.failed, wantFailed) {
+		t.Errorf("failed:\n%q\nwant\n%q", r.failed, wantFailed)
+	}
+	if want := []string{`items[1].Name: is not a known key and is ignored; did you mean "name"?`}; !slices.Equal(r.warned, want) {
+		t.Errorf("warned %q; want %q", r.warned, want)
+	}
+	if v.Items[0] != (item{N: 1, Frac: 2, Name: "a"}) || v.Map["x"] != 1 || len(v.Any.([]any)) != 2 {
+		t.Errorf("decoded %+v", v)
 	}
 }

@@ -1,4 +1,4 @@
-package team
+package jsondoc
 
 import (
 	"encoding"
@@ -9,16 +9,26 @@ import (
 	"strings"
 )
 
-// decodeValue fills rv from a Doc tree value, reporting every type mismatch
-// with its path instead of stopping at the first one as encoding/json does.
-// It follows json tags; a `team` tag adds "required" (the key must be present
-// and not null) and "truncate" (an integer field takes a fractional number,
-// dropping the fraction). Types with their own UnmarshalJSON keep it.
-func decodeValue(node any, rv reflect.Value, at path, r *report) {
-	decodeOpts(node, rv, at, r, false)
+// Reporter hears what Decode finds wrong, at the path where it lies.
+type Reporter interface {
+	// Failf reports a value that cannot be decoded; nothing under at is
+	// worth reporting after it.
+	Failf(at Path, format string, args ...any)
+	// Warnf reports something that decodes but looks like a mistake.
+	Warnf(at Path, format string, args ...any)
 }
 
-func decodeOpts(node any, rv reflect.Value, at path, r *report, truncate bool) {
+// Decode fills v (a pointer) from the document, reporting every type
+// mismatch with its path to r instead of stopping at the first one as
+// encoding/json does. It follows json tags; a `jsondoc` tag adds
+// "required" (the key must be present and not null) and "truncate" (an
+// integer field takes a fractional number, dropping the fraction). Types
+// with their own UnmarshalJSON keep it.
+func (d *Doc) Decode(v any, r Reporter) {
+	decodeOpts(d.root, reflect.ValueOf(v).Elem(), nil, r, false)
+}
+
+func decodeOpts(node any, rv reflect.Value, at Path, r Reporter, truncate bool) {
 	if rv.Kind() == reflect.Pointer {
 		if node == nil {
 			rv.SetZero()
@@ -41,17 +51,17 @@ func decodeOpts(node any, rv reflect.Value, at path, r *report, truncate bool) {
 				err = u.UnmarshalJSON(b)
 			}
 			if err != nil {
-				r.fail(at, "%s", strings.TrimPrefix(err.Error(), "json: "))
+				r.Failf(at, "%s", strings.TrimPrefix(err.Error(), "json: "))
 			}
 			return
 		case encoding.TextUnmarshaler:
 			s, ok := node.(string)
 			if !ok {
-				r.fail(at, "must be a string, not %s", kindOf(node))
+				r.Failf(at, "must be a string, not %s", kindOf(node))
 				return
 			}
 			if err := u.UnmarshalText([]byte(s)); err != nil {
-				r.fail(at, "%v", err)
+				r.Failf(at, "%v", err)
 			}
 			return
 		}
@@ -60,14 +70,14 @@ func decodeOpts(node any, rv reflect.Value, at path, r *report, truncate bool) {
 	case reflect.Struct:
 		o, ok := node.(*Object)
 		if !ok {
-			r.fail(at, "must be an object, not %s", kindOf(node))
+			r.Failf(at, "must be an object, not %s", kindOf(node))
 			return
 		}
 		decodeStruct(o, rv, at, r)
 	case reflect.Map:
 		o, ok := node.(*Object)
 		if !ok {
-			r.fail(at, "must be an object, not %s", kindOf(node))
+			r.Failf(at, "must be an object, not %s", kindOf(node))
 			return
 		}
 		if rv.Type().Key().Kind() != reflect.String {
@@ -79,38 +89,38 @@ func decodeOpts(node any, rv reflect.Value, at path, r *report, truncate bool) {
 		}
 		for _, k := range o.keys {
 			ev := reflect.New(rv.Type().Elem()).Elem()
-			decodeOpts(o.vals[k], ev, at.key(k), r, truncate)
+			decodeOpts(o.vals[k], ev, at.Key(k), r, truncate)
 			rv.SetMapIndex(reflect.ValueOf(k).Convert(rv.Type().Key()), ev)
 		}
 	case reflect.Slice:
 		a, ok := node.([]any)
 		if !ok {
-			r.fail(at, "must be an array, not %s", kindOf(node))
+			r.Failf(at, "must be an array, not %s", kindOf(node))
 			return
 		}
 		s := reflect.MakeSlice(rv.Type(), len(a), len(a))
 		for i, e := range a {
-			decodeOpts(e, s.Index(i), at.index(i), r, truncate)
+			decodeOpts(e, s.Index(i), at.Index(i), r, truncate)
 		}
 		rv.Set(s)
 	case reflect.String:
 		s, ok := node.(string)
 		if !ok {
-			r.fail(at, "must be a string, not %s", kindOf(node))
+			r.Failf(at, "must be a string, not %s", kindOf(node))
 			return
 		}
 		rv.SetString(s)
 	case reflect.Bool:
 		b, ok := node.(bool)
 		if !ok {
-			r.fail(at, "must be true or false, not %s", kindOf(node))
+			r.Failf(at, "must be true or false, not %s", kindOf(node))
 			return
 		}
 		rv.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := node.(json.Number)
 		if !ok {
-			r.fail(at, "must be a number, not %s", kindOf(node))
+			r.Failf(at, "must be a number, not %s", kindOf(node))
 			return
 		}
 		i, err := strconv.ParseInt(string(n), 10, 64)
@@ -118,40 +128,40 @@ func decodeOpts(node any, rv reflect.Value, at path, r *report, truncate bool) {
 			f, ferr := strconv.ParseFloat(string(n), 64)
 			switch {
 			case ferr != nil || math.Abs(f) >= math.MaxInt64:
-				r.fail(at, "is out of range")
+				r.Failf(at, "is out of range")
 				return
 			case f != math.Trunc(f) && !truncate:
-				r.fail(at, "must be a whole number")
+				r.Failf(at, "must be a whole number")
 				return
 			}
 			i = int64(f)
 		}
 		if rv.OverflowInt(i) {
-			r.fail(at, "is out of range")
+			r.Failf(at, "is out of range")
 			return
 		}
 		rv.SetInt(i)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, ok := node.(json.Number)
 		if !ok {
-			r.fail(at, "must be a number, not %s", kindOf(node))
+			r.Failf(at, "must be a number, not %s", kindOf(node))
 			return
 		}
 		u, err := strconv.ParseUint(string(n), 10, 64)
 		if err != nil || rv.OverflowUint(u) {
-			r.fail(at, "must be a whole number, not negative, in range")
+			r.Failf(at, "must be a whole number, not negative, in range")
 			return
 		}
 		rv.SetUint(u)
 	case reflect.Float32, reflect.Float64:
 		n, ok := node.(json.Number)
 		if !ok {
-			r.fail(at, "must be a number, not %s", kindOf(node))
+			r.Failf(at, "must be a number, not %s", kindOf(node))
 			return
 		}
 		f, err := strconv.ParseFloat(string(n), 64)
 		if err != nil || rv.OverflowFloat(f) {
-			r.fail(at, "is out of range")
+			r.Failf(at, "is out of range")
 			return
 		}
 		rv.SetFloat(f)
@@ -162,21 +172,21 @@ func decodeOpts(node any, rv reflect.Value, at path, r *report, truncate bool) {
 
 // fallback lets encoding/json decode what the walker does not model (any,
 // arrays, non-string map keys).
-func fallback(node any, rv reflect.Value, at path, r *report) {
+func fallback(node any, rv reflect.Value, at Path, r Reporter) {
 	b, err := appendValue(nil, node, "", 0)
 	if err != nil {
-		r.fail(at, "%v", err)
+		r.Failf(at, "%v", err)
 		return
 	}
 	p := reflect.New(rv.Type())
 	if err := json.Unmarshal(b, p.Interface()); err != nil {
-		r.fail(at, "%s", strings.TrimPrefix(err.Error(), "json: "))
+		r.Failf(at, "%s", strings.TrimPrefix(err.Error(), "json: "))
 		return
 	}
 	rv.Set(p.Elem())
 }
 
-func decodeStruct(o *Object, rv reflect.Value, at path, r *report) {
+func decodeStruct(o *Object, rv reflect.Value, at Path, r Reporter) {
 	known := map[string]bool{}
 	decodeFields(o, rv, at, r, known)
 	for _, k := range o.keys {
@@ -187,14 +197,14 @@ func decodeStruct(o *Object, rv reflect.Value, at path, r *report) {
 		// in the wrong case is silently ignored, which is worth a word.
 		for name := range known {
 			if strings.EqualFold(k, name) {
-				r.warnf(at.key(k), "is not a known key and is ignored; did you mean %q?", name)
+				r.Warnf(at.Key(k), "is not a known key and is ignored; did you mean %q?", name)
 				break
 			}
 		}
 	}
 }
 
-func decodeFields(o *Object, rv reflect.Value, at path, r *report, known map[string]bool) {
+func decodeFields(o *Object, rv reflect.Value, at Path, r Reporter, known map[string]bool) {
 	t := rv.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -218,27 +228,28 @@ func decodeFields(o *Object, rv reflect.Value, at path, r *report, known map[str
 				continue
 			}
 		}
-		name, ok := fieldName(f)
+		name, ok := FieldName(f)
 		if !ok {
 			continue
 		}
 		known[name] = true
-		opts := tagOptions(f.Tag.Get("team"))
+		opts := tagOptions(f.Tag.Get("jsondoc"))
 		node, present := o.vals[name]
 		if !present || node == nil {
 			if opts["required"] {
-				r.fail(at.key(name), "is required")
+				r.Failf(at.Key(name), "is required")
 			}
 			if !present {
 				continue
 			}
 		}
-		decodeOpts(node, rv.Field(i), at.key(name), r, opts["truncate"])
+		decodeOpts(node, rv.Field(i), at.Key(name), r, opts["truncate"])
 	}
 }
 
-// fieldName is the JSON key of a struct field, as encoding/json names it.
-func fieldName(f reflect.StructField) (string, bool) {
+// FieldName is the key a struct field is read from, as encoding/json names
+// it; false for a field Decode leaves alone.
+func FieldName(f reflect.StructField) (string, bool) {
 	if !f.IsExported() {
 		return "", false
 	}

@@ -1,4 +1,4 @@
-package team
+package jsondoc
 
 import (
 	"bytes"
@@ -9,10 +9,10 @@ import (
 	"unicode/utf8"
 )
 
-// Doc is the config file as a JSON tree, kept so that the pager can write a
-// change back without disturbing anything else ops put in the file: objects
-// keep their key order, numbers keep their text (1611602242 stays
-// 1611602242), and keys this version does not know survive at any depth.
+// Doc is a JSON document as a tree, kept so that a change can be written
+// back without disturbing anything else in the file: objects keep their key
+// order, numbers keep their text (1611602242 stays 1611602242), and keys
+// the reader does not know survive at any depth.
 //
 // Values in the tree are *Object, []any, string, json.Number, bool and nil.
 // A Doc is not safe for concurrent use.
@@ -20,7 +20,7 @@ type Doc struct {
 	root *Object
 	// dups are the paths of keys that appeared twice in one object; the last
 	// value won, as with encoding/json, but it is worth telling ops.
-	dups []path
+	dups []Path
 }
 
 // Object is a JSON object that remembers its key order.
@@ -94,9 +94,18 @@ func (e *SyntaxError) Error() string {
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// ParseDoc reads a config document. Its top level must be an object. Syntax
-// errors are *SyntaxError.
-func ParseDoc(data []byte) (*Doc, error) {
+// NotObjectError is a document whose top level is not an object.
+type NotObjectError struct {
+	Kind string // what it is instead: "an array", "a string", ...
+}
+
+func (e *NotObjectError) Error() string {
+	return "jsondoc: the document must be a JSON object, not " + e.Kind
+}
+
+// Parse reads a document. Its top level must be an object (else
+// *NotObjectError). Syntax errors are *SyntaxError.
+func Parse(data []byte) (*Doc, error) {
 	// Editors on Windows like to add a byte order mark; it is not JSON.
 	data = bytes.TrimPrefix(data, utf8BOM)
 	if !json.Valid(data) {
@@ -115,7 +124,7 @@ func ParseDoc(data []byte) (*Doc, error) {
 	}
 	root, ok := v.(*Object)
 	if !ok {
-		return nil, fmt.Errorf("team: config must be a JSON object, not %s", kindOf(v))
+		return nil, &NotObjectError{Kind: kindOf(v)}
 	}
 	d.root = root
 	return d, nil
@@ -143,7 +152,7 @@ func syntaxError(data []byte) error {
 	return &SyntaxError{Line: line, Column: utf8.RuneCount(data[start:off]) + 1, Msg: se.Error()}
 }
 
-func (d *Doc) readValue(dec *json.Decoder, tok json.Token, at path) (any, error) {
+func (d *Doc) readValue(dec *json.Decoder, tok json.Token, at Path) (any, error) {
 	switch t := tok.(type) {
 	case json.Delim:
 		switch t {
@@ -159,12 +168,12 @@ func (d *Doc) readValue(dec *json.Decoder, tok json.Token, at path) (any, error)
 				if err != nil {
 					return nil, err
 				}
-				v, err := d.readValue(dec, vt, at.key(key))
+				v, err := d.readValue(dec, vt, at.Key(key))
 				if err != nil {
 					return nil, err
 				}
 				if _, dup := o.vals[key]; dup {
-					d.dups = append(d.dups, at.key(key))
+					d.dups = append(d.dups, at.Key(key))
 				}
 				o.put(key, v)
 			}
@@ -177,7 +186,7 @@ func (d *Doc) readValue(dec *json.Decoder, tok json.Token, at path) (any, error)
 				if err != nil {
 					return nil, err
 				}
-				v, err := d.readValue(dec, vt, at.index(len(a)))
+				v, err := d.readValue(dec, vt, at.Index(len(a)))
 				if err != nil {
 					return nil, err
 				}
@@ -186,11 +195,16 @@ func (d *Doc) readValue(dec *json.Decoder, tok json.Token, at path) (any, error)
 			_, err := dec.Token() // ']'
 			return a, err
 		}
-		return nil, fmt.Errorf("team: unexpected %v", t)
+		return nil, fmt.Errorf("jsondoc: unexpected %v", t)
 	default:
 		return t, nil // string, json.Number, bool, nil
 	}
 }
+
+// Duplicates are the paths of keys that appeared twice in one object; the
+// last value won, as with encoding/json, but it is worth telling the
+// person who wrote the file.
+func (d *Doc) Duplicates() []Path { return append([]Path(nil), d.dups...) }
 
 // Root is the top-level object; changes to it change the document.
 func (d *Doc) Root() *Object { return d.root }
@@ -218,11 +232,11 @@ func (d *Doc) Get(p []string) (any, bool) {
 // an object.
 func (d *Doc) Set(p []string, value any) error {
 	if len(p) == 0 {
-		return errors.New("team: Doc.Set: empty path")
+		return errors.New("jsondoc: Doc.Set: empty path")
 	}
 	v, err := toTree(value)
 	if err != nil {
-		return fmt.Errorf("team: set %s: %w", path(p), err)
+		return fmt.Errorf("jsondoc: set %s: %w", Path(p), err)
 	}
 	o := d.root
 	for i, k := range p[:len(p)-1] {
@@ -235,7 +249,7 @@ func (d *Doc) Set(p []string, value any) error {
 		}
 		child, ok := next.(*Object)
 		if !ok {
-			return fmt.Errorf("team: set %s: %s is %s, not an object", path(p), path(p[:i+1]), kindOf(next))
+			return fmt.Errorf("jsondoc: set %s: %s is %s, not an object", Path(p), Path(p[:i+1]), kindOf(next))
 		}
 		o = child
 	}
@@ -367,7 +381,7 @@ func appendValue(b []byte, v any, indent string, depth int) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	}
-	return nil, fmt.Errorf("team: %T is not a document value", v)
+	return nil, fmt.Errorf("jsondoc: %T is not a document value", v)
 }
 
 // appendString quotes s as JSON without encoding/json's HTML escaping, so a
