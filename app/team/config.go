@@ -15,6 +15,8 @@ import (
 	// Time zones are validated and used from config; embedding the database
 	// keeps that independent of what the host or container image ships.
 	_ "time/tzdata"
+
+	"github.com/oncall/pager/app/alerts"
 )
 
 // Defaults for optional settings that are absent or 0.
@@ -49,9 +51,11 @@ type Config struct {
 	DefaultNotificationChannels []string `json:"default_notification_channels,omitempty"`
 	// Rates are Twilio's sending limits; Parse fills in the defaults.
 	Rates *Rates `json:"rates,omitempty"`
-	// Escalation is the alert escalation policy and per-person throttling
-	// (escalation.go); absent means alerts.DefaultSettings.
-	Escalation *Escalation `json:"escalation,omitempty"`
+	// Escalation is the optional "escalation" section: who an alert pages,
+	// in which order and how often, and how many pages one person may get
+	// before the rest are bundled (alerts.Settings documents the shape).
+	// Absent means alerts.DefaultSettings.
+	Escalation *alerts.Settings `json:"escalation,omitempty"`
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.

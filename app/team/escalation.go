@@ -7,11 +7,6 @@ import (
 	"github.com/oncall/pager/app/alerts"
 )
 
-// Escalation is the optional "escalation" section: who an alert pages, in
-// which order and how often, and how many pages one person may get before
-// the rest are bundled (alerts.Settings documents the shape).
-type Escalation alerts.Settings
-
 // EscalationSettings returns the escalation section in force:
 // alerts.DefaultSettings when the config has none. Throttle zero values
 // mean the alerts package's defaults.
@@ -19,11 +14,17 @@ func (c *Config) EscalationSettings() alerts.Settings {
 	if c == nil || c.Escalation == nil {
 		return alerts.DefaultSettings()
 	}
-	return alerts.Settings(*c.Escalation)
+	return *c.Escalation
 }
 
-func (e *Escalation) validate(c *Config, at path, r *report) {
-	s := alerts.Settings(*e)
+// checkEscalation reports the escalation section's problems, as the alerts
+// package finds them, at their config paths, and warns about targets the
+// config does not know.
+func (c *Config) checkEscalation(at path, r *report) {
+	if c.Escalation == nil {
+		return
+	}
+	s := *c.Escalation
 	for _, p := range s.Validate() {
 		where, msg, ok := strings.Cut(p, ": ")
 		if !ok {

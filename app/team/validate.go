@@ -149,8 +149,10 @@ func (c *Config) check(r *report) {
 			}
 		}
 	}
-	// A list of names has no type to hang a method on.
+	// A list of names has no type to hang a method on, and the escalation
+	// section's type is the alerts package's.
 	c.checkDefaultChannels(path{"default_notification_channels"}, r)
+	c.checkEscalation(path{"escalation"}, r)
 }
 
 func (a *AvailableUsers) validate(c *Config, at path, r *report) {
