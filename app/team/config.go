@@ -1,8 +1,3 @@
-// Package team is the team's operational config: who may control the pager,
-// who is on call and the pager's settings. It is one JSON object in the store,
-// edited by hand by ops and written back by the pager (TAKE), so the package
-// both validates strictly and round-trips the document without losing what it
-// does not understand.
 package team
 
 import (
