@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -119,11 +118,7 @@ func (p *Pages) text(ctx context.Context, cfg *team.Config, a alerts.Alert, u te
 	}
 	p.log.Warn("notify: page SMS refused; calling instead", "alert", alertID, "user", u.ID, "opted_out", twilio.IsOptOut(err))
 	if rec := p.recorder(); rec != nil && alertID != "" {
-		refused := twilio.StatusCallback{SID: "send-" + u.ID + "-" + alerts.StepRef(ctx), Status: "failed"}
-		if twilio.IsOptOut(err) {
-			refused.ErrorCode = strconv.Itoa(twilio.CodeUnsubscribed)
-		}
-		d := PageDelivery(alerts.ChannelSMS, u.ID, refused)
+		d := PageDelivery(alerts.ChannelSMS, u.ID, twilio.RefusedMessage("send-"+u.ID+"-"+alerts.StepRef(ctx), err))
 		if _, rerr := rec.RecordDelivery(ctx, alertID, d); rerr != nil && !errors.Is(rerr, alerts.ErrNotFound) {
 			p.log.Warn("notify: refused page SMS not recorded", "alert", alertID, "err", rerr)
 		}

@@ -131,6 +131,16 @@ func ParseStatusCallback(form url.Values) StatusCallback {
 	return cb
 }
 
+// RefusedMessage is the callback a text Twilio refused to send (err, from
+// SendMessage) stands for: failed, and opted out when that is why.
+func RefusedMessage(sid string, err error) StatusCallback {
+	cb := StatusCallback{Kind: KindMessage, SID: sid, Status: "failed"}
+	if IsOptOut(err) {
+		cb.ErrorCode = strconv.Itoa(CodeUnsubscribed)
+	}
+	return cb
+}
+
 // Outcome reads the callback.
 func (cb StatusCallback) Outcome() Outcome {
 	return StatusOutcome(cb.Kind, cb.Status, cb.ErrorCode, cb.AnsweredBy)

@@ -1,6 +1,7 @@
 package twilio_test
 
 import (
+	"fmt"
 	"net/url"
 	"testing"
 
@@ -130,6 +131,17 @@ func TestStatusOutOfOrder(t *testing.T) {
 		if cur != tc.want {
 			t.Errorf("%v: ends at %q; want %q", tc.seq, cur, tc.want)
 		}
+	}
+}
+
+func TestRefusedMessage(t *testing.T) {
+	optOut := fmt.Errorf("send: %w", &twilio.Error{Status: 400, Code: twilio.CodeUnsubscribed})
+	if o := twilio.RefusedMessage("x", optOut).Outcome(); !o.Failed || !o.OptedOut || !o.Final {
+		t.Errorf("opted out: %+v", o)
+	}
+	invalid := &twilio.Error{Status: 400, Code: twilio.CodeInvalidTo}
+	if o := twilio.RefusedMessage("x", invalid).Outcome(); !o.Failed || o.OptedOut {
+		t.Errorf("invalid number: %+v", o)
 	}
 }
 
