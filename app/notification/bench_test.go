@@ -1,4 +1,4 @@
-package notify
+package notification
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/outbound"
 )
 
 // BenchmarkNotify1000 accepts one event for 1,000 recipients (a text and an
@@ -20,7 +21,7 @@ func BenchmarkNotify1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n.ID = NewID()
-		if err := r.out.Notify(ctx, r.q, n); err != nil {
+		if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,14 +37,14 @@ func BenchmarkNotify1000(b *testing.B) {
 func BenchmarkQueueOverheadPerMessage(b *testing.B) {
 	for _, users := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("recipients=%d", users), func(b *testing.B) {
-			r := newRig(b, rigOptions{users: users, rates: Rates{SMSPerSecond: 1e9, CallsPerSecond: 1e9}, realClock: true})
+			r := newRig(b, rigOptions{users: users, rates: outbound.Rates{SMSPerSecond: 1e9, CallsPerSecond: 1e9}, realClock: true})
 			n := r.notification(b, "Disk db1 at 97%")
 			ctx := context.Background()
 			msgs := 0
 			w0, size0 := r.st.Writes()
 			for b.Loop() {
 				n.ID = NewID()
-				if err := r.out.Notify(ctx, r.q, n); err != nil {
+				if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 					b.Fatal(err)
 				}
 				for {
@@ -77,10 +78,10 @@ func BenchmarkDrainRate(b *testing.B) {
 		rate  = 100.0
 	)
 	for b.Loop() {
-		r := newRig(b, rigOptions{users: users, rates: Rates{SMSPerSecond: rate, CallsPerSecond: rate}, realClock: true})
+		r := newRig(b, rigOptions{users: users, rates: outbound.Rates{SMSPerSecond: rate, CallsPerSecond: rate}, realClock: true})
 		// Keep the queue's poll short: the plan spaces texts 10ms apart.
 		r.q = jobs.New(r.st, jobs.Options{Poll: 5 * time.Millisecond})
-		r.out.Register(r.q)
+		r.ntf.Register(r.q)
 		n := r.notification(b, "Disk db1 at 97%")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -88,7 +89,7 @@ func BenchmarkDrainRate(b *testing.B) {
 			defer close(done)
 			_ = r.q.Run(ctx)
 		}()
-		if err := r.out.Notify(ctx, r.q, n); err != nil {
+		if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 			b.Fatal(err)
 		}
 		for {

@@ -1,4 +1,4 @@
-package notify
+package notification
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
-	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/twiml"
 )
 
@@ -42,16 +42,12 @@ type Delivery struct {
 	UpdatedAt   time.Time `json:"updated_at,omitzero"`
 }
 
-// errDeferred: the step was rescheduled for its rate-limit slot; whatever
-// it returns is discarded by the queue (its step changed while it ran).
-var errDeferred = errors.New("notify: rescheduled for its rate-limit slot")
-
 // maxVoiceRunes keeps the spoken message, said twice, well inside Twilio's
 // 4,000-character limit on inline TwiML.
 const maxVoiceRunes = 1000
 
 // deliverStep is the handler of every notification step.
-func (o *Outbound) deliverStep(q *jobs.Queue) jobs.StepFunc {
+func (o *Service) deliverStep(q *jobs.Queue) jobs.StepFunc {
 	return func(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
 		p, err := decodePayload(job)
 		if err != nil {
@@ -61,7 +57,7 @@ func (o *Outbound) deliverStep(q *jobs.Queue) jobs.StepFunc {
 		if !ok {
 			return nil, jobs.Permanent(fmt.Errorf("notify: %s has no delivery %q", job.ID, step.Name))
 		}
-		res := Delivery{Medium: d.Route.Medium, Address: MaskAddress(d.Route.Medium, d.Route.Address),
+		res := Delivery{Medium: d.Route.Medium, Address: outbound.MaskAddress(d.Route.Medium, d.Route.Address),
 			Channel: d.Route.Channel, Attempts: step.Attempts + 1}
 		switch d.Route.Medium {
 		case team.MediumSMS:
@@ -71,7 +67,7 @@ func (o *Outbound) deliverStep(q *jobs.Queue) jobs.StepFunc {
 		default:
 			err = o.deliverChannel(ctx, p, d, &res)
 		}
-		if errors.Is(err, errDeferred) {
+		if errors.Is(err, outbound.ErrDeferred) {
 			return nil, err
 		}
 		if err != nil {
@@ -90,47 +86,36 @@ func (o *Outbound) deliverStep(q *jobs.Queue) jobs.StepFunc {
 
 // ackURL is the status callback of a text or call: the notification, the
 // recipient's job and the step, so the receipt updates that job alone.
-func (o *Outbound) ackURL(id, jobID, step string) string {
+func (o *Service) ackURL(id, jobID, step string) string {
 	if o.base == "" {
 		return ""
 	}
 	return o.base + "/ack?" + url.Values{"n": {id}, "job": {jobID}, "step": {step}}.Encode()
 }
 
-func (o *Outbound) deliverSMS(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, p *payload, d planned, res *Delivery) error {
+func (o *Service) deliverSMS(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, p *payload, d planned, res *Delivery) error {
 	if d.Sender == "" {
 		return jobs.Permanent(errors.New("notify: no number to text from: set current_config.from_phone, the event's from_phone or the channel's"))
 	}
-	body := TrimSMS(p.Message)
-	if err := o.admit(ctx, q, job, step, o.sms, d.Sender, Segments(body)); err != nil {
-		return err
-	}
-	sid, err := o.tw.SendMessage(ctx, twilio.Message{From: d.Sender, To: d.Route.Address, Body: body,
+	sid, err := o.out.SendTextStep(ctx, q, job, step, outbound.Text{From: d.Sender, To: d.Route.Address, Body: p.Message,
 		StatusCallback: o.ackURL(p.ID, job.ID, step.Name)})
 	if err != nil {
-		return twilioError(err)
+		return err
 	}
 	res.SID, res.Status = sid, "queued"
 	return nil
 }
 
-func (o *Outbound) deliverCall(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, p *payload, d planned, res *Delivery) error {
+func (o *Service) deliverCall(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, p *payload, d planned, res *Delivery) error {
 	if d.Sender == "" {
 		return jobs.Permanent(errors.New("notify: no number to call from: set current_config.from_phone, the event's from_phone or the channel's"))
 	}
-	if err := o.admit(ctx, q, job, step, o.calls, callKey, 1); err != nil {
-		return err
-	}
 	say := VoiceText(p.Message)
-	call := twilio.Call{From: d.Sender, To: d.Route.Address, Timeout: 30,
-		Twiml: twiml.Voice(twiml.Say{Text: say}, twiml.Pause{Seconds: 1}, twiml.Say{Text: "Again: " + say})}
-	if cb := o.ackURL(p.ID, job.ID, step.Name); cb != "" {
-		call.StatusCallback = cb
-		call.StatusCallbackEvents = []string{"initiated", "ringing", "answered", "completed"}
-	}
-	sid, err := o.tw.StartCall(ctx, call)
+	sid, err := o.out.StartCallStep(ctx, q, job, step, outbound.Call{From: d.Sender, To: d.Route.Address,
+		Twiml:          twiml.Voice(twiml.Say{Text: say}, twiml.Pause{Seconds: 1}, twiml.Say{Text: "Again: " + say}),
+		StatusCallback: o.ackURL(p.ID, job.ID, step.Name)})
 	if err != nil {
-		return twilioError(err)
+		return err
 	}
 	res.SID, res.Status = sid, "queued"
 	return nil
@@ -147,68 +132,10 @@ func VoiceText(msg string) string {
 	return string(r[:maxVoiceRunes-1]) + "…"
 }
 
-// twilioError classifies a failed send; an opted-out recipient is named as
-// such so the report says why.
-func twilioError(err error) error {
-	if twilio.IsOptOut(err) {
-		return jobs.Permanent(fmt.Errorf("recipient opted out (replied STOP; they must text START to the sender first): %w", err))
-	}
-	return classify(err)
-}
-
-// admit waits for a rate-limit slot, but only briefly and only in a few
-// workers at once: the queue's workers are shared with every other
-// delivery and the voicemail pages. Waits within the planning window are
-// what planning intends; a longer one needs one of the few waiter slots.
-// A step whose slot is more than MaxRateWait away, or that would be one
-// long waiter too many, is rescheduled for its slot in the plan instead,
-// freeing its worker (errDeferred).
-func (o *Outbound) admit(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, l *Limiter, key string, cost int) error {
-	o.syncRates()
-	if l.Delay(key) > o.window {
-		select {
-		case o.waiters <- struct{}{}:
-			defer func() { <-o.waiters }()
-		default:
-			return o.reschedule(ctx, q, job, step, l, key, cost)
-		}
-	}
-	r, ok := l.reserve(key, cost, o.maxHold)
-	if !ok {
-		return o.reschedule(ctx, q, job, step, l, key, cost)
-	}
-	return r.wait(ctx)
-}
-
-// reschedule moves the running step's NextAt to its planned slot. The
-// queue then discards this run's outcome (the step changed while it ran)
-// and runs it again when due; the attempt is not counted. If the job cannot
-// be updated, the step waits for a slot here after all.
-func (o *Outbound) reschedule(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, l *Limiter, key string, cost int) error {
-	at := l.Plan(key, cost).UTC()
-	_, err := q.Update(ctx, job.ID, func(j *jobs.Job) error {
-		s := j.Step(step.Name)
-		if s == nil || s.State != jobs.StepPending || s.Attempts != step.Attempts {
-			return errStale
-		}
-		s.NextAt = at
-		return nil
-	})
-	if err != nil {
-		o.log.Warn("notify: could not reschedule a rate-limited delivery; waiting for its slot instead",
-			"job", job.ID, "step", step.Name, "err", err)
-		return l.Wait(ctx, key, cost)
-	}
-	o.log.Debug("notify: delivery rescheduled for its rate-limit slot", "job", job.ID, "step", step.Name, "at", at)
-	return errDeferred
-}
-
-var errStale = errors.New("notify: step changed meanwhile")
-
 // deliverChannel delivers by email, webhook or chat, with the credentials
 // of the named channel or, for a user's own route, the pager's mail
 // settings or the channel Config.Transport names.
-func (o *Outbound) deliverChannel(ctx context.Context, p *payload, d planned, res *Delivery) error {
+func (o *Service) deliverChannel(ctx context.Context, p *payload, d planned, res *Delivery) error {
 	var cfg *team.Config
 	if o.cfg != nil {
 		cfg = o.cfg.Current()
@@ -224,64 +151,16 @@ func (o *Outbound) deliverChannel(ctx context.Context, p *payload, d planned, re
 			return jobs.Permanent(fmt.Errorf("notify: notification channel %q was disabled", r.Channel))
 		}
 	}
-	transport := func() (team.NotificationChannel, error) {
-		if r.Channel != "" {
-			return ch, nil
-		}
-		_, t, ok := cfg.Transport(r.Medium)
-		if !ok {
-			return t, jobs.Permanent(fmt.Errorf("notify: no enabled %s notification channel supplies the credentials for %s", r.Medium, r.Medium))
-		}
-		return t, nil
-	}
-	m := channel.Message{NotificationID: p.ID, Subject: p.Subject, Body: p.Message}
-	var sender channel.Sender
-	switch r.Medium {
-	case team.MediumEmail:
+	if r.Medium == team.MediumEmail {
 		return o.deliverEmail(ctx, cfg, ch, p, d, res)
-	case team.MediumWebhook:
-		w := channel.Webhook{URL: r.Address, Client: o.client, Now: o.now}
-		if r.Channel != "" {
-			w.URL, w.Secret = ch.URL, ch.Secret
-		}
-		// RedFlash's receivers expect the message alone.
-		m.Subject = ""
-		sender = w
-	case team.MediumPushover:
-		t, terr := transport()
-		if terr != nil {
-			return terr
-		}
-		sender = channel.Pushover{Token: t.Token, User: r.Address, BaseURL: o.pushURL, Client: o.client}
-	case team.MediumMattermost:
-		t, terr := transport()
-		if terr != nil {
-			return terr
-		}
-		mm := channel.Mattermost{URL: t.URL, Host: t.Host, Token: t.Token, Channel: t.Channel,
-			Username: t.Username, IconURL: t.Icon, Client: o.client}
-		if r.Channel == "" {
-			mm.Channel = r.Address // the user's "@alice" or channel name
-		}
-		sender = mm
-	case team.MediumSlack:
-		s := channel.Slack{URL: r.Address, Client: o.client}
-		if r.Channel != "" {
-			s.URL = ch.URL // the route only knows the host: the URL is a secret
-		}
-		sender = s
-	case team.MediumSignal:
-		t, terr := transport()
-		if terr != nil {
-			return terr
-		}
-		sender = channel.Signal{CliPath: t.CliPath, User: t.User, Recipient: r.Address}
-	default:
-		return jobs.Permanent(fmt.Errorf("notify: unknown medium %q", r.Medium))
 	}
-	rc, err := sender.Send(ctx, m)
+	var named *team.NotificationChannel
+	if r.Channel != "" {
+		named = &ch
+	}
+	rc, err := o.out.Post(ctx, r.Medium, r.Address, named, channel.Message{NotificationID: p.ID, Subject: p.Subject, Body: p.Message})
 	if err != nil {
-		return channelError(err)
+		return err
 	}
 	res.SID, res.Detail, res.Status = rc.ID, rc.Detail, "sent"
 	if r.Medium == team.MediumWebhook {
@@ -292,7 +171,7 @@ func (o *Outbound) deliverChannel(ctx context.Context, p *payload, d planned, re
 	return nil
 }
 
-func (o *Outbound) deliverEmail(ctx context.Context, cfg *team.Config, ch team.NotificationChannel, p *payload, d planned, res *Delivery) error {
+func (o *Service) deliverEmail(ctx context.Context, cfg *team.Config, ch team.NotificationChannel, p *payload, d planned, res *Delivery) error {
 	var ms team.MailSettings
 	switch {
 	case d.Route.Channel != "":
@@ -301,7 +180,7 @@ func (o *Outbound) deliverEmail(ctx context.Context, cfg *team.Config, ch team.N
 	case cfg != nil:
 		ms = cfg.CurrentConfig.MailSettings
 	}
-	rc, err := o.Email(ctx, ms, []string{d.Route.Address}, channel.Message{
+	rc, err := o.out.Email(ctx, ms, []string{d.Route.Address}, channel.Message{
 		NotificationID: p.ID,
 		Subject:        EmailSubject(p.Subject, p.Message),
 		Body:           p.Message + "\n\n-- \nSent by the on-call pager for " + p.Source + ", notification " + p.ID + ".\n",
@@ -328,9 +207,4 @@ func EmailSubject(subject, msg string) string {
 	return s
 }
 
-func channelError(err error) error {
-	if channel.IsPermanent(err) {
-		return jobs.Permanent(err)
-	}
-	return err
-}
+var errStale = errors.New("notify: step changed meanwhile")

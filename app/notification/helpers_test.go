@@ -1,4 +1,4 @@
-package notify
+package notification
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store/storetest"
@@ -188,7 +189,8 @@ type rig struct {
 	tw    *fakeTwilio
 	mail  *fakeEmail
 	cfg   *staticConfig
-	out   *Outbound
+	out   *outbound.Outbound
+	ntf   *Service
 	q     *jobs.Queue
 }
 
@@ -196,7 +198,7 @@ type rigOptions struct {
 	users       int
 	extra       string
 	workers     int
-	rates       Rates
+	rates       outbound.Rates
 	maxRateWait time.Duration
 	waiters     int
 	st          *storetest.Mem
@@ -220,27 +222,23 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	r.tw = &fakeTwilio{now: now}
 	r.mail = &fakeEmail{now: now}
 	r.cfg = &staticConfig{cfg: parseTeam(t, teamJSON(o.users, o.extra))}
-	var sms, calls *Limiter
+	var sms, calls *outbound.Limiter
 	if o.rates.SMSPerSecond > 0 {
-		sms = NewLimiter(o.rates.SMSPerSecond, now, sleep)
+		sms = outbound.NewLimiter(o.rates.SMSPerSecond, now, sleep)
 	}
 	if o.rates.CallsPerSecond > 0 {
-		calls = NewLimiter(o.rates.CallsPerSecond, now, sleep)
+		calls = outbound.NewLimiter(o.rates.CallsPerSecond, now, sleep)
 	}
-	r.out = New(Options{
-		Twilio: r.tw, Store: r.st, Config: r.cfg, BaseURL: "https://pager.example.test", Now: now,
+	// Without fixed rates the limiters follow the config, on the rig's clock.
+	r.out = outbound.New(outbound.Options{
+		Twilio: r.tw, Config: r.cfg, Now: now, Sleep: sleep,
 		SMSLimiter: sms, CallLimiter: calls, RateWaiters: o.waiters, MaxRateWait: o.maxRateWait,
 		Email: func(e channel.Email) channel.Sender { return fakeEmailSender{f: r.mail, to: e.To} },
 	})
-	if o.rates.SMSPerSecond == 0 && !o.realClock {
-		// Config-driven rates, on the fake clock.
-		r.out.sms = NewLimiter(1, now, sleep)
-		r.out.calls = NewLimiter(1, now, sleep)
-		r.out.syncRates()
-	}
+	r.ntf = New(r.out, Options{Store: r.st, Config: r.cfg, BaseURL: "https://pager.example.test", Now: now})
 	r.q = jobs.New(r.st, jobs.Options{Now: now, Workers: o.workers, Lease: time.Hour,
 		Backoff: func(int) time.Duration { return time.Second }})
-	r.out.Register(r.q)
+	r.ntf.Register(r.q)
 	return r
 }
 
@@ -312,4 +310,14 @@ func (r *rig) job(t testing.TB, id string) jobs.Job {
 		all.Steps = append(all.Steps, j.Steps...)
 	}
 	return all
+}
+
+func smsLimiter(o *outbound.Outbound) *outbound.Limiter {
+	l, _ := o.Limiters()
+	return l
+}
+
+func callLimiter(o *outbound.Outbound) *outbound.Limiter {
+	_, l := o.Limiters()
+	return l
 }

@@ -1,4 +1,4 @@
-package notify
+package notification
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 )
@@ -216,7 +217,7 @@ func StepName(userID string, r team.Route) string {
 // rate limiter will probably give it, so a thousand queued texts drain at
 // the allowed rate without a thousand steps holding the queue's workers in
 // the limiter, and email, webhooks and chat go out at once beside them.
-func (o *Outbound) Notify(ctx context.Context, q *jobs.Queue, n Notification) error {
+func (o *Service) Notify(ctx context.Context, q *jobs.Queue, n Notification) error {
 	if !ValidID(n.ID) {
 		return fmt.Errorf("notify: notification id %q: want 32 hex digits", n.ID)
 	}
@@ -257,10 +258,10 @@ const enqueueWorkers = 8
 // enqueue stores the recipients' jobs, booking their texts and calls into
 // the rate limiters' plan, and takes back the bookings of the jobs it did
 // not create (duplicates, or errors). It returns how many it created.
-func (o *Outbound) enqueue(ctx context.Context, q *jobs.Queue, created time.Time, ps []*payload) (int, error) {
-	o.syncRates()
+func (o *Service) enqueue(ctx context.Context, q *jobs.Queue, created time.Time, ps []*payload) (int, error) {
+	o.out.SyncRates()
 	js := make([]jobs.Job, len(ps))
-	books := make([][]booking, len(ps))
+	books := make([][]outbound.Booking, len(ps))
 	for i, p := range ps {
 		data, err := json.Marshal(p)
 		if err != nil {
@@ -292,7 +293,7 @@ func (o *Outbound) enqueue(ctx context.Context, q *jobs.Queue, created time.Time
 			continue
 		}
 		for k := len(books[i]) - 1; k >= 0; k-- {
-			books[i][k].undo()
+			books[i][k].Undo()
 		}
 	}
 	return n, errors.Join(errs...)
@@ -300,7 +301,7 @@ func (o *Outbound) enqueue(ctx context.Context, q *jobs.Queue, created time.Time
 
 // plan lists the deliveries of n: each route of each reached recipient,
 // as one payload per recipient, and the record of n.
-func (o *Outbound) plan(n Notification) (record, []*payload) {
+func (o *Service) plan(n Notification) (record, []*payload) {
 	var cfg *team.Config
 	if o.cfg != nil {
 		cfg = o.cfg.Current()
@@ -346,52 +347,24 @@ func (o *Outbound) plan(n Notification) (record, []*payload) {
 	return rec, ps
 }
 
-// booking is one delivery's place in a rate limiter's plan.
-type booking struct {
-	l          *Limiter
-	key        string
-	start, end time.Time
-}
-
-// undo takes the booking back if nothing was planned after it.
-func (b booking) undo() { b.l.Unplan(b.key, b.start, b.end) }
-
 // schedule makes the job's steps and books texts and calls into the rate
-// limiters' plan, returning the bookings.
-//
-// A step is due at the start of the window (o.window long, counted from
-// now) its slot falls in, not at the slot itself: at 1 text a second each
-// step is due exactly at its slot, but at 100 a second a hundred are due
-// together and wait the rest of the window in the limiter. Waking the job
-// once per slot would cost a claim and a release per text, more than a
-// slot lasts at high rates.
-func (o *Outbound) schedule(p *payload, job *jobs.Job) []booking {
-	var books []booking
-	now := o.now()
-	segs := Segments(TrimSMS(p.Message))
+// limiters' plan (each step due near its slot), returning the bookings.
+func (o *Service) schedule(p *payload, job *jobs.Job) []outbound.Booking {
+	var books []outbound.Booking
+	segs := outbound.Segments(outbound.TrimSMS(p.Message))
 	for _, d := range p.Deliveries {
 		s := jobs.Step{Name: d.Step, MaxAttempts: MaxDeliveryAttempts}
-		var (
-			l    *Limiter
-			key  string
-			cost int
-		)
-		switch d.Route.Medium {
-		case team.MediumSMS:
-			l, key, cost = o.sms, d.Sender, segs
-		case team.MediumVoice:
-			l, key, cost = o.calls, callKey, 1
+		var b outbound.Booking
+		switch {
+		case d.Route.Medium == team.MediumSMS && d.Sender != "":
+			b = o.out.BookText(d.Sender, segs)
+		case d.Route.Medium == team.MediumVoice:
+			b = o.out.BookCall()
 		}
-		if l != nil && key != "" {
-			at := l.Plan(key, cost)
-			books = append(books, booking{l: l, key: key, start: at, end: l.PlannedEnd(key)})
-			if at.After(now) {
-				w := at.Sub(now) / o.window * o.window
-				if w > 0 {
-					s.NextAt = now.Add(w).UTC()
-				}
-			}
+		if due := b.Due(); !due.IsZero() {
+			s.NextAt = due
 		}
+		books = append(books, b)
 		job.Steps = append(job.Steps, s)
 	}
 	return books

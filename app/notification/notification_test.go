@@ -1,4 +1,4 @@
-package notify
+package notification
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store/storetest"
 	"github.com/oncall/pager/twiml"
@@ -18,7 +19,7 @@ import (
 func TestNotifyPlansOneStepPerRecipientAndRoute(t *testing.T) {
 	r := newRig(t, rigOptions{users: 3, extra: `, "rates": {"sms_per_second": 2}`})
 	n := r.notification(t, "Disk db1 at 97%")
-	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	// One job per recipient, with that recipient's routes as steps.
@@ -55,11 +56,11 @@ func TestNotifyPlansOneStepPerRecipientAndRoute(t *testing.T) {
 		}
 	}
 	// The same notification again is a duplicate, and books nothing more.
-	end := r.out.sms.PlannedEnd("+15555550100")
-	if err := r.out.Notify(context.Background(), r.q, n); !errors.Is(err, ErrDuplicate) {
+	end := smsLimiter(r.out).PlannedEnd("+15555550100")
+	if err := r.ntf.Notify(context.Background(), r.q, n); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("second Notify: %v, want ErrDuplicate", err)
 	}
-	if got := r.out.sms.PlannedEnd("+15555550100"); !got.Equal(end) {
+	if got := smsLimiter(r.out).PlannedEnd("+15555550100"); !got.Equal(end) {
 		t.Errorf("duplicate moved the plan from %v to %v", end, got)
 	}
 }
@@ -68,10 +69,10 @@ func TestNotifyNobodyReachable(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1})
 	n := Notification{ID: NewID(), Source: "contact:x", Message: "hi",
 		Recipients: []team.Recipient{{UserID: "x", Skipped: team.SkipUserDisabled}}}
-	if err := r.out.Notify(context.Background(), r.q, n); !errors.Is(err, ErrNothingToSend) {
+	if err := r.ntf.Notify(context.Background(), r.q, n); !errors.Is(err, ErrNothingToSend) {
 		t.Fatalf("Notify = %v, want ErrNothingToSend", err)
 	}
-	if err := r.out.Notify(context.Background(), r.q, Notification{ID: "nope"}); err == nil {
+	if err := r.ntf.Notify(context.Background(), r.q, Notification{ID: "nope"}); err == nil {
 		t.Fatal("bad id accepted")
 	}
 }
@@ -83,12 +84,12 @@ func TestDrainHeldToRate(t *testing.T) {
 	r := newRig(t, rigOptions{users: users, workers: 1, extra: `, "rates": {"sms_per_second": 4}`})
 	// 200 GSM characters: 2 segments per text, so 2 texts per second.
 	msg := strings.Repeat("Disk full. ", 18) + "db1 97%"
-	if Segments(msg) != 2 {
-		t.Fatalf("test message is %d segments", Segments(msg))
+	if outbound.Segments(msg) != 2 {
+		t.Fatalf("test message is %d segments", outbound.Segments(msg))
 	}
 	n := r.notification(t, msg)
 	t0 := r.clock.Now()
-	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	j := r.drain(t, n.ID)
@@ -134,7 +135,7 @@ func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
 	st, clock := storetest.NewMem(), newFakeClock()
 	before := newRig(t, rigOptions{users: users, st: st, clock: clock})
 	n := before.notification(t, "db1 down")
-	if err := before.out.Notify(context.Background(), before.q, n); err != nil {
+	if err := before.ntf.Notify(context.Background(), before.q, n); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(time.Hour) // the pager was down; every text is overdue
@@ -180,23 +181,23 @@ func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
 
 func TestRatesFollowConfig(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1, extra: `, "rates": {"sms_per_second": 5, "calls_per_second": 0.5}`})
-	if r.out.sms.Rate() != 5 || r.out.calls.Rate() != 0.5 {
-		t.Fatalf("rates %v/%v, want 5/0.5 from config", r.out.sms.Rate(), r.out.calls.Rate())
+	if smsLimiter(r.out).Rate() != 5 || callLimiter(r.out).Rate() != 0.5 {
+		t.Fatalf("rates %v/%v, want 5/0.5 from config", smsLimiter(r.out).Rate(), callLimiter(r.out).Rate())
 	}
 	r.cfg.set(parseTeam(t, teamJSON(1, "")))
-	r.out.syncRates()
-	if r.out.sms.Rate() != team.DefaultSMSPerSecond || r.out.calls.Rate() != team.DefaultCallsPerSecond {
-		t.Fatalf("rates %v/%v after the section went, want the defaults", r.out.sms.Rate(), r.out.calls.Rate())
+	r.out.SyncRates()
+	if smsLimiter(r.out).Rate() != team.DefaultSMSPerSecond || callLimiter(r.out).Rate() != team.DefaultCallsPerSecond {
+		t.Fatalf("rates %v/%v after the section went, want the defaults", smsLimiter(r.out).Rate(), callLimiter(r.out).Rate())
 	}
-	fixed := New(Options{Config: r.cfg, Rates: Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
-	if fixed.sms.Rate() != 1000 {
-		t.Fatalf("Options.Rates overridden by config: %v", fixed.sms.Rate())
+	fixed := outbound.New(outbound.Options{Config: r.cfg, Rates: outbound.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
+	if smsLimiter(fixed).Rate() != 1000 {
+		t.Fatalf("Options.Rates overridden by config: %v", smsLimiter(fixed).Rate())
 	}
 }
 
 func TestLimiterNeverAboveRate(t *testing.T) {
 	c := newFakeClock()
-	l := NewLimiter(4, c.Now, c.Sleep)
+	l := outbound.NewLimiter(4, c.Now, c.Sleep)
 	t0 := c.Now()
 	var at []time.Time
 	for range 10 {
@@ -232,7 +233,7 @@ func TestOptOutRecordedNotRetried(t *testing.T) {
 	r := newRig(t, rigOptions{users: 2, workers: 1})
 	r.tw.failNext(400, 21610)
 	n := r.notification(t, "db1 down")
-	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	j := r.drain(t, n.ID)
@@ -243,7 +244,7 @@ func TestOptOutRecordedNotRetried(t *testing.T) {
 	if s := j.Step("u001/sms"); s.State != jobs.StepDone {
 		t.Fatalf("the other text: %s", s.State)
 	}
-	rep, err := r.out.GetNotification(context.Background(), r.q, n.ID)
+	rep, err := r.ntf.GetNotification(context.Background(), r.q, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestTemporaryFailureRetried(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1, workers: 1})
 	r.tw.failNext(503, 20503)
 	n := r.notification(t, "db1 down")
-	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	j := r.drain(t, n.ID)
@@ -273,7 +274,7 @@ func TestVoiceSaysTheMessageTwice(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1, workers: 1})
 	rcs := []team.Recipient{{UserID: "u000", Name: "User 0", Routes: []team.Route{{Medium: team.MediumVoice, Address: "+15551000000"}}}}
 	n := Notification{ID: NewID(), Source: "contact:u000", Message: "Disk <db1> & 97%", Recipients: rcs}
-	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	r.drain(t, n.ID)
@@ -304,7 +305,7 @@ func TestRecordStatus(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1, workers: 1})
 	n := r.notification(t, "db1 down")
 	ctx := context.Background()
-	if err := r.out.Notify(ctx, r.q, n); err != nil {
+	if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	r.drain(t, n.ID)
@@ -333,7 +334,7 @@ func TestRecordStatus(t *testing.T) {
 	if st("sent", sid) || st("delivered", "SMother") || st("bogus", sid) {
 		t.Fatal("late, foreign or unknown status recorded")
 	}
-	rep, err := r.out.GetNotification(ctx, r.q, n.ID)
+	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +365,7 @@ func TestAnotherReplicaDelivers(t *testing.T) {
 	st, clock := storetest.NewMem(), newFakeClock()
 	a := newRig(t, rigOptions{users: 2, st: st, clock: clock})
 	n := a.notification(t, "db1 down")
-	if err := a.out.Notify(context.Background(), a.q, n); err != nil {
+	if err := a.ntf.Notify(context.Background(), a.q, n); err != nil {
 		t.Fatal(err)
 	}
 	b := newRig(t, rigOptions{users: 2, st: st, clock: clock, workers: 1})
@@ -393,8 +394,8 @@ func TestMaskAddress(t *testing.T) {
 		{team.MediumMattermost, "https://chat.example.com/hooks/xyz", "https://chat.example.com/…"},
 		{team.MediumSMS, "", ""},
 	} {
-		if got := MaskAddress(tc.m, tc.addr); got != tc.want {
-			t.Errorf("MaskAddress(%s, %q) = %q, want %q", tc.m, tc.addr, got, tc.want)
+		if got := outbound.MaskAddress(tc.m, tc.addr); got != tc.want {
+			t.Errorf("outbound.MaskAddress(%s, %q) = %q, want %q", tc.m, tc.addr, got, tc.want)
 		}
 	}
 }
@@ -420,7 +421,7 @@ func TestNamedChannelTextsFromItsOwnNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := Notification{ID: NewID(), Source: "event:fire", Message: "Fire in B2", Recipients: rcs}
-	if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	j := r.drain(t, n.ID)
@@ -449,7 +450,7 @@ func TestThousandTextsPlannedAtTheRate(t *testing.T) {
 	t0 := r.clock.Now()
 	first, second := r.notification(t, "db1 down"), r.notification(t, "db2 down")
 	for _, n := range []Notification{first, second} {
-		if err := r.out.Notify(context.Background(), r.q, n); err != nil {
+		if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -489,14 +490,14 @@ func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
 	r := newRig(t, rigOptions{users: 3})
 	n := r.notification(t, "db1 down")
 	ctx := context.Background()
-	if err := r.out.Notify(ctx, r.q, n); err != nil {
+	if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	lost := "jobs/active/" + JobID(n.ID, 1) + ".json"
 	if err := r.st.Delete(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := r.out.GetNotification(ctx, r.q, n.ID)
+	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +505,7 @@ func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
 		t.Fatalf("report with a job missing: unqueued %d, %d recipients %+v", rep.Unqueued, len(rep.Recipients), rep.Counts)
 	}
 	writes, _ := r.st.Writes()
-	if err := r.out.Notify(ctx, r.q, n); err != nil {
+	if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 		t.Fatalf("Notify again: %v", err)
 	}
 	if w, _ := r.st.Writes(); w != writes+1 {
@@ -513,14 +514,14 @@ func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
 	if _, err := r.st.Get(ctx, lost); err != nil {
 		t.Fatalf("missing job not created: %v", err)
 	}
-	if err := r.out.Notify(ctx, r.q, n); !errors.Is(err, ErrDuplicate) {
+	if err := r.ntf.Notify(ctx, r.q, n); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("third Notify: %v, want ErrDuplicate", err)
 	}
 	j := r.drain(t, n.ID)
 	if j.Failed() || len(r.tw.sentMessages()) != 3 || r.mail.count() != 3 {
 		t.Fatalf("%d texts, %d e-mails, failed=%v", len(r.tw.sentMessages()), r.mail.count(), j.Failed())
 	}
-	if rep, err = r.out.GetNotification(ctx, r.q, n.ID); err != nil || rep.State != "done" || rep.Unqueued != 0 || rep.Finished.IsZero() {
+	if rep, err = r.ntf.GetNotification(ctx, r.q, n.ID); err != nil || rep.State != "done" || rep.Unqueued != 0 || rep.Finished.IsZero() {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
 }
@@ -531,11 +532,11 @@ func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
 	n := r.notification(t, "db1 down")
 	n.Recipients = append([]team.Recipient{{UserID: "gone", Name: "Gone", Skipped: team.SkipUserDisabled}}, n.Recipients...)
 	ctx := context.Background()
-	if err := r.out.Notify(ctx, r.q, n); err != nil {
+	if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 		t.Fatal(err)
 	}
 	r.drain(t, n.ID)
-	rep, err := r.out.GetNotification(ctx, r.q, n.ID)
+	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +548,7 @@ func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
 		rep.Source != "group:everyone" || rep.Text != "db1 down" {
 		t.Fatalf("report %s %s %+v", s, rep.State, rep)
 	}
-	if _, err := r.out.GetNotification(ctx, r.q, NewID()); !IsNotFound(err) {
+	if _, err := r.ntf.GetNotification(ctx, r.q, NewID()); !IsNotFound(err) {
 		t.Fatalf("unknown notification: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package notify
+package notification
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/store"
 )
 
@@ -64,7 +64,7 @@ type DeliveryReport struct {
 // GetNotification reports on notification id, whether it is being
 // delivered or finished: its record and each recipient's job.
 // jobs.ErrNotFound (wrapped) for an unknown id.
-func (o *Outbound) GetNotification(ctx context.Context, q *jobs.Queue, id string) (Report, error) {
+func (o *Service) GetNotification(ctx context.Context, q *jobs.Queue, id string) (Report, error) {
 	if !ValidID(id) {
 		return Report{}, fmt.Errorf("notify: notification %q: %w", id, jobs.ErrNotFound)
 	}
@@ -169,7 +169,7 @@ func (c *Counts) add(state string) {
 // deliveryReport is one step's transmission log entry.
 func deliveryReport(s *jobs.Step, d planned) DeliveryReport {
 	dr := DeliveryReport{Step: d.Step, Delivery: Delivery{Medium: d.Route.Medium,
-		Address: MaskAddress(d.Route.Medium, d.Route.Address), Channel: d.Route.Channel}}
+		Address: outbound.MaskAddress(d.Route.Medium, d.Route.Address), Channel: d.Route.Channel}}
 	if len(s.Result) > 0 {
 		var got Delivery
 		if json.Unmarshal(s.Result, &got) == nil {
@@ -208,30 +208,3 @@ func deliveryReport(s *jobs.Step, d planned) DeliveryReport {
 
 // IsNotFound reports whether err means there is no such notification.
 func IsNotFound(err error) bool { return errors.Is(err, jobs.ErrNotFound) }
-
-// MaskAddress hides most of an address for reports, which any API key can
-// read: phone numbers keep the last four digits ("+*******0101"), e-mail
-// addresses their first letter and domain ("a***@example.com"), URLs their
-// scheme and host (the path often holds a token), Pushover keys their last
-// four characters. Chat channel names ("@alice", "#ops") are kept.
-func MaskAddress(m team.Medium, addr string) string {
-	if addr == "" {
-		return ""
-	}
-	switch m {
-	case team.MediumSMS, team.MediumVoice, team.MediumSignal:
-		return maskPhone(addr)
-	case team.MediumEmail:
-		return maskEmail(addr)
-	case team.MediumWebhook, team.MediumSlack:
-		return maskURL(addr)
-	case team.MediumPushover:
-		return maskTail(addr, 4)
-	case team.MediumMattermost:
-		if looksLikeURL(addr) {
-			return maskURL(addr)
-		}
-		return addr
-	}
-	return maskTail(addr, 4)
-}

@@ -1,8 +1,10 @@
-package notify
+package outbound
 
 import (
 	"net/url"
 	"strings"
+
+	"github.com/oncall/pager/app/team"
 )
 
 func maskPhone(p string) string {
@@ -68,4 +70,31 @@ func maskTail(s string, keep int) string {
 		keep = 0
 	}
 	return strings.Repeat("*", len(r)-keep) + string(r[len(r)-keep:])
+}
+
+// MaskAddress hides most of an address for reports, which any API key can
+// read: phone numbers keep the last four digits ("+*******0101"), e-mail
+// addresses their first letter and domain ("a***@example.com"), URLs their
+// scheme and host (the path often holds a token), Pushover keys their last
+// four characters. Chat channel names ("@alice", "#ops") are kept.
+func MaskAddress(m team.Medium, addr string) string {
+	if addr == "" {
+		return ""
+	}
+	switch m {
+	case team.MediumSMS, team.MediumVoice, team.MediumSignal:
+		return maskPhone(addr)
+	case team.MediumEmail:
+		return maskEmail(addr)
+	case team.MediumWebhook, team.MediumSlack:
+		return maskURL(addr)
+	case team.MediumPushover:
+		return maskTail(addr, 4)
+	case team.MediumMattermost:
+		if looksLikeURL(addr) {
+			return maskURL(addr)
+		}
+		return addr
+	}
+	return maskTail(addr, 4)
 }

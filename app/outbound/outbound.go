@@ -1,8 +1,4 @@
-// Package notify is the pager's one outbound path: every text, call and email
-// the pager sends — a voicemail page, an API alert, a hand-over notice — goes
-// through Outbound, which applies Twilio's rates and classifies failures so
-// the durable jobs that call it know whether to retry.
-package notify
+package outbound
 
 import (
 	"context"
@@ -14,10 +10,9 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
-	"github.com/oncall/pager/store"
 )
 
 // TwilioAPI is the part of the Twilio client the outbound path uses.
@@ -47,7 +42,6 @@ type Outbound struct {
 	log     *slog.Logger
 	emailFn func(e channel.Email) channel.Sender
 	cfg     ConfigSource
-	base    string
 	now     func() time.Time
 	client  *http.Client
 	pushURL string
@@ -63,8 +57,6 @@ type Outbound struct {
 	// window is the planning window, and the wait any step may take
 	// without a waiter slot: min(1s, maxHold).
 	window time.Duration
-
-	st store.Store // notification records
 }
 
 // Options wires Outbound.
@@ -78,18 +70,14 @@ type Options struct {
 	// SMSLimiter and CallLimiter replace the default limiters (tests); a
 	// replaced limiter keeps its own rate.
 	SMSLimiter, CallLimiter *Limiter
+	// Sleep is how the default limiters wait (tests move a fake clock);
+	// default: a timer.
+	Sleep func(context.Context, time.Duration) error
 	// Email builds the SMTP sender; tests use it to trust a test CA.
 	Email func(e channel.Email) channel.Sender
 
-	// Store keeps the notification records (RecordPrefix); Notify needs
-	// it. The pager passes the store its job queue uses.
-	Store store.Store
-	// Config is the team config, for notifications: named channels and
-	// their credentials, mail_settings, the default sender number, rates.
+	// Config is the team config, for its sending rates.
 	Config ConfigSource
-	// BaseURL is the pager's public URL (ONCALL_APP_BASE_URL), for Twilio
-	// delivery status callbacks to /ack.
-	BaseURL string
 	// Now is the clock for delivery times; default time.Now.
 	Now func() time.Time
 	// HTTPClient posts to webhooks and chat services; default: a client
@@ -117,16 +105,15 @@ func New(o Options) *Outbound {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	out := &Outbound{tw: o.Twilio, log: o.Logger, emailFn: o.Email, cfg: o.Config,
-		base: strings.TrimRight(o.BaseURL, "/"), now: o.Now, client: o.HTTPClient, pushURL: o.PushoverURL,
+	out := &Outbound{tw: o.Twilio, log: o.Logger, emailFn: o.Email, cfg: o.Config, now: o.Now, client: o.HTTPClient, pushURL: o.PushoverURL,
 		fixedSMS: o.Rates.SMSPerSecond > 0 || o.SMSLimiter != nil, fixedCalls: o.Rates.CallsPerSecond > 0 || o.CallLimiter != nil,
-		maxHold: o.MaxRateWait, st: o.Store}
+		maxHold: o.MaxRateWait}
 	out.sms, out.calls = o.SMSLimiter, o.CallLimiter
 	if out.sms == nil {
-		out.sms = NewLimiter(o.Rates.SMSPerSecond, o.Now, nil)
+		out.sms = NewLimiter(o.Rates.SMSPerSecond, o.Now, o.Sleep)
 	}
 	if out.calls == nil {
-		out.calls = NewLimiter(o.Rates.CallsPerSecond, o.Now, nil)
+		out.calls = NewLimiter(o.Rates.CallsPerSecond, o.Now, o.Sleep)
 	}
 	if out.emailFn == nil {
 		out.emailFn = func(e channel.Email) channel.Sender { return e }
@@ -157,6 +144,10 @@ func (o *Outbound) syncRates() {
 		o.calls.SetRate(r.CallsPerSecond)
 	}
 }
+
+// Limiters are the texts' limiter (keyed by sender number) and the calls'
+// (one for the account), as they are now.
+func (o *Outbound) Limiters() (sms, calls *Limiter) { return o.sms, o.calls }
 
 // Text is one SMS or MMS.
 type Text struct {
@@ -203,6 +194,14 @@ func (o *Outbound) StartCall(ctx context.Context, c Call) (string, error) {
 	if err := o.calls.Wait(ctx, callKey, 1); err != nil {
 		return "", err
 	}
+	sid, err := o.tw.StartCall(ctx, twilioCall(c))
+	if err != nil {
+		return "", classify(err)
+	}
+	return sid, nil
+}
+
+func twilioCall(c Call) twilio.Call {
 	call := twilio.Call{From: c.From, To: c.To, Twiml: c.Twiml, StatusCallback: c.StatusCallback, Timeout: 30}
 	if c.StatusCallback != "" {
 		call.StatusCallbackEvents = []string{"initiated", "ringing", "answered", "completed"}
@@ -210,11 +209,7 @@ func (o *Outbound) StartCall(ctx context.Context, c Call) (string, error) {
 	if c.MachineDetection {
 		call.MachineDetection = twilio.MachineDetectionEnable
 	}
-	sid, err := o.tw.StartCall(ctx, call)
-	if err != nil {
-		return "", classify(err)
-	}
-	return sid, nil
+	return call
 }
 
 // Email sends m with the team's mail settings to the given addresses.

@@ -1,4 +1,4 @@
-package notify
+package outbound
 
 import (
 	"context"
@@ -14,11 +14,8 @@ const KindText jobs.Kind = "text"
 
 const stepSend = "send"
 
-// Register adds the outbound path's own job kinds to q: durable texts, and
-// the notifications' deliveries. Notification steps are named after their
-// recipients, so one handler takes every step of the kind.
+// Register adds the outbound path's own job kind to q: durable texts.
 func (o *Outbound) Register(q *jobs.Queue) {
-	q.HandleKind(KindNotification, o.deliverStep(q))
 	q.Handle(KindText, stepSend, func(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
 		var t Text
 		if err := job.Decode(&t); err != nil {

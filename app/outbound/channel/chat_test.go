@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound/channel"
 )
 
 // hookServer accepts JSON posts on path and answers like Slack and

@@ -14,7 +14,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/internal/smtptest"
 )
 

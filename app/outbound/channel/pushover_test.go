@@ -10,7 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound/channel"
 )
 
 // pushoverAPI mimics api.pushover.net: it validates the request shape the

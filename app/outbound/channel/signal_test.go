@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound/channel"
 )
 
 // fakeSignalCLI writes a stand-in signal-cli that records its argv,

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound/channel"
 )
 
 type capturedRequest struct {

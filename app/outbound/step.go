@@ -1,0 +1,157 @@
+package outbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/twilio"
+)
+
+// Sending from a durable job step of many (a notification's deliveries):
+// a step does not hold a queue worker for long in the rate limiter; its
+// slot is booked when the job is stored and the step is due near it.
+
+// ErrDeferred: the step was rescheduled for its rate-limit slot; whatever
+// it returns is discarded by the queue (its step changed while it ran).
+var ErrDeferred = errors.New("notify: rescheduled for its rate-limit slot")
+
+// SendTextStep sends t from a job step at the sender number's rate, or
+// reschedules the step for its slot (ErrDeferred). A recipient who opted
+// out is named as such in the error, so a report says why.
+func (o *Outbound) SendTextStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, t Text) (string, error) {
+	body := TrimSMS(t.Body)
+	if err := o.admit(ctx, q, job, step, o.sms, t.From, Segments(body)); err != nil {
+		return "", err
+	}
+	sid, err := o.tw.SendMessage(ctx, twilio.Message{From: t.From, To: t.To, Body: body, MediaURL: t.MediaURL, StatusCallback: t.StatusCallback})
+	if err != nil {
+		return "", stepError(err)
+	}
+	return sid, nil
+}
+
+// StartCallStep places c from a job step at the account's call rate, or
+// reschedules the step for its slot (ErrDeferred).
+func (o *Outbound) StartCallStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, c Call) (string, error) {
+	if err := o.admit(ctx, q, job, step, o.calls, callKey, 1); err != nil {
+		return "", err
+	}
+	sid, err := o.tw.StartCall(ctx, twilioCall(c))
+	if err != nil {
+		return "", stepError(err)
+	}
+	return sid, nil
+}
+
+// stepError classifies a failed send; an opted-out recipient is named as
+// such.
+func stepError(err error) error {
+	if twilio.IsOptOut(err) {
+		return jobs.Permanent(fmt.Errorf("recipient opted out (replied STOP; they must text START to the sender first): %w", err))
+	}
+	return classify(err)
+}
+
+// Booking is one send's place in a rate limiter's plan.
+type Booking struct {
+	l          *Limiter
+	key        string
+	start, end time.Time
+	due        time.Time
+}
+
+// Due is when the booked step should run; zero means now.
+func (b Booking) Due() time.Time { return b.due }
+
+// Undo takes the booking back if nothing was planned after it (the job
+// was not stored).
+func (b Booking) Undo() {
+	if b.l != nil {
+		b.l.Unplan(b.key, b.start, b.end)
+	}
+}
+
+// BookText books a text of segments from the sender number into the plan.
+func (o *Outbound) BookText(from string, segments int) Booking {
+	return o.book(o.sms, from, segments)
+}
+
+// BookCall books a call into the plan.
+func (o *Outbound) BookCall() Booking { return o.book(o.calls, callKey, 1) }
+
+// book plans a slot. A step is due at the start of the window (o.window
+// long, counted from now) its slot falls in, not at the slot itself: at 1
+// text a second each step is due exactly at its slot, but at 100 a second a
+// hundred are due together and wait the rest of the window in the limiter.
+// Waking the job once per slot would cost a claim and a release per text,
+// more than a slot lasts at high rates.
+func (o *Outbound) book(l *Limiter, key string, cost int) Booking {
+	if key == "" {
+		return Booking{}
+	}
+	now := o.now()
+	at := l.Plan(key, cost)
+	b := Booking{l: l, key: key, start: at, end: l.PlannedEnd(key)}
+	if at.After(now) {
+		if w := at.Sub(now) / o.window * o.window; w > 0 {
+			b.due = now.Add(w).UTC()
+		}
+	}
+	return b
+}
+
+// SyncRates makes the limiters follow the config's rates now (before a
+// batch of bookings) unless Options fixed them.
+func (o *Outbound) SyncRates() { o.syncRates() }
+
+// admit waits for a rate-limit slot, but only briefly and only in a few
+// workers at once: the queue's workers are shared with every other
+// delivery and the voicemail pages. Waits within the planning window are
+// what planning intends; a longer one needs one of the few waiter slots.
+// A step whose slot is more than MaxRateWait away, or that would be one
+// long waiter too many, is rescheduled for its slot in the plan instead,
+// freeing its worker (ErrDeferred).
+func (o *Outbound) admit(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, l *Limiter, key string, cost int) error {
+	o.syncRates()
+	if l.Delay(key) > o.window {
+		select {
+		case o.waiters <- struct{}{}:
+			defer func() { <-o.waiters }()
+		default:
+			return o.reschedule(ctx, q, job, step, l, key, cost)
+		}
+	}
+	r, ok := l.reserve(key, cost, o.maxHold)
+	if !ok {
+		return o.reschedule(ctx, q, job, step, l, key, cost)
+	}
+	return r.wait(ctx)
+}
+
+// reschedule moves the running step's NextAt to its planned slot. The
+// queue then discards this run's outcome (the step changed while it ran)
+// and runs it again when due; the attempt is not counted. If the job cannot
+// be updated, the step waits for a slot here after all.
+func (o *Outbound) reschedule(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, l *Limiter, key string, cost int) error {
+	at := l.Plan(key, cost).UTC()
+	_, err := q.Update(ctx, job.ID, func(j *jobs.Job) error {
+		s := j.Step(step.Name)
+		if s == nil || s.State != jobs.StepPending || s.Attempts != step.Attempts {
+			return errStale
+		}
+		s.NextAt = at
+		return nil
+	})
+	if err != nil {
+		o.log.Warn("notify: could not reschedule a rate-limited delivery; waiting for its slot instead",
+			"job", job.ID, "step", step.Name, "err", err)
+		return l.Wait(ctx, key, cost)
+	}
+	o.log.Debug("notify: delivery rescheduled for its rate-limit slot", "job", job.ID, "step", step.Name, "at", at)
+	return ErrDeferred
+}
+
+var errStale = errors.New("notify: step changed meanwhile")
