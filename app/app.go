@@ -22,7 +22,9 @@ import (
 	"github.com/oncall/pager/app/intake/grafana"
 	"github.com/oncall/pager/app/intake/pagerduty"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
+	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/page"
 	"github.com/oncall/pager/app/pagerline"
 	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/sessions"
@@ -49,8 +51,10 @@ type App struct {
 	Twilio   *twilio.Client
 	Audit    *audit.Log
 	Jobs     *jobs.Queue
-	Outbound *notify.Outbound
-	Echo     *echo.Echo
+	Outbound *outbound.Outbound
+	// Notifications are the RedFlash API's notifications.
+	Notifications *notification.Service
+	Echo          *echo.Echo
 
 	// Alerts is the alert lifecycle: intake, reply codes, escalation.
 	Alerts *alerts.Service
@@ -71,9 +75,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Jobs tunes the durable job queue (tests shorten leases and polls).
 	Jobs jobs.Options
-	// Notify tunes the outbound path (tests trust a test SMTP CA, or
+	// Outbound tunes the outbound path (tests trust a test SMTP CA, or
 	// replace the rate limiters).
-	Notify notify.Options
+	Outbound outbound.Options
 }
 
 // OpenStore builds the store Settings name.
@@ -141,7 +145,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		jo.Poll = s.JobPoll
 	}
 	a.Jobs = jobs.New(st, jo)
-	no := o.Notify
+	no := o.Outbound
 	no.Twilio = tw
 	if no.Logger == nil {
 		no.Logger = log
@@ -149,26 +153,23 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	if no.Config == nil {
 		no.Config = a.Team
 	}
-	if no.BaseURL == "" {
-		no.BaseURL = s.BaseURL
-	}
 	if no.Now == nil {
 		no.Now = now
 	}
 	if no.PushoverURL == "" {
 		no.PushoverURL = s.PushoverAPIURL
 	}
-	if no.Store == nil {
-		no.Store = st
-	}
-	a.Outbound = notify.New(no)
+	a.Outbound = outbound.New(no)
 	a.Outbound.Register(a.Jobs)
+	a.Notifications = notification.New(a.Outbound, notification.Options{
+		Store: st, Config: a.Team, BaseURL: s.BaseURL, Now: now, Logger: log})
+	a.Notifications.Register(a.Jobs)
 
 	// The alert service pages over the outbound path (by SMS or call, the
 	// others told who took an alert, targets resolved from the team
 	// config). Its escalation and digest handlers are registered on the
 	// queue here, before the runner starts.
-	pages := notify.NewPages(a.Outbound, a.Team, a.Settings.BaseURL, log)
+	pages := page.New(a.Outbound, a.Team, a.Settings.BaseURL, log)
 	a.Alerts = alerts.New(st, alerts.Options{
 		Jobs:     a.Jobs,
 		Pager:    pages,
@@ -178,7 +179,6 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Now:      now,
 		Logger:   log,
 	})
-	pages.SetRecorder(a.Alerts)
 	a.once = server.NewOnce(st, "", now)
 	in := intake.New(intake.Options{
 		Config:  a.Team,
@@ -186,7 +186,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Limiter: intake.NewRateLimiter(0, 0, now),
 		Logger:  log,
 	})
-	pageCallbacks := api.NewIntake(api.IntakeOptions{Alerts: a.Alerts, Pages: pages, Logger: log})
+	pageCallbacks := page.NewCallbacks(a.Alerts, pages, log)
 
 	ctl := control.New(control.Options{
 		Alerts:   a.Alerts,
@@ -194,7 +194,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Config:   a.Team,
 		Sessions: sessions.New(st, now),
 		Audit:    a.Audit,
-		Texter:   texter{q: notify.TextQueue{Q: a.Jobs}, now: now},
+		Texter:   texter{q: outbound.TextQueue{Q: a.Jobs}, now: now},
 		Now:      now,
 		Logger:   log,
 	})
@@ -212,13 +212,13 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	})
 	a.pagerline = pl
 	alerts := api.New(api.Options{
-		Config:   a.Team,
-		Jobs:     a.Jobs,
-		Outbound: a.Outbound,
-		Alerts:   a.Alerts,
-		Audit:    a.Audit,
-		Now:      now,
-		Logger:   log,
+		Config:        a.Team,
+		Jobs:          a.Jobs,
+		Notifications: a.Notifications,
+		Alerts:        a.Alerts,
+		Audit:         a.Audit,
+		Now:           now,
+		Logger:        log,
 	})
 	a.Echo = server.New(server.Options{
 		Logger:    log,
@@ -354,11 +354,11 @@ func (a *App) ReconcileVoicemails(ctx context.Context, since time.Time) (int, er
 // texter queues a durable SMS, so the hand-over notice is not lost when
 // Twilio is briefly down, and the TAKE reply never waits on Twilio.
 type texter struct {
-	q   notify.TextQueue
+	q   outbound.TextQueue
 	now func() time.Time
 }
 
 func (t texter) Text(ctx context.Context, from, to, body string) error {
 	id := fmt.Sprintf("text-%d-%s", t.now().UnixNano(), strings.TrimPrefix(to, "+"))
-	return t.q.Enqueue(ctx, id, notify.Text{From: from, To: to, Body: body})
+	return t.q.Enqueue(ctx, id, outbound.Text{From: from, To: to, Body: body})
 }

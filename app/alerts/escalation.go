@@ -202,7 +202,13 @@ func (s *Service) runPage(ctx context.Context, job *jobs.Job, step *jobs.Step) (
 		if s.pager == nil {
 			return nil, jobs.Permanent(errors.New("alerts: no Pager configured"))
 		}
-		if err := s.pager.Page(withRef(ctx, ref), a, now); err != nil {
+		failed, err := s.pager.Page(withRef(ctx, ref), a, now)
+		for _, d := range failed {
+			if _, rerr := s.RecordDelivery(ctx, a.ID, d); rerr != nil && !errors.Is(rerr, ErrNotFound) {
+				s.log.Warn("alerts: refused page not recorded", "id", a.ID, "user", d.UserID, "err", rerr)
+			}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("alerts: page %s: %w", a.ID, err)
 		}
 	}

@@ -56,16 +56,24 @@ type recorder struct {
 	page []page
 	told []page
 	fail error // returned by Page while set
+	// refuse: users whose page SMS Page reports refused at once.
+	refuse []string
 }
 
-func (r *recorder) Page(ctx context.Context, a alerts.Alert, users []string) error {
+func (r *recorder) Page(ctx context.Context, a alerts.Alert, users []string) ([]alerts.Delivery, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
-		return r.fail
+		return nil, r.fail
 	}
 	r.page = append(r.page, page{At: r.clk.Now(), AlertID: a.ID, Code: a.Code, Users: slices.Clone(users), Ref: alerts.StepRef(ctx)})
-	return nil
+	var refused []alerts.Delivery
+	for _, u := range users {
+		if slices.Contains(r.refuse, u) {
+			refused = append(refused, alerts.Delivery{SID: "send-" + u, UserID: u, Channel: alerts.ChannelSMS, Status: "failed"})
+		}
+	}
+	return refused, nil
 }
 
 func (r *recorder) PageDigest(ctx context.Context, d alerts.Digest) error {

@@ -72,3 +72,25 @@ func TestPrePagedAckStopsEscalation(t *testing.T) {
 		t.Fatalf("paged after the acknowledgement: %+v", got)
 	}
 }
+
+// A page SMS Twilio refused at once comes back from the Pager, and the
+// alert keeps it as a failed delivery: the Pager needs no way back into
+// the alerts.
+func TestRefusedPageRecorded(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{clk: clk, refuse: []string{"alice"}}
+	e := newEnv(t, newLocal(t, t.TempDir()), "r1", clk, rec, testSettings(1))
+	ctx := context.Background()
+	a, _, err := e.svc.Trigger(ctx, alerts.Event{Action: alerts.EventTrigger, DedupKey: "refused", Summary: "disk full", Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runAt(t, clk, 0, e)
+	got, err := e.svc.Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Deliveries) != 1 || got.Deliveries[0].UserID != "alice" || got.Deliveries[0].Channel != alerts.ChannelSMS {
+		t.Fatalf("deliveries = %+v, want alice's refused SMS", got.Deliveries)
+	}
+}

@@ -200,15 +200,16 @@ type countPager struct {
 	n  int
 }
 
-func (p *countPager) Page(context.Context, Alert, []string) error {
+func (p *countPager) Page(context.Context, Alert, []string) ([]Delivery, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n++
-	return nil
+	return nil, nil
 }
 
 func (p *countPager) PageDigest(ctx context.Context, _ Digest) error {
-	return p.Page(ctx, Alert{}, nil)
+	_, err := p.Page(ctx, Alert{}, nil)
+	return err
 }
 
 // An acknowledgement that lands before the escalation is even enqueued

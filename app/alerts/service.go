@@ -22,8 +22,11 @@ import (
 // and is called from durable job steps, at least once per step: derive
 // idempotency keys from StepRef(ctx).
 type Pager interface {
-	// Page pages userIDs about a.
-	Page(ctx context.Context, a Alert, userIDs []string) error
+	// Page pages userIDs about a. It returns the deliveries that failed
+	// at once (an SMS Twilio refused, already followed by a call), for the
+	// Service to record on the alert, and an error when the step should be
+	// tried again.
+	Page(ctx context.Context, a Alert, userIDs []string) ([]Delivery, error)
 	// PageDigest sends one page covering the pages held back from a user
 	// by throttling.
 	PageDigest(ctx context.Context, d Digest) error

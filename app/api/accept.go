@@ -13,7 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/audit"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -54,7 +54,7 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 			Message: "Nobody reachable: every recipient is disabled or has no enabled channel; nothing was sent",
 			Skipped: skips, MissingFields: a.missing})
 	}
-	n := notify.Notification{
+	n := notification.Notification{
 		ID:         notificationID(cl.keyName, a.source, c.Request().Header.Get(IdempotencyHeader)),
 		Source:     a.source,
 		Subject:    a.subject,
@@ -65,12 +65,12 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 		Created:    h.now().UTC(),
 	}
 	err := h.enqueue(ctx, n)
-	duplicate := errors.Is(err, notify.ErrDuplicate)
+	duplicate := errors.Is(err, notification.ErrDuplicate)
 	switch {
 	case duplicate:
 		h.log.Info("api: notification already accepted (same Idempotency-Key); not queued again",
 			"notification", n.ID, "source", a.source, "key", cl.keyName)
-	case errors.Is(err, notify.ErrNothingToSend):
+	case errors.Is(err, notification.ErrNothingToSend):
 		h.log.Warn("api: no route to any recipient; nothing queued", "source", a.source, "key", cl.keyName)
 		return reply(c, http.StatusUnprocessableEntity, answer{Message: "Nobody reachable: no recipient has a route; nothing was sent",
 			Skipped: skips, MissingFields: a.missing})
@@ -106,9 +106,9 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 // the notification ID: a retry creates only the recipients' jobs the
 // failed try did not store, and one that finds them all stored reports a
 // duplicate: accepted once, not twice.
-func (h *Handler) enqueue(ctx context.Context, n notify.Notification) error {
+func (h *Handler) enqueue(ctx context.Context, n notification.Notification) error {
 	err := h.out.Notify(ctx, h.q, n)
-	for i := 0; i < h.retries && err != nil && !errors.Is(err, notify.ErrNothingToSend) && !errors.Is(err, notify.ErrDuplicate); i++ {
+	for i := 0; i < h.retries && err != nil && !errors.Is(err, notification.ErrNothingToSend) && !errors.Is(err, notification.ErrDuplicate); i++ {
 		t := time.NewTimer(time.Duration(100*(i+1)) * time.Millisecond)
 		select {
 		case <-ctx.Done():
@@ -116,7 +116,7 @@ func (h *Handler) enqueue(ctx context.Context, n notify.Notification) error {
 			return err
 		case <-t.C:
 		}
-		if err = h.out.Notify(ctx, h.q, n); errors.Is(err, notify.ErrDuplicate) && n.ID != "" {
+		if err = h.out.Notify(ctx, h.q, n); errors.Is(err, notification.ErrDuplicate) && n.ID != "" {
 			return nil // the earlier try was stored after all
 		}
 	}
@@ -128,7 +128,7 @@ func (h *Handler) enqueue(ctx context.Context, n notify.Notification) error {
 func notificationID(keyName, source, idem string) string {
 	idem = strings.TrimSpace(idem)
 	if idem == "" {
-		return notify.NewID()
+		return notification.NewID()
 	}
 	sum := sha256.Sum256([]byte(keyName + "\x00" + source + "\x00" + idem))
 	return hex.EncodeToString(sum[:16])

@@ -12,7 +12,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 )
@@ -25,10 +25,10 @@ type ConfigSource interface {
 	Current() *team.Config
 }
 
-// Notifier queues notifications and reports on them (notify.Outbound).
+// Notifier queues notifications and reports on them (notification.Service).
 type Notifier interface {
-	Notify(ctx context.Context, q *jobs.Queue, n notify.Notification) error
-	GetNotification(ctx context.Context, q *jobs.Queue, id string) (notify.Report, error)
+	Notify(ctx context.Context, q *jobs.Queue, n notification.Notification) error
+	GetNotification(ctx context.Context, q *jobs.Queue, id string) (notification.Report, error)
 }
 
 // AlertTrigger raises alerts (alerts.Service), for events that page.
@@ -43,10 +43,10 @@ type Auditor interface {
 
 // Options wire the API.
 type Options struct {
-	Config   ConfigSource
-	Jobs     *jobs.Queue
-	Outbound Notifier
-	Audit    Auditor
+	Config        ConfigSource
+	Jobs          *jobs.Queue
+	Notifications Notifier
+	Audit         Auditor
 	// Alerts raises the alerts of events configured to page.
 	Alerts AlertTrigger
 	Logger *slog.Logger
@@ -73,7 +73,7 @@ type Handler struct {
 
 // New returns the API's handlers.
 func New(o Options) *Handler {
-	h := &Handler{cfg: o.Config, q: o.Jobs, out: o.Outbound, audit: o.Audit, alerts: o.Alerts, log: o.Logger, now: o.Now,
+	h := &Handler{cfg: o.Config, q: o.Jobs, out: o.Notifications, audit: o.Audit, alerts: o.Alerts, log: o.Logger, now: o.Now,
 		maxBody: o.MaxBody, retries: o.StoreRetries}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -171,7 +171,7 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 	id := c.Param("id")
 	rep, gerr := h.out.GetNotification(c.Request().Context(), h.q, id)
 	switch {
-	case notify.IsNotFound(gerr) || errors.Is(gerr, jobs.ErrInvalidJob):
+	case notification.IsNotFound(gerr) || errors.Is(gerr, jobs.ErrInvalidJob):
 		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
 	case gerr != nil:
 		h.log.Error("api: notification report unavailable", "notification", id, "key", cl.keyName, "err", gerr)
@@ -188,7 +188,7 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 func (h *Handler) ServeAck(c echo.Context) error {
 	form, _ := c.FormParams()
 	cb := twilio.ParseStatusCallback(form)
-	st := notify.Status{
+	st := notification.Status{
 		ID:        c.QueryParam("n"),
 		Job:       c.QueryParam("job"),
 		Step:      c.QueryParam("step"),
@@ -208,7 +208,7 @@ func (h *Handler) ServeAck(c echo.Context) error {
 		"sid", st.SID, "status", st.Status, "error_code", st.ErrorCode)
 	err := h.recordStatus(c.Request().Context(), st)
 	switch {
-	case errors.Is(err, notify.ErrUnknownDelivery):
+	case errors.Is(err, notification.ErrUnknownDelivery):
 		h.log.Warn("api: status callback for an unknown delivery", "notification", st.ID, "step", st.Step)
 	case err != nil:
 		h.log.Error("api: delivery status not recorded", "notification", st.ID, "step", st.Step, "err", err)
@@ -221,12 +221,12 @@ func (h *Handler) ServeAck(c echo.Context) error {
 // send: Twilio may call back before that, and does not call again.
 const ackWait = 5 * time.Second
 
-func (h *Handler) recordStatus(ctx context.Context, st notify.Status) error {
+func (h *Handler) recordStatus(ctx context.Context, st notification.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, ackWait)
 	defer cancel()
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
-		_, err := notify.RecordStatus(ctx, h.q, st, h.now())
-		if !errors.Is(err, notify.ErrNotRecordedYet) {
+		_, err := notification.RecordStatus(ctx, h.q, st, h.now())
+		if !errors.Is(err, notification.ErrNotRecordedYet) {
 			return err
 		}
 		t := time.NewTimer(delay)

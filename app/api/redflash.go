@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -76,8 +76,8 @@ func (h *Handler) ServeEvent(c echo.Context) error {
 	if rerr != nil {
 		return h.unknown(c, cl, "event", slug, rerr)
 	}
-	msg, missing := notify.Fill(ev.Message, cl.req.Fields)
-	subject, subMissing := notify.Fill(ev.Subject, cl.req.Fields)
+	msg, missing := notification.Fill(ev.Message, cl.req.Fields)
+	subject, subMissing := notification.Fill(ev.Subject, cl.req.Fields)
 	for _, m := range subMissing {
 		if !slices.Contains(missing, m) {
 			missing = append(missing, m)

@@ -14,7 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store/storetest"
 )
@@ -153,8 +154,9 @@ func fuzzAPI(tb testing.TB) *echo.Echo {
 	}
 	st := storetest.NewMem()
 	q := jobs.New(st, jobs.Options{})
-	out := notify.New(notify.Options{Store: st, Config: fixedConfig{cfg}, Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
-	h := New(Options{Config: fixedConfig{cfg}, Jobs: q, Outbound: out, Now: time.Now})
+	out := outbound.New(outbound.Options{Config: fixedConfig{cfg}, Rates: outbound.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000}})
+	ntf := notification.New(out, notification.Options{Store: st, Config: fixedConfig{cfg}})
+	h := New(Options{Config: fixedConfig{cfg}, Jobs: q, Notifications: ntf, Now: time.Now})
 	e := echo.New()
 	e.POST("/event/:slug/", h.ServeEvent)
 	e.POST("/contact/:slug", h.ServeContact)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -52,9 +52,9 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if rec.Skipped != "" || len(rec.Routes) == 0 {
 		return fmt.Errorf("%s has no enabled route: %s", target, rec.Skipped)
 	}
-	n := notify.Notification{ID: notify.NewID(), Source: "test:" + target, Subject: "Pager test",
+	n := notification.Notification{ID: notification.NewID(), Source: "test:" + target, Subject: "Pager test",
 		Message: *msg, Recipients: []team.Recipient{rec}, APIKey: "cli", Created: time.Now()}
-	if err := a.Outbound.Notify(ctx, a.Jobs, n); err != nil {
+	if err := a.Notifications.Notify(ctx, a.Jobs, n); err != nil {
 		return fmt.Errorf("queue test message: %w", err)
 	}
 	if a.Twilio.DryRun() {
@@ -62,12 +62,12 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *wait)
 	defer cancel()
-	var rep notify.Report
+	var rep notification.Report
 	for {
 		if err := a.Jobs.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			return err
 		}
-		if rep, err = a.Outbound.GetNotification(ctx, a.Jobs, n.ID); err != nil && ctx.Err() == nil {
+		if rep, err = a.Notifications.GetNotification(ctx, a.Jobs, n.ID); err != nil && ctx.Err() == nil {
 			return err
 		}
 		if rep.State != "sending" || ctx.Err() != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/twiml"
 )
 
@@ -31,7 +31,7 @@ func (h *Handler) ServeWrongNumberVoice(c echo.Context) error {
 	cfg := h.cfg.Current()
 	say := "This number does not take calls."
 	if p := cfg.CurrentConfig.PagerPhone; p != "" {
-		say += " To reach the on-call engineer, call " + notify.PhoneWords(p) + "."
+		say += " To reach the on-call engineer, call " + outbound.PhoneWords(p) + "."
 	}
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Voice(twiml.Say{Text: say}, twiml.Hangup{})))
 }

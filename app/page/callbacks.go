@@ -1,22 +1,47 @@
-package api
+package page
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/twiml"
 )
+
+// Alerts is the alert domain as the page callbacks use it (alerts.Service).
+type Alerts interface {
+	Get(ctx context.Context, id string) (alerts.Alert, error)
+	Ack(ctx context.Context, ref, actor string) (alerts.Transition, error)
+	Close(ctx context.Context, ref, actor string) (alerts.Transition, error)
+	RecordDelivery(ctx context.Context, alertID string, d alerts.Delivery) (alerts.DeliveryUpdate, error)
+}
+
+// Callbacks serve Twilio's callbacks of alert pages: delivery status and
+// the keys pressed on a page call.
+type Callbacks struct {
+	alerts Alerts
+	pages  *Pages
+	log    *slog.Logger
+}
+
+// NewCallbacks returns the page callbacks over the alerts and the pages.
+func NewCallbacks(a Alerts, p *Pages, log *slog.Logger) *Callbacks {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Callbacks{alerts: a, pages: p, log: log}
+}
 
 // ServeAlertStatus is POST /public/alertstatus?alert=&user=&ch=: Twilio's
 // status callback of a page's SMS or call. Callbacks arriving out of order
 // never move a page backwards; an SMS that fails or goes undelivered is
 // followed at once by a call, unless the alert was taken meanwhile.
-func (in *Intake) ServeAlertStatus(c echo.Context) error {
+func (in *Callbacks) ServeAlertStatus(c echo.Context) error {
 	ctx := c.Request().Context()
 	alertID, userID := c.QueryParam("alert"), c.QueryParam("user")
 	form, _ := c.FormParams()
@@ -28,7 +53,7 @@ func (in *Intake) ServeAlertStatus(c echo.Context) error {
 			ch = alerts.ChannelVoice
 		}
 	}
-	d := notify.PageDelivery(ch, userID, cb)
+	d := PageDelivery(ch, userID, cb)
 	if alertID == "" || d.SID == "" {
 		return c.NoContent(http.StatusBadRequest)
 	}
@@ -57,7 +82,7 @@ func (in *Intake) ServeAlertStatus(c echo.Context) error {
 
 // ServePageKey is POST /public/pagekey?alert=&user=: a key pressed on a
 // page call. 1 acknowledges, 2 closes, anything else repeats the page.
-func (in *Intake) ServePageKey(c echo.Context) error {
+func (in *Callbacks) ServePageKey(c echo.Context) error {
 	ctx := c.Request().Context()
 	alertID, userID := c.QueryParam("alert"), c.QueryParam("user")
 	a, err := in.alerts.Get(ctx, alertID)

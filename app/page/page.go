@@ -1,4 +1,4 @@
-package notify
+package page
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/twiml"
@@ -24,46 +24,36 @@ const (
 	PageKeyRepeat = "3"
 )
 
-// DeliveryRecorder keeps what became of a page (alerts.Service).
-type DeliveryRecorder interface {
-	RecordDelivery(ctx context.Context, alertID string, d alerts.Delivery) (alerts.DeliveryUpdate, error)
+// Sender is the outbound path as pages use it (outbound.Outbound).
+type Sender interface {
+	SendText(ctx context.Context, t outbound.Text) (string, error)
+	StartCall(ctx context.Context, c outbound.Call) (string, error)
+}
+
+// ConfigSource is the team config in use (team.Manager).
+type ConfigSource interface {
+	Current() *team.Config
 }
 
 // Pages pages people about alerts over the outbound path: it is the alerts
 // package's Pager, Notifier and Roster over the team config. A person whose
 // SMS is switched off (STOP, or by ops) is called instead; an SMS that
-// cannot be sent is followed by a call at once.
+// cannot be sent is followed by a call at once, and returned to the caller
+// as a failed delivery to record.
 type Pages struct {
-	out  *Outbound
+	out  Sender
 	cfg  ConfigSource
 	base string
 	log  *slog.Logger
-
-	mu  sync.Mutex
-	rec DeliveryRecorder
 }
 
-// NewPages returns the alert pager. baseURL is the pager's public URL, for
+// New returns the alert pager. baseURL is the pager's public URL, for
 // Twilio's callbacks.
-func NewPages(out *Outbound, cfg ConfigSource, baseURL string, log *slog.Logger) *Pages {
+func New(out Sender, cfg ConfigSource, baseURL string, log *slog.Logger) *Pages {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Pages{out: out, cfg: cfg, base: strings.TrimRight(baseURL, "/"), log: log}
-}
-
-// SetRecorder names where send failures are recorded; the alerts service
-// needs the Pages to be built first.
-func (p *Pages) SetRecorder(r DeliveryRecorder) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.rec = r
-}
-
-func (p *Pages) recorder() DeliveryRecorder {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.rec
 }
 
 // SMSOn reports whether u takes SMS pages: no channels listed means SMS to
@@ -76,57 +66,63 @@ func SMSOn(u team.User) bool {
 	return ok && ch.IsEnabled()
 }
 
-// PageText is the SMS of a page: the reply codes first, as a phone's
-// notification preview shows the start.
-func PageText(a alerts.Alert) string {
-	if a.Code == "" {
-		return fmt.Sprintf("ALERT %s — reply ACK to acknowledge, CLOSE to close", a.Summary)
+// Text is the SMS of a page: the reply codes first, as a phone's
+// notification preview shows the start. what is the alert's summary, or a
+// voicemail's description for the voicemail page the pager line sends.
+func Text(code, what string) string {
+	if code == "" {
+		return fmt.Sprintf("ALERT %s - reply ACK to acknowledge, CLOSE to close", what)
 	}
-	return fmt.Sprintf("[%sa/%sc] %s — reply %sa to acknowledge, %sc to close", a.Code, a.Code, a.Summary, a.Code, a.Code)
+	return fmt.Sprintf("[%sa/%sc] %s - reply %sa to acknowledge, %sc to close", code, code, what, code, code)
 }
 
-// Page implements alerts.Pager.
-func (p *Pages) Page(ctx context.Context, a alerts.Alert, userIDs []string) error {
+// Page implements alerts.Pager. An SMS Twilio refused at once (the
+// recipient opted out, or a number that cannot take it) is followed by a
+// call and returned as a failed delivery, for the alert to record.
+func (p *Pages) Page(ctx context.Context, a alerts.Alert, userIDs []string) ([]alerts.Delivery, error) {
 	cfg := p.cfg.Current()
-	var errs []error
+	var (
+		failed []alerts.Delivery
+		errs   []error
+	)
 	for _, id := range userIDs {
 		u, ok := cfg.UserByID(id)
 		if !ok || u.Phone == "" {
 			p.log.Warn("notify: page for an unknown user or one without a phone skipped", "alert", a.ID, "user", id)
 			continue
 		}
-		if SMSOn(u) {
-			errs = append(errs, p.text(ctx, cfg, a, u, PageText(a)))
+		if !SMSOn(u) {
+			errs = append(errs, p.Call(ctx, a, id))
 			continue
 		}
-		errs = append(errs, p.Call(ctx, a, id))
-	}
-	return errors.Join(errs...)
-}
-
-// text sends a page SMS; a recipient who opted out at Twilio is recorded
-// so and called instead, not retried.
-func (p *Pages) text(ctx context.Context, cfg *team.Config, a alerts.Alert, u team.User, body string) error {
-	alertID := a.ID
-	_, err := p.out.SendText(ctx, Text{From: cfg.CurrentConfig.FromPhone, To: u.Phone, Body: body,
-		StatusCallback: p.callback("/public/alertstatus", alertID, u.ID, alerts.ChannelSMS)})
-	if err == nil {
-		return nil
-	}
-	if !twilio.IsOptOut(err) && !twilio.IsPermanent(err) {
-		return err
-	}
-	p.log.Warn("notify: page SMS refused; calling instead", "alert", alertID, "user", u.ID, "opted_out", twilio.IsOptOut(err))
-	if rec := p.recorder(); rec != nil && alertID != "" {
-		d := PageDelivery(alerts.ChannelSMS, u.ID, twilio.RefusedMessage("send-"+u.ID+"-"+alerts.StepRef(ctx), err))
-		if _, rerr := rec.RecordDelivery(ctx, alertID, d); rerr != nil && !errors.Is(rerr, alerts.ErrNotFound) {
-			p.log.Warn("notify: refused page SMS not recorded", "alert", alertID, "err", rerr)
+		refused, err := p.text(ctx, cfg, a.ID, u, Text(a.Code, a.Summary))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if refused != nil {
+			failed = append(failed, *refused)
+			errs = append(errs, p.callUser(ctx, cfg, a.ID, a.Summary, u))
 		}
 	}
-	if alertID == "" {
-		return nil
+	return failed, errors.Join(errs...)
+}
+
+// text sends a page SMS. One Twilio refused for good (opted out, or a
+// number that cannot take texts) is not retried: it is returned as the
+// failed delivery, for a call to follow.
+func (p *Pages) text(ctx context.Context, cfg *team.Config, alertID string, u team.User, body string) (*alerts.Delivery, error) {
+	_, err := p.out.SendText(ctx, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: u.Phone, Body: body,
+		StatusCallback: p.callback("/public/alertstatus", alertID, u.ID, alerts.ChannelSMS)})
+	if err == nil {
+		return nil, nil
 	}
-	return p.callUser(ctx, cfg, alertID, a.Summary, u)
+	if !twilio.IsOptOut(err) && !twilio.IsPermanent(err) {
+		return nil, err
+	}
+	p.log.Warn("notify: page SMS refused; calling instead", "alert", alertID, "user", u.ID, "opted_out", twilio.IsOptOut(err))
+	d := PageDelivery(alerts.ChannelSMS, u.ID, twilio.RefusedMessage("send-"+u.ID+"-"+alerts.StepRef(ctx), err))
+	return &d, nil
 }
 
 // Call pages userID about a by phone: the summary is read and keys offered
@@ -146,7 +142,7 @@ func (p *Pages) callUser(ctx context.Context, cfg *team.Config, alertID, summary
 	if from == "" {
 		from = cfg.CurrentConfig.FromPhone
 	}
-	_, err := p.out.StartCall(ctx, Call{From: from, To: u.Phone,
+	_, err := p.out.StartCall(ctx, outbound.Call{From: from, To: u.Phone,
 		Twiml:            p.CallTwiML(alertID, u.ID, summary),
 		StatusCallback:   p.callback("/public/alertstatus", alertID, u.ID, alerts.ChannelVoice),
 		MachineDetection: true})
@@ -206,7 +202,10 @@ func (p *Pages) PageDigest(ctx context.Context, d alerts.Digest) error {
 	}
 	b.WriteString(" reply <code>a to acknowledge, <code>c to close")
 	if SMSOn(u) {
-		return p.text(ctx, cfg, alerts.Alert{}, u, b.String())
+		// A digest stands for several alerts: a refused one is not
+		// followed by a call about any one of them.
+		_, err := p.text(ctx, cfg, "", u, b.String())
+		return err
 	}
 	// SMS off: call about the oldest still open.
 	for _, a := range d.Alerts {
@@ -234,7 +233,7 @@ func (p *Pages) Notify(ctx context.Context, a alerts.Alert, userIDs []string) er
 		if !ok || u.Phone == "" || !SMSOn(u) {
 			continue
 		}
-		_, err := p.out.SendText(ctx, Text{From: cfg.CurrentConfig.FromPhone, To: u.Phone, Body: msg})
+		_, err := p.out.SendText(ctx, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: u.Phone, Body: msg})
 		if err != nil && !twilio.IsPermanent(err) {
 			errs = append(errs, err)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
@@ -41,7 +41,7 @@ type Handler struct {
 	base   string
 	st     store.Store
 	q      *jobs.Queue
-	out    *notify.Outbound
+	out    *outbound.Outbound
 	rec    Recordings
 	audit  *audit.Log
 	signer *Signer
@@ -61,7 +61,7 @@ type Options struct {
 	BaseURL    string
 	Store      store.Store
 	Jobs       *jobs.Queue
-	Outbound   *notify.Outbound
+	Outbound   *outbound.Outbound
 	Recordings Recordings
 	Audit      *audit.Log
 	// Alerts, when set, makes each voicemail an alert whose escalation

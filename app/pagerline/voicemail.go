@@ -15,8 +15,9 @@ import (
 
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/outbound/channel"
+	"github.com/oncall/pager/app/page"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/twiml"
 )
@@ -323,7 +324,7 @@ func (h *Handler) stepEmail(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 	if err != nil {
 		return nil, fmt.Errorf("recording for email: %w", err)
 	}
-	body := fmt.Sprintf("On-call voicemail (%s) received from %s", notify.DurationWords(v.Duration), v.caller())
+	body := fmt.Sprintf("On-call voicemail (%s) received from %s", outbound.DurationWords(v.Duration), v.caller())
 	if p := v.place(); p != "" {
 		body += " in " + p
 	}
@@ -364,18 +365,17 @@ func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 	if err != nil {
 		return nil, err
 	}
-	body := fmt.Sprintf("On-call voicemail (%s) from %s", notify.DurationWords(v.Duration), v.caller())
+	body := fmt.Sprintf("On-call voicemail (%s) from %s", outbound.DurationWords(v.Duration), v.caller())
 	if p := v.place(); p != "" {
 		body += ", " + p
 	}
 	body += ". Listen: " + link
 	if va := alertOf(job, v); va.Code != "" {
-		// As an alert page: the codes first, for the notification preview.
-		body = fmt.Sprintf("[%sa/%sc] %s — reply %sa to acknowledge, %sc to close", va.Code, va.Code, body, va.Code, va.Code)
+		body = page.Text(va.Code, body)
 	}
-	t := notify.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body,
+	t := outbound.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body,
 		StatusCallback: h.base + "/public/mmsstatuscb?job=" + url.QueryEscape(job.ID)}
-	mms := notify.CanMMS(v.FromPhone, v.OnCallPhone) && !prev.SMSOnly
+	mms := outbound.CanMMS(v.FromPhone, v.OnCallPhone) && !prev.SMSOnly
 	if mms {
 		t.MediaURL = []string{link}
 	}
@@ -401,12 +401,12 @@ func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 	}
 	who := v.CallerName
 	if v.CallerNum != "" {
-		who = strings.TrimSpace(who + ", number " + notify.PhoneWords(v.CallerNum))
+		who = strings.TrimSpace(who + ", number " + outbound.PhoneWords(v.CallerNum))
 	}
 	if who == "" {
 		who = "an unknown caller"
 	}
-	intro := fmt.Sprintf("This is the on-call pager. New voicemail from %s, %s long.", who, notify.DurationWords(v.Duration))
+	intro := fmt.Sprintf("This is the on-call pager. New voicemail from %s, %s long.", who, outbound.DurationWords(v.Duration))
 	doc := twiml.Voice(
 		twiml.Pause{Seconds: 1},
 		twiml.Say{Text: intro},
@@ -419,12 +419,12 @@ func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 			twiml.Pause{Seconds: 1},
 			twiml.Say{Text: intro},
 			twiml.Play{URL: link},
-			twiml.Gather{Action: notify.PageKeyURL(h.base, va.AlertID, v.OnCallID), NumDigits: 1, Timeout: 10,
-				Prompt: []twiml.Verb{twiml.Say{Text: "Again: " + intro + " " + notify.PageKeysPrompt}}},
+			twiml.Gather{Action: page.PageKeyURL(h.base, va.AlertID, v.OnCallID), NumDigits: 1, Timeout: 10,
+				Prompt: []twiml.Verb{twiml.Say{Text: "Again: " + intro + " " + page.PageKeysPrompt}}},
 			twiml.Say{Text: "No key pressed. The voicemail stays open as an alert. It was also sent to you by text and email. Goodbye."},
 		)
 	}
-	sid, err := h.out.StartCall(ctx, notify.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
+	sid, err := h.out.StartCall(ctx, outbound.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
 		StatusCallback: h.base + "/public/callstatus?job=" + url.QueryEscape(job.ID), MachineDetection: true})
 	if err != nil {
 		h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "call failed: " + err.Error()})
@@ -459,7 +459,7 @@ func (h *Handler) stepMissedText(ctx context.Context, job *jobs.Job, _ *jobs.Ste
 		return nil, jobs.Permanent(errors.New("nobody is on call"))
 	}
 	body := fmt.Sprintf("Missed call on the pager line from %s at %s UTC; no message was left.", v.caller(), v.Received.Format("15:04"))
-	sid, err := h.out.SendText(ctx, notify.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})
+	sid, err := h.out.SendText(ctx, outbound.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})
 	if err != nil {
 		return nil, err
 	}

@@ -27,8 +27,8 @@ import (
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
-	"github.com/oncall/pager/app/notify/channel"
+	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/internal/smtptest"
@@ -233,8 +233,8 @@ func (h *Harness) appOptions() app.Options {
 		Store:  h.Store,
 		Now:    h.opts.Now,
 		Jobs:   jobs.Options{Lease: lease, Backoff: fastBackoff},
-		Notify: notify.Options{
-			Rates: notify.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000},
+		Outbound: outbound.Options{
+			Rates: outbound.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000},
 			Email: func(e channel.Email) channel.Sender {
 				e.RootCAs = pool
 				e.Timeout = 5 * time.Second

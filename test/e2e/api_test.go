@@ -20,7 +20,7 @@ import (
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/twiml"
@@ -164,16 +164,16 @@ func post(t *testing.T, h *harness.Harness, path string, body any, key string) (
 	return status, a
 }
 
-func report(t *testing.T, h *harness.Harness, id string) notify.Report {
+func report(t *testing.T, h *harness.Harness, id string) notification.Report {
 	t.Helper()
-	var rep notify.Report
+	var rep notification.Report
 	if status := h.APIJSON(http.MethodGet, "/notification/"+id, nil, nagiosKey, &rep); status != http.StatusOK {
 		t.Fatalf("GET /notification/%s: HTTP %d", id, status)
 	}
 	return rep
 }
 
-func delivery(t *testing.T, rep notify.Report, step string) notify.DeliveryReport {
+func delivery(t *testing.T, rep notification.Report, step string) notification.DeliveryReport {
 	t.Helper()
 	for _, r := range rep.Recipients {
 		for _, d := range r.Deliveries {
@@ -183,7 +183,7 @@ func delivery(t *testing.T, rep notify.Report, step string) notify.DeliveryRepor
 		}
 	}
 	t.Fatalf("no delivery %s in %+v", step, rep)
-	return notify.DeliveryReport{}
+	return notification.DeliveryReport{}
 }
 
 // RedFlash's rfclient: form-encoded, trailing slash, api_key as a field;
@@ -196,11 +196,11 @@ func TestRedFlashClientNotifiesContact(t *testing.T) {
 	req.Header.Set("User-Agent", "python-requests/2.31.0")
 	status, body := h.Do(req)
 	var a apiAnswer
-	if err := json.Unmarshal([]byte(body), &a); err != nil || status != http.StatusCreated || a.Message != "OK" || !notify.ValidID(a.NotificationID) {
+	if err := json.Unmarshal([]byte(body), &a); err != nil || status != http.StatusCreated || a.Message != "OK" || !notification.ValidID(a.NotificationID) {
 		t.Fatalf("HTTP %d %s", status, body)
 	}
 	sms := h.Phone(harness.Alice).ExpectSMS("Web server down ⚠")
-	if sms.From != harness.Control || sms.StatusCallback != harness.Public+"/ack?job="+notify.JobID(a.NotificationID, 0)+"&n="+a.NotificationID+"&step=alice%2Fsms" {
+	if sms.From != harness.Control || sms.StatusCallback != harness.Public+"/ack?job="+notification.JobID(a.NotificationID, 0)+"&n="+a.NotificationID+"&step=alice%2Fsms" {
 		t.Fatalf("SMS %+v", sms.Message)
 	}
 	job := waitNotification(t, h, a.NotificationID)
@@ -533,7 +533,7 @@ func TestDeliveryReceiptUpdatesReport(t *testing.T) {
 		t.Fatalf("after the receipt: %+v", d)
 	}
 	// Unsigned receipts are refused.
-	resp, err := http.PostForm(h.URL()+"/ack?job="+notify.JobID(a.NotificationID, 0)+"&n="+a.NotificationID+"&step=carol%2Fsms", url.Values{"MessageSid": {sms.SID}, "MessageStatus": {"failed"}})
+	resp, err := http.PostForm(h.URL()+"/ack?job="+notification.JobID(a.NotificationID, 0)+"&n="+a.NotificationID+"&step=carol%2Fsms", url.Values{"MessageSid": {sms.SID}, "MessageStatus": {"failed"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +558,7 @@ func TestStoreDownAnswers503AndQueuesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range infos {
-		if strings.Contains(in.Key, notify.JobPrefix) {
+		if strings.Contains(in.Key, notification.JobPrefix) {
 			t.Fatalf("a notification job exists after a 503: %s", in.Key)
 		}
 	}
@@ -630,7 +630,7 @@ func waitSteps(t *testing.T, h *harness.Harness, id string, steps ...string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if js, err := h.App().Jobs.List(context.Background(), notify.JobsPrefix(id)); err == nil {
+		if js, err := h.App().Jobs.List(context.Background(), notification.JobsPrefix(id)); err == nil {
 			j := merge(id, js)
 			done := 0
 			for _, s := range steps {
@@ -658,11 +658,11 @@ func waitNotification(t *testing.T, h *harness.Harness, id string) jobs.Job {
 		if rep := report(t, h, id); rep.Finished.IsZero() || rep.Unqueued != 0 {
 			continue
 		}
-		active, err := h.Store.List(ctx, "jobs/active/"+notify.JobsPrefix(id))
+		active, err := h.Store.List(ctx, "jobs/active/"+notification.JobsPrefix(id))
 		if err != nil || len(active) != 0 {
 			continue
 		}
-		js, err := h.App().Jobs.List(ctx, notify.JobsPrefix(id))
+		js, err := h.App().Jobs.List(ctx, notification.JobsPrefix(id))
 		if err != nil || len(js) == 0 {
 			continue
 		}
@@ -673,7 +673,7 @@ func waitNotification(t *testing.T, h *harness.Harness, id string) jobs.Job {
 }
 
 func merge(id string, js []jobs.Job) jobs.Job {
-	all := jobs.Job{ID: notify.JobsPrefix(id), Kind: notify.KindNotification}
+	all := jobs.Job{ID: notification.JobsPrefix(id), Kind: notification.KindNotification}
 	for _, j := range js {
 		all.Steps = append(all.Steps, j.Steps...)
 	}
