@@ -39,8 +39,8 @@ func (v Voicemail) alertEvent() alerts.Event {
 	}
 }
 
-// triggerAlert makes v an alert whose first page, to the on-call, counts as
-// done: the voicemail job texts and calls them itself.
+// triggerAlert makes v an alert whose first page to the on-call counts as
+// done: the voicemail job texts and calls them itself (see address).
 func (h *Handler) triggerAlert(ctx context.Context, v Voicemail) (alerts.Alert, error) {
 	if h.alerts == nil {
 		return alerts.Alert{}, errors.New("pagerline: no alert service")

@@ -87,7 +87,6 @@ func (h *Handler) recover(ctx context.Context, recSID, callSID, recURL string, d
 	if call.To == "" || call.To != cfg.CurrentConfig.PagerPhone {
 		return false, nil
 	}
-	oc, _ := cfg.OnCall()
 	v := Voicemail{
 		RecordingSID: safeID(recSID),
 		RecordingURL: recURL,
@@ -96,12 +95,8 @@ func (h *Handler) recover(ctx context.Context, recSID, callSID, recURL string, d
 		CallerNum:    call.From,
 		CallerName:   call.CallerName,
 		Received:     h.now().UTC(),
-		OnCallID:     oc.ID,
-		OnCallName:   oc.Name,
-		OnCallPhone:  oc.Phone,
-		FromPhone:    cfg.CurrentConfig.FromPhone,
-		DeleteAfter:  cfg.CurrentConfig.DeleteRecordingAfterStore,
 	}
+	v.address(cfg)
 	if !created.IsZero() {
 		// When the customer called, not when we noticed.
 		v.Received = created.UTC()

@@ -18,6 +18,7 @@ import (
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/page"
+	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/twiml"
 )
@@ -60,6 +61,19 @@ type Voicemail struct {
 	// triggered as the callback arrived.
 	AlertID   string `json:"alert_id,omitempty"`
 	AlertCode string `json:"alert_code,omitempty"`
+}
+
+// address fixes who the voicemail pages: whoever is on call now, from the
+// pager's sending number. This is the one place that decides it: the pager
+// line pages the on-call itself (the recording by text, then a call), and
+// the voicemail's alert lists them as paged by its source
+// (alerts.TriggerOptions.PrePaged), so the escalation's first round pages
+// only the others its policy names.
+func (v *Voicemail) address(cfg *team.Config) {
+	oc, _ := cfg.OnCall()
+	v.OnCallID, v.OnCallName, v.OnCallPhone = oc.ID, oc.Name, oc.Phone
+	v.FromPhone = cfg.CurrentConfig.FromPhone
+	v.DeleteAfter = cfg.CurrentConfig.DeleteRecordingAfterStore
 }
 
 // Metadata is the JSON stored beside each recording.
@@ -118,7 +132,6 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	status := c.FormValue("RecordingStatus")
 	cfg := h.cfg.Current()
-	oc, _ := cfg.OnCall()
 	v := Voicemail{
 		RecordingSID: safeID(c.FormValue("RecordingSid")),
 		RecordingURL: c.FormValue("RecordingUrl"),
@@ -128,12 +141,8 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		City:         c.QueryParam("caller_city"),
 		State:        c.QueryParam("caller_state"),
 		Received:     h.now().UTC(),
-		OnCallID:     oc.ID,
-		OnCallName:   oc.Name,
-		OnCallPhone:  oc.Phone,
-		FromPhone:    cfg.CurrentConfig.FromPhone,
-		DeleteAfter:  cfg.CurrentConfig.DeleteRecordingAfterStore,
 	}
+	v.address(cfg)
 	v.Duration, _ = strconv.Atoi(c.FormValue("RecordingDuration"))
 	var job jobs.Job
 	switch status {
