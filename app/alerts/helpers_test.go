@@ -70,7 +70,7 @@ func (r *recorder) Page(ctx context.Context, a alerts.Alert, users []string) ([]
 	var refused []alerts.Delivery
 	for _, u := range users {
 		if slices.Contains(r.refuse, u) {
-			refused = append(refused, alerts.Delivery{SID: "send-" + u, UserID: u, Channel: alerts.ChannelSMS, Status: "failed"})
+			refused = append(refused, alerts.Delivery{SID: "send-" + u, UserID: u, Channel: alerts.ChannelSMS, Status: "failed", Outcome: alerts.DeliveryNotReached, Progress: 4})
 		}
 	}
 	return refused, nil

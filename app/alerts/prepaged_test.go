@@ -90,7 +90,7 @@ func TestRefusedPageRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Deliveries) != 1 || got.Deliveries[0].UserID != "alice" || got.Deliveries[0].Channel != alerts.ChannelSMS {
+	if len(got.Deliveries) != 1 || got.Deliveries[0].UserID != "alice" || got.Deliveries[0].Channel != alerts.ChannelSMS || got.Deliveries[0].Outcome != alerts.DeliveryNotReached {
 		t.Fatalf("deliveries = %+v, want alice's refused SMS", got.Deliveries)
 	}
 }
