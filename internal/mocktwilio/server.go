@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,12 +27,13 @@ import (
 // Servers a test suite starts. Consequently TWILIO_OPENAPI_SPEC is read once,
 // at the first New.
 var sharedSpec = sync.OnceValue(func() specResult {
+	required := specRequired()
 	path, searched, ok := FindSpec()
 	if !ok {
-		return specResult{searched: searched}
+		return specResult{searched: searched, required: required}
 	}
 	spec, err := LoadSpec(path)
-	return specResult{spec: spec, path: path, searched: searched, err: err}
+	return specResult{spec: spec, path: path, searched: searched, err: err, required: required}
 })
 
 type specResult struct {
@@ -38,6 +41,27 @@ type specResult struct {
 	path     string
 	searched []string
 	err      error
+	// required: a missing spec fails the test instead of turning the
+	// validation layer off (in CI, where it must not pass unnoticed).
+	required bool
+}
+
+// specRequired reports whether the run is in CI (CI=true, as CI services
+// set it), where a missing spec is an error, not a reason to skip.
+func specRequired() bool {
+	ci, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ci
+}
+
+// noSpec handles a missing spec: outside CI the validation layer is off,
+// with one line saying so; in CI the test fails.
+func (res specResult) noSpec(t testing.TB, skipped string) {
+	t.Helper()
+	where := strings.Join(res.searched, ", ")
+	if res.required {
+		t.Fatalf("Twilio OpenAPI spec not found at %s; CI=true requires it (set %s to its path)", where, SpecEnv)
+	}
+	t.Logf("Twilio OpenAPI spec not found at %s; skipping %s (set %s to its path)", where, skipped, SpecEnv)
 }
 
 // Request is one request the mock received, whatever became of it.
@@ -89,8 +113,7 @@ func newServer(t testing.TB, res specResult) *Server {
 		t.Fatalf("mocktwilio: Twilio OpenAPI spec at %s: %v", res.path, res.err)
 	}
 	if res.spec == nil {
-		t.Logf("Twilio OpenAPI spec not found at %s; skipping spec validation (set %s to its path)",
-			strings.Join(res.searched, ", "), SpecEnv)
+		res.noSpec(t, "spec validation")
 	}
 	s := &Server{
 		t:          t,

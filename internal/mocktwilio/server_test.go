@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ import (
 
 // captureTB stands in for the test so that failures the mock reports can be
 // asserted on instead of failing the test. Everything else goes to the real
-// test (Cleanup, Fatalf, …).
+// test (Cleanup, Skip, …).
 type captureTB struct {
 	testing.TB
 	mu     sync.Mutex
@@ -32,6 +33,13 @@ func (c *captureTB) Errorf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.errors = append(c.errors, fmt.Sprintf(format, args...))
+}
+
+// Fatalf records the failure and ends the calling goroutine, as
+// testing.T.Fatalf does; call what may fail in a goroutine of its own.
+func (c *captureTB) Fatalf(format string, args ...any) {
+	c.Errorf(format, args...)
+	runtime.Goexit()
 }
 
 func (c *captureTB) Logf(format string, args ...any) {
@@ -171,7 +179,8 @@ func TestFailNextOptOutShape(t *testing.T) {
 func TestViolationFailsTheTestAndAnswers400(t *testing.T) {
 	res := sharedSpec()
 	if res.spec == nil {
-		t.Skip("Twilio OpenAPI spec not found; nothing to violate")
+		res.noSpec(t, "a test of violations")
+		t.SkipNow()
 	}
 	tb := &captureTB{TB: t}
 	s := newServer(tb, res)
@@ -202,6 +211,28 @@ func TestMissingSpecIsLoggedAndSkipped(t *testing.T) {
 	}
 	if s.SpecChecked() || len(tb.Errors()) != 0 {
 		t.Errorf("spec checked %v, errors %q", s.SpecChecked(), tb.Errors())
+	}
+}
+
+func TestMissingSpecFailsInCI(t *testing.T) {
+	tb := &captureTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		newServer(tb, specResult{searched: []string{"/nowhere/shared/twilio/twilio_api_v2010.json"}, required: true})
+		t.Error("newServer went on without the spec in CI")
+	}()
+	<-done
+	if errs := tb.Errors(); len(errs) != 1 || !strings.Contains(errs[0], "CI=true requires it") {
+		t.Errorf("errors %q, want one saying CI requires the spec", errs)
+	}
+	t.Setenv("CI", "true")
+	if !specRequired() {
+		t.Error("CI=true does not require the spec")
+	}
+	t.Setenv("CI", "")
+	if specRequired() {
+		t.Error("without CI the spec is required")
 	}
 }
 

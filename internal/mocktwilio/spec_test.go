@@ -20,7 +20,8 @@ func testSpec(t *testing.T) *Spec {
 		t.Fatalf("loading %s: %v", res.path, res.err)
 	}
 	if res.spec == nil {
-		t.Skipf("Twilio OpenAPI spec not found at %s; skipping spec validation tests", strings.Join(res.searched, ", "))
+		res.noSpec(t, "the spec validation tests")
+		t.SkipNow()
 	}
 	return res.spec
 }
