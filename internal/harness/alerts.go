@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/oncall/pager/app"
@@ -14,28 +12,6 @@ import (
 	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/twiml"
 )
-
-// FakeClock is wall time plus an offset the test moves forward, so the
-// pager keeps running (leases, polls) while a test jumps to "five minutes
-// later" without waiting. Pass its Now in Options.Now.
-type FakeClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-// Now is the clock's time.
-func (c *FakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-// Advance moves the clock forward by d.
-func (c *FakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
 
 // Replica starts a second pager process on the same store and Twilio, as a
 // second replica behind a balancer would run; it stops when the test ends.
@@ -47,20 +23,12 @@ func (h *Harness) Replica() *app.App {
 	}
 	s := h.settings
 	s.ListenAddr = ln.Addr().String()
-	a, err := app.New(context.Background(), s, h.appOptions())
-	if err != nil {
-		h.T.Fatalf("harness: start replica: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := a.Run(ctx, ln); err != nil {
-			h.T.Errorf("harness: replica stopped: %v", err)
-		}
-	}()
-	h.T.Cleanup(func() { cancel(); <-done })
-	return a
+	p := h.launch(s, ln)
+	h.mu.Lock()
+	h.replicas = append(h.replicas, p)
+	h.mu.Unlock()
+	h.T.Cleanup(func() { h.stop(p) })
+	return p.app
 }
 
 // WebhookWithToken posts a signed Twilio webhook carrying the given
@@ -88,50 +56,35 @@ type PageCall struct {
 	Verbs []twiml.Node
 }
 
-// ExpectCall waits for the next call the pager placed to this phone whose
-// TwiML contains substr.
+// ExpectCall waits for a call the pager placed to this phone whose TwiML
+// contains substr and that no earlier ExpectCall matched.
 func (p *Phone) ExpectCall(substr string) *PageCall {
 	p.h.T.Helper()
 	ctx, cancel := p.h.ctx()
 	defer cancel()
 	for {
-		var mine []mocktwilio.Call
-		for _, c := range p.h.Twilio.Calls() {
-			if c.To == p.Number {
-				mine = append(mine, c)
+		if c, ok := p.h.matchCall(p.Number, substr); ok {
+			verbs, err := twiml.Parse(c.Twiml)
+			if err != nil {
+				p.h.T.Fatalf("%s: call TwiML: %v", p.Number, err)
 			}
-		}
-		for i := p.seenCalls; i < len(mine); i++ {
-			if strings.Contains(strings.ToLower(mine[i].Twiml), strings.ToLower(substr)) {
-				p.seenCalls = i + 1
-				verbs, err := twiml.Parse(mine[i].Twiml)
-				if err != nil {
-					p.h.T.Fatalf("%s: call TwiML: %v", p.Number, err)
-				}
-				return &PageCall{p: p, Call: mine[i], Verbs: verbs}
-			}
+			return &PageCall{p: p, Call: c, Verbs: verbs}
 		}
 		select {
 		case <-ctx.Done():
-			p.h.T.Fatalf("%s: no call whose TwiML contains %q; got %d calls", p.Number, substr, len(mine))
+			p.h.T.Fatalf("%s: no call whose TwiML contains %q; not yet expected: %q", p.Number, substr, p.h.unexpectedCalls(p.Number))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
 
-// ExpectNoCall asserts no call beyond those matched was placed to this phone
-// within grace.
-func (p *Phone) ExpectNoCall(grace time.Duration) {
+// ExpectNoCall waits until the pager has nothing due (WaitIdle) and asserts
+// it placed no call to this phone beyond those already expected.
+func (p *Phone) ExpectNoCall() {
 	p.h.T.Helper()
-	time.Sleep(grace)
-	n := 0
-	for _, c := range p.h.Twilio.Calls() {
-		if c.To == p.Number {
-			n++
-		}
-	}
-	if n > p.seenCalls {
-		p.h.T.Fatalf("%s: unexpected call (%d placed, %d expected)", p.Number, n, p.seenCalls)
+	p.h.WaitIdle()
+	if left := p.h.unexpectedCalls(p.Number); len(left) > 0 {
+		p.h.T.Fatalf("%s: unexpected %s", p.Number, strings.Join(left, "; "))
 	}
 }
 

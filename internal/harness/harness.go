@@ -58,8 +58,9 @@ type Options struct {
 	Lease time.Duration
 	// Settings adjusts the pager's settings before start.
 	Settings func(*app.Settings)
-	// Now, when set, is the pager's clock (a FakeClock's Now): escalation
-	// steps and digests fall due by it.
+	// Now, when set, is the pager's clock (a testclock.Clock's Now):
+	// escalation steps, digests, retries and leases fall due by it, so
+	// nothing the pager schedules happens until the test moves the clock.
 	Now func() time.Time
 }
 
@@ -106,12 +107,20 @@ type Harness struct {
 
 	opts     Options
 	settings app.Settings
-	mu       sync.Mutex
-	app      *app.App
-	cancel   context.CancelFunc
-	done     chan struct{}
 	url      string
 	addr     string
+
+	mu       sync.Mutex
+	main     *process        // the pager at addr (Restart replaces it)
+	replicas []*process      // more pagers on the same store (Replica)
+	matched  map[string]bool // SIDs of texts and calls a test expected
+}
+
+// process is one running pager.
+type process struct {
+	app    *app.App
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // Public is the pager's public base URL (ONCALL_APP_BASE_URL): as behind a
@@ -150,7 +159,7 @@ func (h *Harness) Fetch(target string) (int, []byte) {
 // ends.
 func New(t testing.TB, o Options) *Harness {
 	t.Helper()
-	h := &Harness{T: t, opts: o, Key: "team/oncall_config.json"}
+	h := &Harness{T: t, opts: o, Key: "team/oncall_config.json", matched: map[string]bool{}}
 	h.S3 = storetest.StartS3(t)
 	h.Store = h.S3.Store()
 	h.Twilio = mocktwilio.New(t)
@@ -185,6 +194,8 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	h.start(ln)
 	t.Cleanup(h.Stop)
+	// Before Stop (cleanups run last first): the pager still runs what is due.
+	t.Cleanup(h.checkNothingLeft)
 	return h
 }
 
@@ -195,26 +206,46 @@ func (h *Harness) URL() string { return h.url }
 func (h *Harness) App() *app.App {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.app
+	return h.main.app
 }
 
 func (h *Harness) start(ln net.Listener) {
 	h.T.Helper()
-	a, err := app.New(context.Background(), h.settings, h.appOptions())
+	p := h.launch(h.settings, ln)
+	h.mu.Lock()
+	h.main = p
+	h.mu.Unlock()
+}
+
+// launch starts a pager with settings s serving ln.
+func (h *Harness) launch(s app.Settings, ln net.Listener) *process {
+	h.T.Helper()
+	a, err := app.New(context.Background(), s, h.appOptions())
 	if err != nil {
 		h.T.Fatalf("harness: start pager: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	p := &process{app: a, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(p.done)
 		if err := a.Run(ctx, ln); err != nil {
 			h.T.Errorf("harness: pager stopped: %v", err)
 		}
 	}()
+	return p
+}
+
+// running lists the pagers not stopped.
+func (h *Harness) running() []*process {
 	h.mu.Lock()
-	h.app, h.cancel, h.done = a, cancel, done
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	var out []*process
+	for _, p := range append([]*process{h.main}, h.replicas...) {
+		if p != nil && p.cancel != nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // appOptions are the pager's options in every process the harness starts.
@@ -252,14 +283,21 @@ func fastBackoff(attempt int) time.Duration {
 // Stop stops the pager (as a crash would: leases stay behind).
 func (h *Harness) Stop() {
 	h.mu.Lock()
-	cancel, done := h.cancel, h.done
-	h.cancel = nil
+	p := h.main
+	h.mu.Unlock()
+	h.stop(p)
+}
+
+func (h *Harness) stop(p *process) {
+	h.mu.Lock()
+	cancel := p.cancel
+	p.cancel = nil
 	h.mu.Unlock()
 	if cancel == nil {
 		return
 	}
 	cancel()
-	<-done
+	<-p.done
 }
 
 // Restart stops the pager and starts a new process's worth of it on the same
@@ -329,9 +367,12 @@ func (h *Harness) WaitJob(id string) jobs.Job {
 	return jobs.Job{}
 }
 
+// waitLimit bounds one wait for the pager.
+const waitLimit = 20 * time.Second
+
 // ctx bounds one wait.
 func (h *Harness) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 20*time.Second)
+	return context.WithTimeout(context.Background(), waitLimit)
 }
 
 // CertPool is the SMTP server's CA (for tests that build their own senders).

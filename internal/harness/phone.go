@@ -13,9 +13,6 @@ import (
 type Phone struct {
 	h      *Harness
 	Number string
-	seen   int // outbound messages to this phone already matched
-	// seenCalls counts calls to this phone already matched (ExpectCall).
-	seenCalls int
 }
 
 // Phone returns the phone with number.
@@ -80,50 +77,34 @@ type SMS struct {
 	mocktwilio.Message
 }
 
-// ExpectSMS waits for the next outbound message to this phone and asserts
-// its body contains substr.
+// ExpectSMS waits for an outbound message to this phone whose body
+// contains substr (case-insensitive) and that no earlier Expect matched.
+// Messages it passes over stay unexpected: the test fails at its end unless
+// another ExpectSMS matches them.
 func (p *Phone) ExpectSMS(substr string) *SMS {
 	p.h.T.Helper()
 	ctx, cancel := p.h.ctx()
 	defer cancel()
 	for {
-		mine := p.messages()
-		for i := p.seen; i < len(mine); i++ {
-			if strings.Contains(strings.ToLower(mine[i].Body), strings.ToLower(substr)) {
-				p.seen = i + 1
-				return &SMS{p: p, Message: mine[i]}
-			}
+		if m, ok := p.h.matchSMS(p.Number, substr); ok {
+			return &SMS{p: p, Message: m}
 		}
 		select {
 		case <-ctx.Done():
-			var bodies []string
-			for _, m := range mine {
-				bodies = append(bodies, m.Body)
-			}
-			p.h.T.Fatalf("%s: no SMS containing %q; got %q", p.Number, substr, bodies)
+			p.h.T.Fatalf("%s: no SMS containing %q; not yet expected: %q", p.Number, substr, p.h.unexpectedSMS(p.Number))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
 
-// ExpectNoSMS asserts nothing was sent to this phone within a short grace
-// period beyond what ExpectSMS already matched.
-func (p *Phone) ExpectNoSMS(grace time.Duration) {
+// ExpectNoSMS waits until the pager has nothing due (WaitIdle) and asserts
+// it sent this phone no message beyond those already expected.
+func (p *Phone) ExpectNoSMS() {
 	p.h.T.Helper()
-	time.Sleep(grace)
-	if mine := p.messages(); len(mine) > p.seen {
-		p.h.T.Fatalf("%s: unexpected SMS %q", p.Number, mine[p.seen].Body)
+	p.h.WaitIdle()
+	if left := p.h.unexpectedSMS(p.Number); len(left) > 0 {
+		p.h.T.Fatalf("%s: unexpected %s", p.Number, strings.Join(left, "; "))
 	}
-}
-
-func (p *Phone) messages() []mocktwilio.Message {
-	var mine []mocktwilio.Message
-	for _, m := range p.h.Twilio.Messages() {
-		if m.To == p.Number {
-			mine = append(mine, m)
-		}
-	}
-	return mine
 }
 
 // ThenReply answers an outbound SMS by texting the control number.

@@ -82,9 +82,7 @@ func TestStrangerGetsNothing(t *testing.T) {
 	if got := h.Config().CurrentConfig.OncallUser.ID; got != "alice" {
 		t.Fatalf("on-call changed to %q", got)
 	}
-	if n := len(h.Twilio.Messages()); n != 0 {
-		t.Errorf("%d messages sent for a stranger", n)
-	}
+	h.ExpectNoMore()
 }
 
 func TestSignatureRequired(t *testing.T) {
@@ -179,6 +177,10 @@ func TestConcurrentConfirmOneWins(t *testing.T) {
 	if oc != "bob" && oc != "carol" {
 		t.Fatalf("on call: %q", oc)
 	}
+	// Alice is told once, by the winner.
+	alice := h.Phone(harness.Alice)
+	alice.ExpectSMS("has taken the pager")
+	alice.ExpectNoSMS()
 }
 
 func TestStoreOutageDuringTake(t *testing.T) {
@@ -193,6 +195,7 @@ func TestStoreOutageDuringTake(t *testing.T) {
 	}
 	// The window survived the failed attempt: C again completes it.
 	bob.Text("C").Expect("you are on call now")
+	h.Phone(harness.Alice).ExpectSMS("Bob Roberts has taken the pager")
 	if got := h.Config().CurrentConfig.OncallUser.ID; got != "bob" {
 		t.Fatalf("on call %q after retry", got)
 	}
@@ -230,6 +233,7 @@ func TestOpsUploadThenTake(t *testing.T) {
 	if raw["current_config"].(map[string]any)["ops_added"] != "dave joins monday" {
 		t.Fatalf("ops edit lost by TAKE: %v", raw["current_config"])
 	}
+	h.Phone(harness.Alice).ExpectSMS("Bob Roberts has taken the pager")
 }
 
 func TestWrongNumbers(t *testing.T) {

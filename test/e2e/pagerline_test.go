@@ -24,6 +24,16 @@ func fakeMP3() []byte {
 	return b
 }
 
+// expectVoicemailPage expects the page a voicemail sends the on-call at
+// phone: a text and a call, once each.
+func expectVoicemailPage(h *harness.Harness, phone string) (*harness.SMS, *harness.PageCall) {
+	p := h.Phone(phone)
+	sms, call := p.ExpectSMS("voicemail"), p.ExpectCall("New voicemail")
+	p.ExpectNoSMS()
+	p.ExpectNoCall()
+	return sms, call
+}
+
 func leaveVoicemail(t *testing.T, h *harness.Harness, from string, audio []byte, seconds int) (*harness.Call, harness.Recording) {
 	t.Helper()
 	call := h.Call(from).Expect("Press 1")
@@ -95,16 +105,16 @@ func TestVoicemailReachesOnCallAndIsKept(t *testing.T) {
 	if status, _ := h.Fetch(strings.Replace(sms.MediaURL[0], "sig=", "sig=0", 1)); status != http.StatusForbidden {
 		t.Errorf("tampered media link: HTTP %d, want 403", status)
 	}
-	calls := h.Twilio.Calls()
-	if len(calls) != 1 || calls[0].To != harness.Alice || !strings.Contains(calls[0].Twiml, "<Play>"+strings.ReplaceAll(sms.MediaURL[0], "&", "&amp;")+"</Play>") ||
-		!strings.Contains(calls[0].Twiml, "ACME CORP") {
-		t.Fatalf("page call = %+v", calls)
+	page := h.Phone(harness.Alice).ExpectCall("<Play>" + strings.ReplaceAll(sms.MediaURL[0], "&", "&amp;") + "</Play>")
+	if !strings.Contains(page.Twiml, "ACME CORP") {
+		t.Fatalf("page call = %+v", page.Call)
 	}
+	h.Phone(harness.Alice).ExpectNoCall()
 	if v := h.Twilio.Violations(); len(v) != 0 {
 		t.Errorf("requests not valid against Twilio's spec: %v", v)
 	}
 	// The call's status callback lands in the job, signed.
-	status, _ = h.Webhook(calls[0].StatusCallback, callStatus(h, calls[0].SID, "completed"))
+	status, _ = h.Webhook(page.StatusCallback, callStatus(h, page.SID, "completed"))
 	if status != http.StatusNoContent {
 		t.Errorf("call status callback: HTTP %d", status)
 	}
@@ -120,9 +130,9 @@ func TestAnswerRetriesOnceThenGoodbye(t *testing.T) {
 	call.Press("").Expect("did not hear")
 	call.Press("").Expect("Goodbye").ExpectHangup()
 	h.Call("+12125550123").Press("9").Expect("Goodbye").ExpectHangup()
-	if n := len(h.Twilio.Messages()) + len(h.Twilio.Calls()); n != 0 {
-		t.Fatalf("%d pages for a call with no message", n)
-	}
+	// No page for a call with no message.
+	h.Phone(harness.Alice).ExpectNoSMS()
+	h.Phone(harness.Alice).ExpectNoCall()
 }
 
 func TestRecordingCallbackWithoutCallerName(t *testing.T) {
@@ -130,7 +140,9 @@ func TestRecordingCallbackWithoutCallerName(t *testing.T) {
 	// VoiceParams carries no CallerName, as Twilio without lookup.
 	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
 	h.WaitJob("vm-" + rec.SID)
-	h.Phone(harness.Alice).ExpectSMS("from +12125550123")
+	if sms, _ := expectVoicemailPage(h, harness.Alice); !strings.Contains(sms.Body, "from +12125550123") {
+		t.Fatalf("page %q does not name the caller's number", sms.Body)
+	}
 }
 
 func TestDuplicateRecordingCallbackActsOnce(t *testing.T) {
@@ -142,10 +154,7 @@ func TestDuplicateRecordingCallbackActsOnce(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		call.RecordingCallback(target, h.Twilio.RecordingParams(call.CallSID(), rec.URL, 12))
 	}
-	time.Sleep(300 * time.Millisecond)
-	if n, c := len(h.Twilio.Messages()), len(h.Twilio.Calls()); n != 1 || c != 1 {
-		t.Fatalf("after duplicate callbacks: %d messages, %d calls; want 1 and 1", n, c)
-	}
+	expectVoicemailPage(h, harness.Alice)
 	if n := len(h.SMTP.Messages()); n != 1 {
 		t.Fatalf("after duplicate callbacks: %d emails; want 1", n)
 	}
@@ -164,8 +173,9 @@ func TestVoicemailSurvivesFaults(t *testing.T) {
 			t.Errorf("step %s: %s (%s)", s.Name, s.State, s.LastError)
 		}
 	}
-	if n, c, e := len(h.Twilio.Messages()), len(h.Twilio.Calls()), len(h.SMTP.Messages()); n != 1 || c != 1 || e != 1 {
-		t.Fatalf("messages=%d calls=%d emails=%d; want exactly one each", n, c, e)
+	expectVoicemailPage(h, harness.Alice)
+	if e := len(h.SMTP.Messages()); e != 1 {
+		t.Fatalf("emails=%d; want exactly one", e)
 	}
 }
 
@@ -183,7 +193,7 @@ func TestVoicemailWhileStoreDown(t *testing.T) {
 	if err != nil || len(obj) != 2 {
 		t.Fatalf("recordings after outage: %v %v", obj, err)
 	}
-	h.Phone(harness.Alice).ExpectSMS("voicemail")
+	expectVoicemailPage(h, harness.Alice)
 }
 
 func TestVoicemailResumesAfterRestart(t *testing.T) {
@@ -197,8 +207,13 @@ func TestVoicemailResumesAfterRestart(t *testing.T) {
 	if job.Failed() {
 		t.Fatalf("job failed: %+v", job.Steps)
 	}
-	if n, c, e := len(h.Twilio.Messages()), len(h.Twilio.Calls()), len(h.SMTP.Messages()); n != 1 || c != 1 || e != 1 {
-		t.Fatalf("messages=%d calls=%d emails=%d; want exactly one each", n, c, e)
+	// The text went before the crash; the restarted pager does not send it again.
+	alice := h.Phone(harness.Alice)
+	alice.ExpectCall("New voicemail")
+	alice.ExpectNoSMS()
+	alice.ExpectNoCall()
+	if e := len(h.SMTP.Messages()); e != 1 {
+		t.Fatalf("emails=%d; want exactly one", e)
 	}
 }
 
@@ -226,9 +241,11 @@ func TestUndeliveredMMSRetriedAsSMS(t *testing.T) {
 	if len(retry.MediaURL) != 0 || !strings.Contains(retry.Body, "/media/") {
 		t.Fatalf("retry should be a plain SMS with the link: %+v", retry.Message)
 	}
+	alice.ExpectCall("New voicemail")
 	// A late "sent" for the first message does not move anything backwards.
 	mms.Status("sent")
 	h.WaitJob("vm-" + rec.SID)
+	alice.ExpectNoSMS()
 }
 
 func TestOnCallAbroadGetsSMSWithLink(t *testing.T) {
@@ -236,9 +253,10 @@ func TestOnCallAbroadGetsSMSWithLink(t *testing.T) {
 	h.Phone(harness.Carol).Text("TAKE").ThenReply("C").Expect("on call now")
 	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
 	h.WaitJob("vm-" + rec.SID)
-	sms := h.Phone(harness.Carol).ExpectSMS("Listen: " + harness.Public + "/media/")
-	if len(sms.MediaURL) != 0 {
-		t.Fatalf("MMS sent to a non-North-American number: %+v", sms.Message)
+	h.Phone(harness.Alice).ExpectSMS("Carol Jones has taken the pager")
+	sms, _ := expectVoicemailPage(h, harness.Carol)
+	if len(sms.MediaURL) != 0 || !strings.Contains(sms.Body, "Listen: "+harness.Public+"/media/") {
+		t.Fatalf("MMS sent to a non-North-American number, or no link: %+v", sms.Message)
 	}
 }
 
@@ -253,6 +271,7 @@ func TestEmailOverSTARTTLSWithAuth(t *testing.T) {
 	if len(mails) != 1 || !mails[0].TLS || mails[0].AuthUser != "pager" {
 		t.Fatalf("mail over TLS with auth: %+v", mails)
 	}
+	expectVoicemailPage(h, harness.Alice)
 }
 
 func TestDeleteRecordingAfterStore(t *testing.T) {
@@ -271,6 +290,7 @@ func TestDeleteRecordingAfterStore(t *testing.T) {
 	if !kept {
 		t.Fatal("recording deleted from Twilio but not stored")
 	}
+	expectVoicemailPage(h, harness.Alice)
 }
 
 func TestGreetingAndRecordWithoutKeypress(t *testing.T) {
@@ -283,5 +303,7 @@ func TestGreetingAndRecordWithoutKeypress(t *testing.T) {
 	}
 	rec := call.Record(fakeMP3(), 12)
 	h.WaitJob("vm-" + rec.SID)
-	h.Phone(harness.Alice).ExpectSMS("voicemail (12 seconds)")
+	if sms, _ := expectVoicemailPage(h, harness.Alice); !strings.Contains(sms.Body, "voicemail (12 seconds)") {
+		t.Fatalf("page %q", sms.Body)
+	}
 }

@@ -17,21 +17,6 @@ import (
 // test's explicit sweep is the next.
 func sweepHourly(s *app.Settings) { s.ReconcileInterval = time.Hour }
 
-// deliveries counts what reached the on-call and the team mailbox.
-func deliveries(h *harness.Harness) (texts, calls, mails int) {
-	for _, m := range h.Twilio.Messages() {
-		if m.To == harness.Alice {
-			texts++
-		}
-	}
-	for _, c := range h.Twilio.Calls() {
-		if c.To == harness.Alice {
-			calls++
-		}
-	}
-	return texts, calls, len(h.SMTP.Messages())
-}
-
 func sweep(t *testing.T, h *harness.Harness) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -74,14 +59,11 @@ func TestVoicemailLostInACrashDuringAStoreOutageIsRecovered(t *testing.T) {
 		t.Errorf("a second sweep recovered %d voicemails, want 0", n)
 	}
 
-	texts, calls, mails := deliveries(h)
-	if texts != 1 || calls != 1 || mails != 1 {
-		t.Errorf("delivered %d texts, %d calls, %d mails; want one of each", texts, calls, mails)
+	if sms, _ := expectVoicemailPage(h, harness.Alice); len(sms.MediaURL) != 1 || !strings.Contains(sms.Body, "+12125550123") {
+		t.Errorf("page %q media %v: want the MMS naming the caller", sms.Body, sms.MediaURL)
 	}
-	for _, m := range h.Twilio.Messages() {
-		if m.To == harness.Alice && (len(m.MediaURL) != 1 || !strings.Contains(m.Body, "+12125550123")) {
-			t.Errorf("page %q media %v: want the MMS naming the caller", m.Body, m.MediaURL)
-		}
+	if mails := len(h.SMTP.Messages()); mails != 1 {
+		t.Errorf("delivered %d mails; want one", mails)
 	}
 	infos, err := h.Store.List(context.Background(), "recordings/")
 	if err != nil {
@@ -122,9 +104,8 @@ func TestSweepIgnoresRecordingsOfOtherNumbers(t *testing.T) {
 	if _, err := h.Store.Get(context.Background(), "jobs/done/vm-"+otherRec+".json"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another number's recording became a job (err %v)", err)
 	}
-	if texts, calls, _ := deliveries(h); texts != 1 || calls != 1 {
-		t.Errorf("on-call got %d texts and %d calls; want only the pager line's voicemail", texts, calls)
-	}
+	// Only the pager line's voicemail reaches the on-call.
+	expectVoicemailPage(h, harness.Alice)
 }
 
 func TestSweepDoesNotRedeliverAFinishedVoicemail(t *testing.T) {
@@ -147,7 +128,8 @@ func TestSweepDoesNotRedeliverAFinishedVoicemail(t *testing.T) {
 	if _, err := h.Store.Get(context.Background(), "jobs/active/vm-"+rec.SID+".json"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the finished voicemail is active again (err %v)", err)
 	}
-	if texts, calls, mails := deliveries(h); texts != 1 || calls != 1 || mails != 1 {
-		t.Errorf("delivered %d texts, %d calls, %d mails; want one of each", texts, calls, mails)
+	expectVoicemailPage(h, harness.Alice)
+	if mails := len(h.SMTP.Messages()); mails != 1 {
+		t.Errorf("delivered %d mails; want one", mails)
 	}
 }
