@@ -3,9 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/store"
 )
 
@@ -13,18 +13,7 @@ import (
 // point in the upper half) so jobs that failed together during an outage do
 // not all retry in the same instant.
 func DefaultBackoff(attempt int) time.Duration {
-	const (
-		base = time.Second
-		ceil = 5 * time.Minute
-	)
-	d := ceil
-	if attempt < 1 {
-		attempt = 1
-	}
-	if attempt <= 20 {
-		d = min(base<<(attempt-1), ceil)
-	}
-	return d/2 + rand.N(d/2)
+	return retry.Policy{First: time.Second, Max: 5 * time.Minute, Jitter: retry.EqualJitter}.Delay(attempt)
 }
 
 // contractErr is a store answer the caller acts on, not an outage.
@@ -75,21 +64,10 @@ func (q *Queue) observe(op string, err error) error {
 // retry repeats call through outages until it succeeds, gives a contract
 // answer (not found, precondition, not modified) or ctx ends.
 func (q *Queue) retry(ctx context.Context, op string, call func(context.Context) error) error {
-	delay := 20 * time.Millisecond
-	for {
+	return retry.Policy{First: 20 * time.Millisecond, Max: 5 * time.Second}.Do(ctx, func(int) (bool, error) {
 		err := q.observe(op, call(ctx))
-		if err == nil || contractErr(err) || ctx.Err() != nil {
-			return err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		delay = min(delay*2, 5*time.Second)
-	}
+		return err != nil && !contractErr(err), err
+	})
 }
 
 // detach gives store writes that must outlive a cancelled run (recording a

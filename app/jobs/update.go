@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/store"
 )
 
@@ -38,21 +39,18 @@ func (q *Queue) Update(ctx context.Context, id string, fn func(*Job) error) (Job
 	if err := checkID(id); err != nil {
 		return Job{}, err
 	}
-	delay := 5 * time.Millisecond
-	for {
-		j, err := q.update(ctx, id, fn)
-		if !errors.Is(err, errRetry) {
-			return j, err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return Job{}, fmt.Errorf("jobs: update %s: %w", id, ctx.Err())
-		case <-t.C:
-		}
-		delay = min(delay*2, 500*time.Millisecond)
+	// Lost races are retried at once-ish; a job being moved to done/ is
+	// waited for.
+	var j Job
+	err := retry.Policy{First: 5 * time.Millisecond, Max: 500 * time.Millisecond}.Do(ctx, func(int) (bool, error) {
+		var err error
+		j, err = q.update(ctx, id, fn)
+		return errors.Is(err, errRetry), err
+	})
+	if errors.Is(err, errRetry) {
+		return Job{}, fmt.Errorf("jobs: update %s: %w", id, ctx.Err())
 	}
+	return j, err
 }
 
 func (q *Queue) update(ctx context.Context, id string, fn func(*Job) error) (Job, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/page"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/twiml"
@@ -240,26 +241,27 @@ func (h *Handler) lifetime() context.Context {
 }
 
 func (h *Handler) enqueueLater(life context.Context, job jobs.Job) {
-	delay := time.Second
-	for attempt := 1; attempt <= 1000; attempt++ {
-		select {
-		case <-life.Done():
-			h.log.Error("pagerline: voicemail job not stored before shutdown; the reconciliation sweep recovers it from Twilio", "job", job.ID)
-			return
-		case <-time.After(delay):
-		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(life), 30*time.Second)
-		_, err := h.q.Enqueue(ctx, job)
-		cancel()
-		if err == nil {
-			h.log.Info("pagerline: voicemail job durable after retry", "job", job.ID, "attempts", attempt)
-			return
-		}
-		if delay < time.Minute {
-			delay *= 2
-		}
+	// The webhook's own try was the first: pause as after it, then go on
+	// doubling the pause up to about a minute.
+	tries := 0
+	err := retry.Sleep(life, time.Second)
+	if err == nil {
+		err = retry.Policy{First: 2 * time.Second, Max: 64 * time.Second, Attempts: 1000}.Do(life, func(attempt int) (bool, error) {
+			tries = attempt
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(life), 30*time.Second)
+			defer cancel()
+			_, err := h.q.Enqueue(ctx, job)
+			return err != nil, err
+		})
 	}
-	h.log.Error("pagerline: voicemail job could not be stored; the recording is still on Twilio", "job", job.ID)
+	switch {
+	case err == nil:
+		h.log.Info("pagerline: voicemail job durable after retry", "job", job.ID, "attempts", tries)
+	case life.Err() != nil:
+		h.log.Error("pagerline: voicemail job not stored before shutdown; the reconciliation sweep recovers it from Twilio", "job", job.ID)
+	default:
+		h.log.Error("pagerline: voicemail job could not be stored; the recording is still on Twilio", "job", job.ID)
+	}
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/oncall/pager/app/jsondoc"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/store"
 )
 
@@ -234,24 +234,27 @@ func (m *Manager) Update(ctx context.Context, actor string, mutate func(cfg *Con
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	for attempt := 1; ; attempt++ {
-		cfg, conflict, err := m.tryUpdate(ctx, actor, mutate)
-		if !conflict {
-			return cfg, err
+	var (
+		cfg      *Config
+		conflict bool
+	)
+	// Full jitter, doubling: replicas that collided do not collide again.
+	policy := retry.Policy{First: updateBackoff, Jitter: retry.FullJitter, Attempts: updateAttempts}
+	err := policy.Do(ctx, func(attempt int) (bool, error) {
+		var err error
+		cfg, conflict, err = m.tryUpdate(ctx, actor, mutate)
+		if conflict && attempt < updateAttempts {
+			m.log.Info("team: config changed while updating it, retrying", "key", m.key, "actor", actor, "attempt", attempt)
 		}
-		if attempt == updateAttempts {
-			return nil, fmt.Errorf("team: config %s kept changing, gave up after %d attempts: %w", m.key, attempt, err)
-		}
-		m.log.Info("team: config changed while updating it, retrying", "key", m.key, "actor", actor, "attempt", attempt)
-		// Full jitter, doubling: replicas that collided do not collide again.
-		t := time.NewTimer(rand.N(updateBackoff << (attempt - 1)))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
+		return conflict, err
+	})
+	switch {
+	case !conflict:
+		return cfg, err
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
 	}
+	return nil, fmt.Errorf("team: config %s kept changing, gave up after %d attempts: %w", m.key, updateAttempts, err)
 }
 
 // tryUpdate is one read-change-write; conflict reports a lost conditional
