@@ -32,25 +32,27 @@ import (
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/internal/smtptest"
+	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"
 )
 
-// Team numbers used by DefaultConfig.
+// The default team's numbers (teamtest's), and a stranger's.
 const (
-	Alice      = "+15555550101"
-	Bob        = "+15555550102"
-	Carol      = "+447700900123"
-	Control    = "+15555550100"
-	PagerPhone = "+15555550199"
+	Alice      = teamtest.Alice
+	Bob        = teamtest.Bob
+	Carol      = teamtest.Carol
+	Control    = teamtest.Control
+	PagerPhone = teamtest.PagerPhone
 	Stranger   = "+15555550999"
 )
 
 // Options shape a harness.
 type Options struct {
-	// Config is the team config JSON; DefaultConfig when empty. The string
-	// "SMTP_PORT" in it is replaced by the test SMTP server's port.
-	Config string
+	// Config is the team config; DefaultConfig() when nil. Its mail goes
+	// to the test SMTP server, and the string value "SMTP_PORT" anywhere
+	// in it becomes that server's port (for mail channels).
+	Config teamtest.Config
 	// SMTP configures the test mail server.
 	SMTP smtptest.Options
 	// Lease is the job lease (default 1s, so a "crashed" pager's jobs are
@@ -64,37 +66,16 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DefaultConfig is a team of three (alice on call, a UK member for the
-// SMS-with-link path), mail through the test SMTP server.
-const DefaultConfig = `{
-  "available_users": {
-    "users": {
-      "alice": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101", "shoe_size": 9},
-      "bob":   {"id": "bob",   "name": "Bob Roberts",     "phone": "+15555550102"},
-      "carol": {"id": "carol", "name": "Carol Jones",     "phone": "+447700900123"}
-    }
-  },
-  "current_config": {
-    "from_phone": "+15555550100",
-    "last_modified_time": 1611602242,
-    "last_modified_user_id": "alice",
-    "mail_settings": {
-      "from_email": "oncall@example.com",
-      "mail_password": "",
-      "mail_port": SMTP_PORT,
-      "mail_server": "127.0.0.1",
-      "mail_use_tls": false,
-      "mail_username": "",
-      "to_email": "sre@example.com"
-    },
-    "oncall_user": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
-    "pager_phone": "+15555550199",
-    "session_lifetime": 300,
-    "ops_note": "unknown fields survive"
-  },
-  "x_extension": {"keep": true}
+// DefaultConfig is teamtest's team plus fields the pager does not know, at
+// the top level, in current_config and in a user, which must survive its
+// writes.
+func DefaultConfig(patches ...teamtest.Patch) teamtest.Config {
+	return teamtest.Default(
+		teamtest.Set("available_users.users.alice.shoe_size", 9),
+		teamtest.Set("current_config.ops_note", "unknown fields survive"),
+		teamtest.Set("x_extension", map[string]any{"keep": true}),
+	).With(patches...)
 }
-`
 
 // Harness is one running pager and its peers.
 type Harness struct {
@@ -165,11 +146,14 @@ func New(t testing.TB, o Options) *Harness {
 	h.Twilio = mocktwilio.New(t)
 	h.SMTP = smtptest.New(t, o.SMTP)
 	cfg := o.Config
-	if cfg == "" {
-		cfg = DefaultConfig
+	if cfg == nil {
+		cfg = DefaultConfig()
 	}
-	cfg = strings.ReplaceAll(cfg, "SMTP_PORT", fmt.Sprint(h.SMTP.Port()))
-	if _, err := h.Store.Put(context.Background(), h.Key, []byte(cfg), store.Cond{}); err != nil {
+	port := fmt.Sprint(h.SMTP.Port())
+	cfg = cfg.With(teamtest.Set("current_config.mail_settings.mail_server", "127.0.0.1"),
+		teamtest.Set("current_config.mail_settings.mail_port", h.SMTP.Port()))
+	data := strings.ReplaceAll(string(cfg.JSON()), `"SMTP_PORT"`, port)
+	if _, err := h.Store.Put(context.Background(), h.Key, []byte(data), store.Cond{}); err != nil {
 		t.Fatalf("harness: seed config: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

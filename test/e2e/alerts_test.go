@@ -14,6 +14,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/internal/testclock"
 )
 
@@ -24,43 +25,23 @@ const (
 	hookKey      = "pk_hooks_0123456789abcdefghijklmnopqrstuvwxyz"
 )
 
-// alertConfig: alice on call; an escalation that pages the on-call and bob
-// at once, then carol a minute later.
-const alertConfig = `{
-  "available_users": {
-    "users": {
-      "alice": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
-      "bob":   {"id": "bob",   "name": "Bob Roberts",     "phone": "+15555550102"},
-      "carol": {"id": "carol", "name": "Carol Jones",     "phone": "+447700900123"}
-    }
-  },
-  "current_config": {
-    "from_phone": "+15555550100",
-    "last_modified_time": 1611602242,
-    "last_modified_user_id": "alice",
-    "mail_settings": {
-      "from_email": "oncall@example.com", "mail_password": "", "mail_port": SMTP_PORT,
-      "mail_server": "127.0.0.1", "mail_use_tls": false, "mail_username": "", "to_email": "sre@example.com"
-    },
-    "oncall_user": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
-    "pager_phone": "+15555550199",
-    "session_lifetime": 300
-  },
-  "api_keys": {
-    "monitoring": {"sha256": "PD_SHA"},
-    "hooks":      {"sha256": "HOOK_SHA"}
-  },
-  "escalation": {
-    "steps": [{"targets": ["oncall", "user:bob"], "delay": "1m"}, {"targets": ["user:carol"], "delay": "1m"}],
-    "repeat": 0,
-    "throttle": {"max_pages": 20, "window": "10m"}
-  }
-}`
+// alertConfig: alice on call, keys for the monitoring systems, and an
+// escalation that pages the on-call and bob at once, then carol a minute
+// later.
+func alertConfig(patches ...teamtest.Patch) teamtest.Config {
+	return teamtest.Default(
+		teamtest.WithAPIKey("monitoring", team.HashAPIKey(pdRoutingKey), false),
+		teamtest.WithAPIKey("hooks", team.HashAPIKey(hookKey), false),
+		teamtest.WithEscalation(`{
+			"steps": [{"targets": ["oncall", "user:bob"], "delay": "1m"}, {"targets": ["user:carol"], "delay": "1m"}],
+			"repeat": 0,
+			"throttle": {"max_pages": 20, "window": "10m"}}`),
+	).With(patches...)
+}
 
 func newAlertHarness(t *testing.T, clock *testclock.Clock) *harness.Harness {
 	t.Helper()
-	cfg := strings.NewReplacer("PD_SHA", team.HashAPIKey(pdRoutingKey), "HOOK_SHA", team.HashAPIKey(hookKey)).Replace(alertConfig)
-	o := harness.Options{Config: cfg}
+	o := harness.Options{Config: alertConfig()}
 	if clock != nil {
 		o.Now = clock.Now
 		// Leases run on the same clock: a jump of a minute must not expire

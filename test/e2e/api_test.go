@@ -23,6 +23,7 @@ import (
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/internal/teamtest"
 )
 
 // API keys of the team below.
@@ -32,32 +33,24 @@ const (
 	oldKey    = "pk_old_0123456789abcdefghijklmnopqrstuvwxyz"
 )
 
-// apiConfig is the harness team plus what the alert API needs. Upper-case
-// placeholders are filled by newAPIHarness (SMTP_PORT by the harness).
-const apiConfig = `{
-  "available_users": {
-    "users": {
-      "alice": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101", "email": "alice@example.com",
-                "channels": {"sms": {}, "email": {}}},
-      "bob":   {"id": "bob", "name": "Bob Roberts", "phone": "+15555550102",
-                "channels": {"sms": {}, "pushover": {"address": "ubobuserkey0000000000000000000"}}},
-      "carol": {"id": "carol", "name": "Carol Jones", "phone": "+447700900123"},
-      "dave":  {"id": "dave", "name": "Dave Gone", "phone": "+15555550104", "enabled": false},
-      "erin":  {"id": "erin", "name": "Erin Quiet", "phone": "+15555550105", "channels": {"sms": {"enabled": false}}}
-    }
-  },
-  "current_config": {
-    "from_phone": "+15555550100",
-    "last_modified_time": 1611602242,
-    "last_modified_user_id": "alice",
-    "mail_settings": {
-      "from_email": "oncall@example.com", "mail_password": "", "mail_port": SMTP_PORT,
-      "mail_server": "127.0.0.1", "mail_use_tls": false, "mail_username": "", "to_email": "sre@example.com"
-    },
-    "oncall_user": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
-    "pager_phone": "+15555550199",
-    "session_lifetime": 300
-  },
+// apiConfig is the default team plus what the alert API needs: two more
+// users, channels per user, groups, events, keys and team channels pointing
+// at peers (SMTP_PORT is filled by the harness).
+func apiConfig(hookURL, mmURL, slackURL, signalCLI string) teamtest.Config {
+	return teamtest.Default(
+		teamtest.WithUsers(
+			map[string]any{"id": "dave", "name": "Dave Gone", "phone": "+15555550104", "enabled": false},
+			map[string]any{"id": "erin", "name": "Erin Quiet", "phone": "+15555550105", "channels": map[string]any{"sms": map[string]any{"enabled": false}}},
+		),
+		teamtest.WithAPIKey("nagios", team.HashAPIKey(nagiosKey), false),
+		teamtest.WithAPIKey("reader", team.HashAPIKey(readerKey), true),
+		teamtest.WithAPIKey("old", team.HashAPIKey(oldKey), true),
+		teamtest.Set("api_keys.old.enabled", false),
+		teamtest.Merge(strings.NewReplacer("HOOK_URL", hookURL, "MM_URL", mmURL, "SLACK_URL", slackURL, "SIGNAL_CLI", signalCLI).Replace(`{
+  "available_users": {"users": {
+    "alice": {"email": "alice@example.com", "channels": {"sms": {}, "email": {}}},
+    "bob":   {"channels": {"sms": {}, "pushover": {"address": "ubobuserkey0000000000000000000"}}}
+  }},
   "groups": {
     "ops":    {"name": "Ops", "members": ["alice", "bob", "dave"]},
     "night":  {"name": "Night shift", "members": ["alice", "carol"]},
@@ -71,21 +64,18 @@ const apiConfig = `{
                   "channels": ["hook", "mm", "team-slack", "sig", "team-mail"]},
     "paused":    {"message": "x", "contacts": ["alice"], "enabled": false}
   },
-  "api_keys": {
-    "nagios": {"sha256": "NAGIOS_SHA", "can_read": false},
-    "reader": {"sha256": "READER_SHA", "can_read": true},
-    "old":    {"sha256": "OLD_SHA", "enabled": false, "can_read": true}
-  },
   "notification_channels": {
     "hook":      {"type": "webhook", "url": "HOOK_URL/hooks", "secret": "whsec-e2e"},
     "mm":        {"type": "mattermost", "url": "MM_URL/hooks/xyz", "channel": "ops"},
     "team-slack": {"type": "slack", "url": "SLACK_URL/services/T0/B0/secret"},
     "sig":       {"type": "signal", "cli_path": "SIGNAL_CLI", "user": "+15555550150", "recipient": "+15555550151"},
     "team-mail": {"type": "email", "recipients": ["team@example.com"], "sender": "alerts@example.com",
-                  "smtp_server": "127.0.0.1", "smtp_port": SMTP_PORT, "use_tls": false},
+                  "smtp_server": "127.0.0.1", "smtp_port": "SMTP_PORT", "use_tls": false},
     "push":      {"type": "pushover", "token": "apptoken000000000000000000000", "user": "ugroupkey00000000000000000000"}
   }
-}`
+}`)),
+	)
+}
 
 // peers are the httptest servers and the signal-cli stand-in the team's
 // channels point at.
@@ -138,10 +128,7 @@ func newAPIHarness(t *testing.T) (*harness.Harness, *peers) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > '"+p.sigArgs+"'\necho 1700000000123\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.NewReplacer(
-		"NAGIOS_SHA", team.HashAPIKey(nagiosKey), "READER_SHA", team.HashAPIKey(readerKey), "OLD_SHA", team.HashAPIKey(oldKey),
-		"HOOK_URL", hook.URL, "MM_URL", mm.URL, "SLACK_URL", slack.URL, "SIGNAL_CLI", script,
-	).Replace(apiConfig)
+	cfg := apiConfig(hook.URL, mm.URL, slack.URL, script)
 	return harness.New(t, harness.Options{Config: cfg, Settings: func(s *app.Settings) { s.PushoverAPIURL = push.URL }}), p
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/oncall/pager/app/pagerline"
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/internal/smtptest"
+	"github.com/oncall/pager/internal/teamtest"
 )
 
 // fakeMP3 is audio-like bytes with every byte value, so any re-encoding
@@ -261,9 +262,7 @@ func TestOnCallAbroadGetsSMSWithLink(t *testing.T) {
 }
 
 func TestEmailOverSTARTTLSWithAuth(t *testing.T) {
-	cfg := strings.Replace(harness.DefaultConfig, `"mail_use_tls": false`, `"mail_use_tls": true`, 1)
-	cfg = strings.Replace(cfg, `"mail_username": ""`, `"mail_username": "pager"`, 1)
-	cfg = strings.Replace(cfg, `"mail_password": ""`, `"mail_password": "s3cret"`, 1)
+	cfg := harness.DefaultConfig(teamtest.Merge(`{"current_config": {"mail_settings": {"mail_use_tls": true, "mail_username": "pager", "mail_password": "s3cret"}}}`))
 	h := harness.New(t, harness.Options{Config: cfg, SMTP: smtptest.Options{TLS: true, Username: "pager", Password: "s3cret"}})
 	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
 	h.WaitJob("vm-" + rec.SID)
@@ -275,7 +274,7 @@ func TestEmailOverSTARTTLSWithAuth(t *testing.T) {
 }
 
 func TestDeleteRecordingAfterStore(t *testing.T) {
-	cfg := strings.Replace(harness.DefaultConfig, `"session_lifetime": 300`, `"session_lifetime": 300, "delete_recording_after_store": true`, 1)
+	cfg := harness.DefaultConfig(teamtest.Set("current_config.delete_recording_after_store", true))
 	h := harness.New(t, harness.Options{Config: cfg})
 	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
 	h.WaitJob("vm-" + rec.SID)
@@ -294,8 +293,7 @@ func TestDeleteRecordingAfterStore(t *testing.T) {
 }
 
 func TestGreetingAndRecordWithoutKeypress(t *testing.T) {
-	cfg := strings.Replace(harness.DefaultConfig, `"session_lifetime": 300`,
-		`"session_lifetime": 300, "greeting": "Thanks for calling Example Corp support.", "record_without_keypress": true, "max_record_seconds": 120`, 1)
+	cfg := harness.DefaultConfig(teamtest.Merge(`{"current_config": {"greeting": "Thanks for calling Example Corp support.", "record_without_keypress": true, "max_record_seconds": 120}}`))
 	h := harness.New(t, harness.Options{Config: cfg})
 	call := h.Call("+12125550123").Expect("Thanks for calling Example Corp support.").Expect("2 minutes")
 	if got := call.Verb("Record").Attr["maxLength"]; got != "120" {

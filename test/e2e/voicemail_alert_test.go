@@ -10,26 +10,26 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/twiml"
 )
 
 // pagingConfig: the on-call first, bob a minute later; an event that pages.
-func pagingConfig() string {
-	cfg := strings.Replace(alertConfig,
-		`"steps": [{"targets": ["oncall", "user:bob"], "delay": "1m"}, {"targets": ["user:carol"], "delay": "1m"}]`,
-		`"steps": [{"targets": ["oncall"], "delay": "1m"}, {"targets": ["user:bob"], "delay": "1m"}]`, 1)
-	return strings.Replace(cfg, `"escalation": {`,
-		`"events": {"db_down": {"message": "Database {{ host }} is down", "page": true}},
-  "escalation": {`, 1)
+func pagingConfig() teamtest.Config {
+	return alertConfig(
+		teamtest.Set("escalation.steps", []any{
+			map[string]any{"targets": []any{"oncall"}, "delay": "1m"},
+			map[string]any{"targets": []any{"user:bob"}, "delay": "1m"},
+		}),
+		teamtest.Merge(`{"events": {"db_down": {"message": "Database {{ host }} is down", "page": true}}}`),
+	)
 }
 
 func newPagingHarness(t *testing.T, clock *testclock.Clock) *harness.Harness {
 	t.Helper()
-	cfg := strings.NewReplacer("PD_SHA", team.HashAPIKey(pdRoutingKey), "HOOK_SHA", team.HashAPIKey(hookKey)).Replace(pagingConfig())
-	return harness.New(t, harness.Options{Config: cfg, Now: clock.Now, Lease: 5 * time.Minute})
+	return harness.New(t, harness.Options{Config: pagingConfig(), Now: clock.Now, Lease: 5 * time.Minute})
 }
 
 func voicemailAlert(t *testing.T, h *harness.Harness, recordingSID string) alerts.Alert {
