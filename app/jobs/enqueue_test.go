@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 )
 
 func TestEnqueueIsDurableAndIdempotent(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	clk := newClock()
+	clk := testclock.New()
 	runs := newCounter()
 	transcribe := func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
 		runs.inc(j, s)
@@ -103,7 +104,7 @@ func TestEnqueueRejectsMalformedJobs(t *testing.T) {
 func TestEnqueueRacingCompletionIsDuplicate(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	clk := newClock()
+	clk := testclock.New()
 	runs := newCounter()
 	handle := func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
 		runs.inc(j, s)

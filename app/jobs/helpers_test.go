@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store"
@@ -24,28 +23,6 @@ func newLocal(t testing.TB, dir string) store.Store {
 		t.Fatal(err)
 	}
 	return st
-}
-
-// clock is an injected clock that only moves when told to.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 var errOutage = errors.New("faultstore: simulated outage")

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
 )
 
@@ -14,7 +15,7 @@ import (
 // a step with a handler of its own keeps it, and another kind's steps are
 // not picked up by the fallback.
 func TestHandleKindRunsStepsWithoutTheirOwnHandler(t *testing.T) {
-	q := jobs.New(storetest.NewMem(), jobs.Options{Now: newClock().Now, Logger: testLogger(t)})
+	q := jobs.New(storetest.NewMem(), jobs.Options{Now: testclock.New().Now, Logger: testLogger(t)})
 	var (
 		mu  sync.Mutex // steps of one job run in parallel
 		ran []string
@@ -57,7 +58,7 @@ func TestHandleKindRunsStepsWithoutTheirOwnHandler(t *testing.T) {
 // List reads back the jobs sharing an ID prefix, active or done, once each.
 func TestListByIDPrefix(t *testing.T) {
 	st := storetest.NewMem()
-	q := jobs.New(st, jobs.Options{Now: newClock().Now, Logger: testLogger(t)})
+	q := jobs.New(st, jobs.Options{Now: testclock.New().Now, Logger: testLogger(t)})
 	q.Handle("k", "s", func(context.Context, *jobs.Job, *jobs.Step) (any, error) { return "ok", nil })
 	mustEnqueue(t, q, oneStep("ntf-a-0002", "k", "s"))
 	mustEnqueue(t, q, oneStep("ntf-a-0001", "k", "s"))

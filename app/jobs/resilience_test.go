@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 )
 
 func TestStoreOutageLosesNoStep(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := testclock.New()
 	fs := &faultStore{Store: newLocal(t, t.TempDir())}
 	q := jobs.New(fs, jobs.Options{Now: clk.Now, Logger: testLogger(t), Workers: 4})
 	runs := newCounter()
@@ -78,7 +79,7 @@ func TestStoreOutageLosesNoStep(t *testing.T) {
 // (like a timeout on a write that did happen). Steps still run exactly once.
 func TestFlakyStoreRunsEachStepOnce(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := testclock.New()
 	fs := &faultStore{Store: newLocal(t, t.TempDir())}
 	q := jobs.New(fs, jobs.Options{Now: clk.Now, Logger: testLogger(t)})
 	runs := newCounter()
@@ -189,7 +190,7 @@ func TestTwoReplicasRunEachStepOnce(t *testing.T) {
 // A runner shut down mid-step gives the job back; the abandoned run is not
 // counted as an attempt, and a new process (another owner) completes it.
 func TestCancelledRunnerIsResumedByNewOwner(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	dir := t.TempDir()
 	first := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "first", Logger: testLogger(t)})
 	started := make(chan struct{})
@@ -230,7 +231,7 @@ func TestCancelledRunnerIsResumedByNewOwner(t *testing.T) {
 // its lease; another owner takes over only once the lease expires, and the
 // dead runner's late outcome cannot overwrite the finished job.
 func TestCrashedRunnerLeaseExpiresAndJobIsTakenOver(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	dir := t.TempDir()
 	const lease = time.Minute
 	crashed := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "crashed", Lease: lease, Logger: testLogger(t)})
@@ -259,7 +260,7 @@ func TestCrashedRunnerLeaseExpiresAndJobIsTakenOver(t *testing.T) {
 		t.Fatalf("lease = %+v", j.Lease)
 	}
 
-	clk.Add(lease + time.Second)
+	clk.Advance(lease + time.Second)
 	runOnce(t, heir)
 	j := mustGet(t, heir, "vm-7")
 	if !j.Finished() || runs.get("vm-7/upload") != 1 || string(stepState(t, j, "upload").Result) != `"from-heir"` {

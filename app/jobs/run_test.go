@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 )
 
 func TestStepsRunInDependencyOrder(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	st := newLocal(t, t.TempDir())
 	q := jobs.New(st, jobs.Options{Now: clk.Now, Logger: testLogger(t)})
 
@@ -101,7 +102,7 @@ func TestStepsRunInDependencyOrder(t *testing.T) {
 }
 
 func TestFailingStepIsRetriedWithBackoff(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	t0 := clk.Now()
 	st := newLocal(t, t.TempDir())
 	var attemptsSeen []int
@@ -145,13 +146,13 @@ func TestFailingStepIsRetriedWithBackoff(t *testing.T) {
 
 	// Not due yet: nothing runs, however often the runner looks.
 	runOnce(t, q)
-	clk.Add(59 * time.Second)
+	clk.Advance(59 * time.Second)
 	runOnce(t, q)
 	if n := runs.get("al-1/sms"); n != 1 {
 		t.Fatalf("sms ran %d times before its backoff elapsed", n)
 	}
 
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	runOnce(t, q)
 	j = mustGet(t, q, "al-1")
 	if sms := stepState(t, j, "sms"); runs.get("al-1/sms") != 2 || sms.Attempts != 2 ||
@@ -162,7 +163,7 @@ func TestFailingStepIsRetriedWithBackoff(t *testing.T) {
 		t.Fatalf("MaxAttempts 2 step: %+v", l)
 	}
 
-	clk.Add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	runOnce(t, q)
 	j = mustGet(t, q, "al-1")
 	sms = stepState(t, j, "sms")
@@ -173,7 +174,7 @@ func TestFailingStepIsRetriedWithBackoff(t *testing.T) {
 	if !j.Failed() || !exists(t, st, "jobs/done/al-1.json") {
 		t.Fatal("job with an exhausted step not finished as failed")
 	}
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	runOnce(t, q)
 	if runs.get("al-1/sms") != 3 || runs.get("al-1/email") != 1 || runs.get("al-1/limited") != 2 {
 		t.Fatalf("runs after completion: %v", runs.m)
@@ -187,7 +188,7 @@ func TestFailingStepIsRetriedWithBackoff(t *testing.T) {
 }
 
 func TestPermanentFailureIsNotRetried(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	st := newLocal(t, t.TempDir())
 	q := jobs.New(st, jobs.Options{Now: clk.Now, Logger: testLogger(t)})
 	runs := newCounter()
@@ -215,7 +216,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	if !j.Finished() || !exists(t, st, "jobs/done/al-2.json") || stepState(t, j, "audit").State != jobs.StepDone {
 		t.Fatalf("job not finished: %s", fmtSteps(j))
 	}
-	clk.Add(24 * time.Hour)
+	clk.Advance(24 * time.Hour)
 	runOnce(t, q)
 	if runs.get("al-2/sms") != 1 || runs.get("al-2/confirm") != 0 || runs.get("al-2/audit") != 1 {
 		t.Fatalf("runs = %v", runs.m)
@@ -223,7 +224,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 }
 
 func TestPanickingHandlerIsRetried(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	q := jobs.New(newLocal(t, t.TempDir()), jobs.Options{Now: clk.Now, Logger: testLogger(t),
 		Backoff: func(int) time.Duration { return time.Second }})
 	runs := newCounter()
@@ -238,7 +239,7 @@ func TestPanickingHandlerIsRetried(t *testing.T) {
 	if s := stepState(t, mustGet(t, q, "p-1"), "s"); s.State != jobs.StepPending || !strings.Contains(s.LastError, "nil map") {
 		t.Fatalf("after panic: %+v", s)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	runOnce(t, q)
 	if j := mustGet(t, q, "p-1"); !j.Finished() || j.Failed() {
 		t.Fatalf("after retry: %s", fmtSteps(j))
@@ -248,7 +249,7 @@ func TestPanickingHandlerIsRetried(t *testing.T) {
 // A replica without a handler for a step leaves the job alone (no lease
 // taken) for a replica that has one.
 func TestStepWithoutHandlerIsLeftForAnotherReplica(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	dir := t.TempDir()
 	old := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "old"})
 	mustEnqueue(t, old, oneStep("n-1", "new-kind", "s"))
@@ -266,7 +267,7 @@ func TestStepWithoutHandlerIsLeftForAnotherReplica(t *testing.T) {
 
 func TestCorruptObjectIsMovedAside(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := testclock.New()
 	st := newLocal(t, t.TempDir())
 	var logs syncBuffer
 	q := jobs.New(st, jobs.Options{Now: clk.Now, Logger: bufLogger(&logs)})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 )
 
 // A delivery status callback reports that a notification already marked
@@ -13,7 +14,7 @@ import (
 // more and the job finishes again.
 func TestUpdateReopensStepOfFinishedJob(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := testclock.New()
 	st := newLocal(t, t.TempDir())
 	q := jobs.New(st, jobs.Options{Now: clk.Now, Logger: testLogger(t)})
 	runs := newCounter()
@@ -84,7 +85,7 @@ func TestUpdateReopensStepOfFinishedJob(t *testing.T) {
 // the step runs again under its new settings.
 func TestUpdateDuringRunWins(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := testclock.New()
 	q := jobs.New(newLocal(t, t.TempDir()), jobs.Options{Now: clk.Now, Logger: testLogger(t)})
 	runs := newCounter()
 	started, release := make(chan struct{}), make(chan struct{})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jsondoc"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"
 )
@@ -38,36 +39,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// fakeClock is an injected clock that tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	mem   *storetest.Mem
 	st    *storetest.FaultyStore // counts calls, and takes the store down
 	m     *Manager
 	logs  *syncBuffer
-	clock *fakeClock
+	clock *testclock.Clock
 }
 
 func newFixture(t *testing.T, initial []byte) *fixture {
 	t.Helper()
 	mem := storetest.NewMem()
-	f := &fixture{mem: mem, st: storetest.Faulty(mem), logs: &syncBuffer{}, clock: &fakeClock{t: time.Unix(1700000000, 0)}}
+	f := &fixture{mem: mem, st: storetest.Faulty(mem), logs: &syncBuffer{}, clock: testclock.At(time.Unix(1700000000, 0))}
 	if initial != nil {
 		f.put(t, initial)
 	}
@@ -169,7 +152,7 @@ func TestRefreshMakesNoGetWhenUnchanged(t *testing.T) {
 	if f.m.Current() != first {
 		t.Error("an unchanged config was swapped")
 	}
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	if st := f.m.Status(); !st.Healthy || !st.LastCheck.Equal(f.clock.Now().Add(-time.Minute)) || st.LoadedAt.After(st.LastCheck) {
 		t.Errorf("status %+v", st)
 	}

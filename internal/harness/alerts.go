@@ -63,16 +63,20 @@ func (p *Phone) ExpectCall(substr string) *PageCall {
 	ctx, cancel := p.h.ctx()
 	defer cancel()
 	for {
-		if c, ok := p.h.matchCall(p.Number, substr); ok {
-			verbs, err := twiml.Parse(c.Twiml)
-			if err != nil {
-				p.h.T.Fatalf("%s: call TwiML: %v", p.Number, err)
+		if sid, ok := p.h.match(kindCall, p.Number, substr); ok {
+			for _, c := range p.h.Twilio.Calls() {
+				if c.SID == sid {
+					verbs, err := twiml.Parse(c.Twiml)
+					if err != nil {
+						p.h.T.Fatalf("%s: call TwiML: %v", p.Number, err)
+					}
+					return &PageCall{p: p, Call: c, Verbs: verbs}
+				}
 			}
-			return &PageCall{p: p, Call: c, Verbs: verbs}
 		}
 		select {
 		case <-ctx.Done():
-			p.h.T.Fatalf("%s: no call whose TwiML contains %q; not yet expected: %q", p.Number, substr, p.h.unexpectedCalls(p.Number))
+			p.h.T.Fatalf("%s: no call whose TwiML contains %q; not yet expected: %q", p.Number, substr, p.h.unexpected(kindCall, p.Number))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -83,7 +87,7 @@ func (p *Phone) ExpectCall(substr string) *PageCall {
 func (p *Phone) ExpectNoCall() {
 	p.h.T.Helper()
 	p.h.WaitIdle()
-	if left := p.h.unexpectedCalls(p.Number); len(left) > 0 {
+	if left := p.h.unexpected(kindCall, p.Number); len(left) > 0 {
 		p.h.T.Fatalf("%s: unexpected %s", p.Number, strings.Join(left, "; "))
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/oncall/pager/app/twilio/mocktwilio"
 )
 
 // Every text and call the pager sends through Twilio must be expected by
@@ -62,54 +60,57 @@ func (h *Harness) idle(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// matchSMS marks and returns the first message to number containing substr
-// not matched before.
-func (h *Harness) matchSMS(number, substr string) (mocktwilio.Message, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, m := range h.Twilio.Messages() {
-		if m.To == number && !h.matched[m.SID] && containsFold(m.Body, substr) {
-			h.matched[m.SID] = true
-			return m, true
-		}
-	}
-	return mocktwilio.Message{}, false
+// What the pager sent through Twilio, as the ledger of expectations sees
+// it.
+const (
+	kindSMS  = "SMS"
+	kindCall = "call"
+)
+
+type sent struct {
+	kind, sid, to string
+	content       string // a text's body, a call's TwiML
 }
 
-// matchCall is matchSMS for calls, by their TwiML.
-func (h *Harness) matchCall(number, substr string) (mocktwilio.Call, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, c := range h.Twilio.Calls() {
-		if c.To == number && !h.matched[c.SID] && containsFold(c.Twiml, substr) {
-			h.matched[c.SID] = true
-			return c, true
+// sentOf lists what was sent of kind ("" for both), texts first.
+func (h *Harness) sentOf(kind string) []sent {
+	var out []sent
+	if kind != kindCall {
+		for _, m := range h.Twilio.Messages() {
+			out = append(out, sent{kindSMS, m.SID, m.To, m.Body})
 		}
 	}
-	return mocktwilio.Call{}, false
-}
-
-// unexpectedSMS lists the texts to number ("" for everyone) not matched.
-func (h *Harness) unexpectedSMS(number string) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, m := range h.Twilio.Messages() {
-		if (number == "" || m.To == number) && !h.matched[m.SID] {
-			out = append(out, fmt.Sprintf("SMS to %s: %q", m.To, m.Body))
+	if kind != kindSMS {
+		for _, c := range h.Twilio.Calls() {
+			out = append(out, sent{kindCall, c.SID, c.To, c.Twiml})
 		}
 	}
 	return out
 }
 
-// unexpectedCalls lists the calls to number ("" for everyone) not matched.
-func (h *Harness) unexpectedCalls(number string) []string {
+// match marks and returns the SID of the first of kind sent to number
+// whose content contains substr and that no earlier Expect matched.
+func (h *Harness) match(kind, number, substr string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.sentOf(kind) {
+		if s.to == number && !h.matched[s.sid] && containsFold(s.content, substr) {
+			h.matched[s.sid] = true
+			return s.sid, true
+		}
+	}
+	return "", false
+}
+
+// unexpected lists what of kind ("" for both) was sent to number ("" for
+// anyone) and not matched.
+func (h *Harness) unexpected(kind, number string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
-	for _, c := range h.Twilio.Calls() {
-		if (number == "" || c.To == number) && !h.matched[c.SID] {
-			out = append(out, fmt.Sprintf("call to %s: %q", c.To, c.Twiml))
+	for _, s := range h.sentOf(kind) {
+		if (number == "" || s.to == number) && !h.matched[s.sid] {
+			out = append(out, fmt.Sprintf("%s to %s: %q", s.kind, s.to, s.content))
 		}
 	}
 	return out
@@ -126,7 +127,7 @@ func (h *Harness) checkNothingLeft() {
 		h.T.Errorf("harness: at the end of the test: %v", err)
 		return
 	}
-	if left := append(h.unexpectedSMS(""), h.unexpectedCalls("")...); len(left) > 0 {
+	if left := h.unexpected("", ""); len(left) > 0 {
 		h.T.Errorf("harness: the pager sent what the test did not expect:\n  %s", strings.Join(left, "\n  "))
 	}
 }
@@ -140,7 +141,7 @@ func containsFold(s, substr string) bool {
 func (h *Harness) ExpectNoMore() {
 	h.T.Helper()
 	h.WaitIdle()
-	if left := append(h.unexpectedSMS(""), h.unexpectedCalls("")...); len(left) > 0 {
+	if left := h.unexpected("", ""); len(left) > 0 {
 		h.T.Fatalf("harness: the pager sent what the test did not expect:\n  %s", strings.Join(left, "\n  "))
 	}
 }

@@ -86,12 +86,16 @@ func (p *Phone) ExpectSMS(substr string) *SMS {
 	ctx, cancel := p.h.ctx()
 	defer cancel()
 	for {
-		if m, ok := p.h.matchSMS(p.Number, substr); ok {
-			return &SMS{p: p, Message: m}
+		if sid, ok := p.h.match(kindSMS, p.Number, substr); ok {
+			for _, m := range p.h.Twilio.Messages() {
+				if m.SID == sid {
+					return &SMS{p: p, Message: m}
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
-			p.h.T.Fatalf("%s: no SMS containing %q; not yet expected: %q", p.Number, substr, p.h.unexpectedSMS(p.Number))
+			p.h.T.Fatalf("%s: no SMS containing %q; not yet expected: %q", p.Number, substr, p.h.unexpected(kindSMS, p.Number))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -102,7 +106,7 @@ func (p *Phone) ExpectSMS(substr string) *SMS {
 func (p *Phone) ExpectNoSMS() {
 	p.h.T.Helper()
 	p.h.WaitIdle()
-	if left := p.h.unexpectedSMS(p.Number); len(left) > 0 {
+	if left := p.h.unexpected(kindSMS, p.Number); len(left) > 0 {
 		p.h.T.Fatalf("%s: unexpected %s", p.Number, strings.Join(left, "; "))
 	}
 }
