@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"
 )
@@ -23,7 +24,7 @@ var benchStores = []struct {
 	{"mem", func(*testing.B) store.Store { return storetest.NewMem() }},
 }
 
-func benchEnv(b *testing.B, st store.Store) (*env, *clock) {
+func benchEnv(b *testing.B, st store.Store) (*env, *testclock.Clock) {
 	clk := newClock()
 	set := testSettings(0)
 	set.Throttle = alerts.Throttle{} // the defaults: a flood is held for digests

@@ -12,11 +12,12 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 )
 
 // runAt moves the clock and lets the replicas run what is due.
-func runAt(t *testing.T, clk *clock, at time.Duration, envs ...*env) {
+func runAt(t *testing.T, clk *testclock.Clock, at time.Duration, envs ...*env) {
 	t.Helper()
 	clk.Set(t0.Add(at))
 	for _, e := range envs {

@@ -11,31 +11,14 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
 )
 
-// clock only moves when told to.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+var t0 = testclock.StartTime()
 
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func newClock() *testclock.Clock { return testclock.New() }
 
 // page is one call to the fake pager.
 type page struct {
@@ -51,7 +34,7 @@ type page struct {
 // recorder is the Pager and Notifier of the tests: it remembers every call,
 // stamped with the fake clock.
 type recorder struct {
-	clk  *clock
+	clk  *testclock.Clock
 	mu   sync.Mutex
 	page []page
 	told []page
@@ -143,7 +126,7 @@ type env struct {
 	svc *alerts.Service
 }
 
-func newEnv(t testing.TB, st store.Store, owner string, clk *clock, rec *recorder, set alerts.Settings) *env {
+func newEnv(t testing.TB, st store.Store, owner string, clk *testclock.Clock, rec *recorder, set alerts.Settings) *env {
 	t.Helper()
 	q := jobs.New(st, jobs.Options{Owner: owner, Now: clk.Now, Backoff: func(int) time.Duration { return time.Minute }})
 	svc := alerts.New(st, alerts.Options{

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
 )
@@ -15,36 +15,19 @@ import (
 // Crash recovery needs to reach inside: these tests leave the store as a
 // crash at each point would and check the next request repairs it.
 
-type fixedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fixedClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fixedClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type nopRoster struct{}
 
 func (nopRoster) Members(context.Context, Target) ([]string, error) { return []string{"alice"}, nil }
 
-func newInternal(t *testing.T) (*Service, store.Store, *fixedClock) {
+func newInternal(t *testing.T) (*Service, store.Store, *testclock.Clock) {
 	t.Helper()
 	st, err := local.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	q := jobs.New(st, jobs.Options{Owner: "t", Now: clk.now})
-	return New(st, Options{Jobs: q, Roster: nopRoster{}, Now: clk.now}), st, clk
+	clk := testclock.New()
+	q := jobs.New(st, jobs.Options{Owner: "t", Now: clk.Now})
+	return New(st, Options{Jobs: q, Roster: nopRoster{}, Now: clk.Now}), st, clk
 }
 
 func ev(key string) Event {
@@ -89,7 +72,7 @@ func TestRecoverAlertWithoutCode(t *testing.T) {
 			t.Fatal(created, err)
 		}
 		if viaSweep {
-			clk.add(2 * sweepAge)
+			clk.Advance(2 * sweepAge)
 			if n, err := s.Sweep(ctx); err != nil || n != 1 {
 				t.Fatalf("sweep repaired %d, %v; want 1", n, err)
 			}
@@ -122,7 +105,7 @@ func TestRecoverHalfClosed(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(2 * sweepAge)
+	clk.Advance(2 * sweepAge)
 	if n, err := s.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("sweep repaired %d, %v", n, err)
 	}
@@ -153,7 +136,7 @@ func TestRecoverHalfClosed(t *testing.T) {
 func TestSweepFreesStaleCodes(t *testing.T) {
 	s, _, clk := newInternal(t)
 	ctx := context.Background()
-	old := clk.now()
+	old := clk.Now()
 	if err := s.claimSlot(ctx, slotRef{key: s.codeKey("1")}, codeRecord{Code: "1", AlertID: "a20200101000000-gone0000", At: old}); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +148,7 @@ func TestSweepFreesStaleCodes(t *testing.T) {
 	if err := s.claimSlot(ctx, slotRef{key: s.codeKey("3")}, codeRecord{Code: "3", AlertID: other.ID, At: old}); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(2 * sweepAge)
+	clk.Advance(2 * sweepAge)
 	if n, err := s.Sweep(ctx); err != nil || n != 2 {
 		t.Fatalf("sweep freed %d, %v; want 2", n, err)
 	}

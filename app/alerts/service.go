@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/store"
 )
 
@@ -260,14 +261,7 @@ func (s *Service) modify(ctx context.Context, id string, fn func(a *Alert) (bool
 // backoff pauses briefly between conditional-write retries so competing
 // replicas spread out.
 func backoff(ctx context.Context) error {
-	t := time.NewTimer(time.Duration(1+mrand.IntN(4)) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.Sleep(ctx, time.Duration(1+mrand.IntN(4))*time.Millisecond)
 }
 
 type refKey struct{}
