@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
@@ -279,45 +280,49 @@ func TestCrashedRunnerLeaseExpiresAndJobIsTakenOver(t *testing.T) {
 }
 
 // A step already sending when the runner shuts down is allowed to finish
-// and is recorded, so a restart does not send it again.
+// and is recorded, so a restart does not send it again. In a bubble, so
+// "just after the shutdown began" is 50 ms of the grace period however
+// slow the machine.
 func TestShutdownLetsInFlightStepFinish(t *testing.T) {
-	dir := t.TempDir()
-	var runs atomic.Int32
-	release := make(chan struct{})
-	started := make(chan struct{})
-	first := jobs.New(newLocal(t, dir), jobs.Options{Owner: "first", Lease: 4 * time.Second, Logger: testLogger(t)})
-	first.Handle("page", "text", func(ctx context.Context, _ *jobs.Job, _ *jobs.Step) (any, error) {
-		runs.Add(1)
-		close(started)
-		select { // the provider has the request; its answer is on the way
-		case <-release:
-			return "sent", nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		var runs atomic.Int32
+		release := make(chan struct{})
+		started := make(chan struct{})
+		first := jobs.New(newLocal(t, dir), jobs.Options{Owner: "first", Lease: 4 * time.Second, Logger: testLogger(t)})
+		first.Handle("page", "text", func(ctx context.Context, _ *jobs.Job, _ *jobs.Step) (any, error) {
+			runs.Add(1)
+			close(started)
+			select { // the provider has the request; its answer is on the way
+			case <-release:
+				return "sent", nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		})
+		mustEnqueue(t, first, jobs.Job{ID: "p-1", Kind: "page", Steps: []jobs.Step{{Name: "text"}}})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan error)
+		go func() { stopped <- first.RunOnce(ctx) }()
+		<-started
+		cancel()
+		time.Sleep(50 * time.Millisecond) // the answer arrives just after the shutdown began (fake time: exactly)
+		close(release)
+		<-stopped
+
+		second := jobs.New(newLocal(t, dir), jobs.Options{Owner: "second", Lease: 4 * time.Second, Logger: testLogger(t)})
+		second.Handle("page", "text", func(context.Context, *jobs.Job, *jobs.Step) (any, error) {
+			runs.Add(1)
+			return "sent again", nil
+		})
+		if err := second.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("text step ran %d times across a graceful restart, want 1", n)
+		}
+		if s := stepState(t, mustGet(t, second, "p-1"), "text"); s.State != jobs.StepDone {
+			t.Fatalf("step after shutdown: %+v", s)
 		}
 	})
-	mustEnqueue(t, first, jobs.Job{ID: "p-1", Kind: "page", Steps: []jobs.Step{{Name: "text"}}})
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error)
-	go func() { stopped <- first.RunOnce(ctx) }()
-	<-started
-	cancel()
-	time.Sleep(50 * time.Millisecond) // the answer arrives just after the shutdown began
-	close(release)
-	<-stopped
-
-	second := jobs.New(newLocal(t, dir), jobs.Options{Owner: "second", Lease: 4 * time.Second, Logger: testLogger(t)})
-	second.Handle("page", "text", func(context.Context, *jobs.Job, *jobs.Step) (any, error) {
-		runs.Add(1)
-		return "sent again", nil
-	})
-	if err := second.RunOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := runs.Load(); n != 1 {
-		t.Fatalf("text step ran %d times across a graceful restart, want 1", n)
-	}
-	if s := stepState(t, mustGet(t, second, "p-1"), "text"); s.State != jobs.StepDone {
-		t.Fatalf("step after shutdown: %+v", s)
-	}
 }

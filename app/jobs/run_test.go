@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
@@ -305,31 +306,34 @@ func TestCorruptObjectIsMovedAside(t *testing.T) {
 	}
 }
 
-// Run picks up a new job at once, not at the next poll.
+// Run picks up a new job at once, not at the next poll. In a bubble: the
+// one-hour poll and the ten-second limit are on the fake clock.
 func TestRunStartsEnqueuedJobWithoutWaitingForPoll(t *testing.T) {
-	q := jobs.New(newLocal(t, t.TempDir()), jobs.Options{Poll: time.Hour, Logger: testLogger(t)})
-	ran := make(chan string, 1)
-	q.Handle("k", "s", func(_ context.Context, j *jobs.Job, _ *jobs.Step) (any, error) {
-		ran <- j.ID
-		return nil, nil
+	synctest.Test(t, func(t *testing.T) {
+		q := jobs.New(newLocal(t, t.TempDir()), jobs.Options{Poll: time.Hour, Logger: testLogger(t)})
+		ran := make(chan string, 1)
+		q.Handle("k", "s", func(_ context.Context, j *jobs.Job, _ *jobs.Step) (any, error) {
+			ran <- j.ID
+			return nil, nil
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan error)
+		go func() { stopped <- q.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-stopped; !errors.Is(err, context.Canceled) {
+				t.Errorf("Run returned %v", err)
+			}
+		}()
+		synctest.Wait() // the first (empty) scan has passed: Run waits
+		mustEnqueue(t, q, oneStep("w-1", "k", "s"))
+		select {
+		case id := <-ran:
+			if id != "w-1" {
+				t.Fatalf("ran %s", id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("job did not start before the (one hour) poll")
+		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error)
-	go func() { stopped <- q.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-stopped; !errors.Is(err, context.Canceled) {
-			t.Errorf("Run returned %v", err)
-		}
-	}()
-	time.Sleep(20 * time.Millisecond) // let the first (empty) scan pass
-	mustEnqueue(t, q, oneStep("w-1", "k", "s"))
-	select {
-	case id := <-ran:
-		if id != "w-1" {
-			t.Fatalf("ran %s", id)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("job did not start before the (one hour) poll")
-	}
 }
