@@ -1,6 +1,7 @@
 package pagerline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,7 +137,7 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 	v := Voicemail{
 		RecordingSID: safeID(c.FormValue("RecordingSid")),
 		RecordingURL: c.FormValue("RecordingUrl"),
-		CallSID:      safeID(firstNonEmpty(c.QueryParam("call_sid"), c.FormValue("CallSid"))),
+		CallSID:      safeID(cmp.Or(c.QueryParam("call_sid"), c.FormValue("CallSid"))),
 		CallerNum:    c.QueryParam("caller_num"),
 		CallerName:   c.QueryParam("caller_name"),
 		City:         c.QueryParam("caller_city"),
@@ -163,7 +164,7 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		if v.CallSID == "" && v.RecordingSID == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "absent recording callback without CallSid")
 		}
-		job = jobs.Job{ID: "missed-" + firstNonEmpty(v.CallSID, v.RecordingSID), Kind: KindMissed, Steps: []jobs.Step{{Name: StepText}}}
+		job = jobs.Job{ID: "missed-" + cmp.Or(v.CallSID, v.RecordingSID), Kind: KindMissed, Steps: []jobs.Step{{Name: StepText}}}
 	default:
 		h.log.Warn("pagerline: recording callback ignored", "status", status, "recording_sid", v.RecordingSID)
 		return c.NoContent(http.StatusNoContent)
@@ -209,7 +210,7 @@ func (h *Handler) known(ctx context.Context, sid string) (bool, error) {
 // voicemailJob is v's job; it sets v.Key and, when alerts are on, v's alert
 // (or an alert step when the alert cannot be triggered now).
 func (h *Handler) voicemailJob(ctx context.Context, v *Voicemail) jobs.Job {
-	v.Key = fmt.Sprintf("recordings/%s_%s.mp3", v.Received.Format("2006-01-02_150405"), firstNonEmpty(v.CallSID, v.RecordingSID))
+	v.Key = fmt.Sprintf("recordings/%s_%s.mp3", v.Received.Format("2006-01-02_150405"), cmp.Or(v.CallSID, v.RecordingSID))
 	job := jobs.Job{ID: "vm-" + v.RecordingSID, Kind: KindVoicemail, Steps: []jobs.Step{
 		{Name: StepStore}, {Name: StepEmail}, {Name: StepText}, {Name: StepCall},
 	}}
@@ -262,15 +263,6 @@ func (h *Handler) enqueueLater(life context.Context, job jobs.Job) {
 	default:
 		h.log.Error("pagerline: voicemail job could not be stored; the recording is still on Twilio", "job", job.ID)
 	}
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func (h *Handler) register() {

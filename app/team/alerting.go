@@ -1,6 +1,7 @@
 package team
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -144,7 +145,7 @@ func (c *Config) applyAlertingDefaults() {
 // validateAlerting checks the alert API's settings of one user.
 func (u User) validateAlerting(c *Config, at path, r *report) {
 	cp := at.Key("channels")
-	for _, m := range sortedKeys(u.Channels) {
+	for _, m := range slices.Sorted(maps.Keys(u.Channels)) {
 		uc := u.Channels[m]
 		mp := cp.Key(string(m))
 		if !m.Valid() {
@@ -328,13 +329,4 @@ func checkHTTPURL(r *report, at path, s string) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		r.errorf(at, "is not an http or https URL")
 	}
-}
-
-func sortedKeys[K ~string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package team
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"reflect"
 	"slices"
@@ -236,7 +237,7 @@ func (c *Config) Transport(m Medium) (name string, ch NotificationChannel, ok bo
 	if c == nil || !needsTransport(m) {
 		return "", NotificationChannel{}, false
 	}
-	for _, n := range sortedKeys(c.NotificationChannels) {
+	for _, n := range slices.Sorted(maps.Keys(c.NotificationChannels)) {
 		if ch := c.NotificationChannels[n]; ch.Type == m && ch.IsEnabled() {
 			return n, ch, true
 		}
