@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/internal/testclock"
 )
 
 func TestRateLimiter(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	l := intake.NewRateLimiter(3, time.Minute, func() time.Time { return now })
+	clk := testclock.New()
+	l := intake.NewRateLimiter(3, time.Minute, clk.Now)
 	for i := range 3 {
 		if !l.Allow("a") {
 			t.Fatalf("call %d refused", i+1)
@@ -24,11 +25,11 @@ func TestRateLimiter(t *testing.T) {
 	// At most limit in any window: half a window after a full burst is
 	// still too soon (a token bucket refilling at limit per window would
 	// already take more).
-	now = now.Add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	if l.Allow("a") {
 		t.Fatal("a 4th call within one minute allowed")
 	}
-	now = now.Add(31 * time.Second)
+	clk.Advance(31 * time.Second)
 	if !l.Allow("a") {
 		t.Fatal("still refused after the window")
 	}
