@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -291,16 +292,24 @@ func (a *App) Health(ctx context.Context) (bool, any) {
 
 // Run serves HTTP and runs the background loops until ctx ends.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	go a.Team.Run(ctx, a.Settings.ConfigRefresh)
-	go a.sweepAlerts(ctx)
+	// Background work ends with ctx, and Run returns only after it has: a
+	// step running at shutdown finishes within its grace period and is
+	// recorded, instead of outliving the process's Run (and, in a test,
+	// sending after the "crashed" pager was replaced).
+	ctx, stop := context.WithCancel(ctx) // also when serving fails
+	var background sync.WaitGroup
+	defer background.Wait()
+	defer stop()
+	background.Go(func() { a.Team.Run(ctx, a.Settings.ConfigRefresh) })
+	background.Go(func() { a.sweepAlerts(ctx) })
 	// After the job queue exists (New), so a recovered voicemail is
 	// durable at once; the sweep goes back a day at start-up.
-	go a.pagerline.Run(ctx, a.Settings.ReconcileInterval)
-	go func() {
+	background.Go(func() { a.pagerline.Run(ctx, a.Settings.ReconcileInterval) })
+	background.Go(func() {
 		if err := a.Jobs.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			a.Log.Error("job runner stopped", "err", err)
 		}
-	}()
+	})
 	srv := &http.Server{
 		Handler:           a.Echo,
 		ReadHeaderTimeout: 10 * time.Second,
