@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,42 +13,10 @@ import (
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
+	"github.com/oncall/pager/internal/teamtest"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
 )
-
-// fakeClock only moves when told to, or when a sleeper advances it to the
-// end of its sleep (with one worker, sleeps never overlap).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
-
-func (c *fakeClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-// Sleep advances the clock to the end of the sleep.
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Add(d)
-	return nil
-}
 
 // fakeTwilio accepts texts and calls, stamping each with the clock.
 type fakeTwilio struct {
@@ -125,30 +92,23 @@ func (s *staticConfig) set(c *team.Config) {
 	s.cfg = c
 }
 
-// teamJSON builds a config with n users u000… each reached by SMS and
-// e-mail; extra is spliced in at the top level (",\"rates\": {...}").
-func teamJSON(n int, extra string) string {
-	var users []string
+// teamJSON is a team of n users u000… (u000 on call), each reached by SMS
+// and e-mail, with patches on top.
+func teamJSON(n int, patches ...teamtest.Patch) []byte {
+	users := map[string]any{}
 	for i := range n {
-		users = append(users, fmt.Sprintf(`"u%03d": {"id": "u%03d", "name": "User %d", "phone": "+1555%07d", "email": "u%03d@example.com",
-			"channels": {"sms": {}, "email": {}}}`, i, i, i, 1000000+i, i))
+		id := fmt.Sprintf("u%03d", i)
+		u := teamtest.User(id, fmt.Sprintf("User %d", i), fmt.Sprintf("+1555%07d", 1000000+i))
+		u["email"] = id + "@example.com"
+		u["channels"] = map[string]any{"sms": map[string]any{}, "email": map[string]any{}}
+		users[id] = u
 	}
-	return `{
-  "available_users": {"users": {` + strings.Join(users, ",\n") + `}},
-  "current_config": {
-    "from_phone": "+15555550100",
-    "last_modified_time": 0, "last_modified_user_id": "",
-    "mail_settings": {"from_email": "oncall@example.com", "mail_password": "", "mail_port": 25,
-      "mail_server": "127.0.0.1", "mail_use_tls": false, "mail_username": "", "to_email": "sre@example.com"},
-    "oncall_user": {"id": "u000", "name": "User 0", "phone": "+15551000000"},
-    "pager_phone": "+15555550199", "session_lifetime": 300
-  }` + extra + `
-}`
+	return teamtest.Default(teamtest.Set("available_users.users", users), teamtest.OnCall("u000")).With(patches...).JSON()
 }
 
-func parseTeam(t testing.TB, js string) *team.Config {
+func parseTeam(t testing.TB, js []byte) *team.Config {
 	t.Helper()
-	cfg, err := team.Parse([]byte(js))
+	cfg, err := team.Parse(js)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -184,7 +144,7 @@ func (f *fakeEmail) count() int {
 
 // rig is an Outbound, a queue and their fakes.
 type rig struct {
-	clock *fakeClock
+	clock *testclock.Clock
 	st    *storetest.Mem
 	tw    *fakeTwilio
 	mail  *fakeEmail
@@ -196,13 +156,13 @@ type rig struct {
 
 type rigOptions struct {
 	users       int
-	extra       string
+	patches     []teamtest.Patch // on the team
 	workers     int
 	rates       outbound.Rates
 	maxRateWait time.Duration
 	waiters     int
 	st          *storetest.Mem
-	clock       *fakeClock
+	clock       *testclock.Clock
 	realClock   bool
 }
 
@@ -210,7 +170,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	r := &rig{clock: o.clock, st: o.st}
 	if r.clock == nil {
-		r.clock = newFakeClock()
+		r.clock = testclock.New()
 	}
 	if r.st == nil {
 		r.st = storetest.NewMem()
@@ -221,7 +181,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	}
 	r.tw = &fakeTwilio{now: now}
 	r.mail = &fakeEmail{now: now}
-	r.cfg = &staticConfig{cfg: parseTeam(t, teamJSON(o.users, o.extra))}
+	r.cfg = &staticConfig{cfg: parseTeam(t, teamJSON(o.users, o.patches...))}
 	var sms, calls *outbound.Limiter
 	if o.rates.SMSPerSecond > 0 {
 		sms = outbound.NewLimiter(o.rates.SMSPerSecond, now, sleep)
@@ -279,7 +239,9 @@ func (r *rig) drain(t testing.TB, id string) jobs.Job {
 				next = s.NextAt
 			}
 		}
-		r.clock.Set(next)
+		if next.After(r.clock.Now()) {
+			r.clock.Set(next)
+		}
 	}
 	t.Fatal("queue did not drain")
 	return jobs.Job{}

@@ -12,12 +12,14 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/internal/teamtest"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
 	"github.com/oncall/pager/twiml"
 )
 
 func TestNotifyPlansOneStepPerRecipientAndRoute(t *testing.T) {
-	r := newRig(t, rigOptions{users: 3, extra: `, "rates": {"sms_per_second": 2}`})
+	r := newRig(t, rigOptions{users: 3, patches: []teamtest.Patch{teamtest.Merge(`{"rates": {"sms_per_second": 2}}`)}})
 	n := r.notification(t, "Disk db1 at 97%")
 	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
@@ -81,7 +83,7 @@ func TestNotifyNobodyReachable(t *testing.T) {
 // clock: every text is stamped with the clock when Twilio gets it.
 func TestDrainHeldToRate(t *testing.T) {
 	const users = 40
-	r := newRig(t, rigOptions{users: users, workers: 1, extra: `, "rates": {"sms_per_second": 4}`})
+	r := newRig(t, rigOptions{users: users, workers: 1, patches: []teamtest.Patch{teamtest.Merge(`{"rates": {"sms_per_second": 4}}`)}})
 	// 200 GSM characters: 2 segments per text, so 2 texts per second.
 	msg := strings.Repeat("Disk full. ", 18) + "db1 97%"
 	if outbound.Segments(msg) != 2 {
@@ -132,13 +134,13 @@ func TestDrainHeldToRate(t *testing.T) {
 // slot, and the e-mail beside them goes out at once.
 func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
 	const users = 30
-	st, clock := storetest.NewMem(), newFakeClock()
+	st, clock := storetest.NewMem(), testclock.New()
 	before := newRig(t, rigOptions{users: users, st: st, clock: clock})
 	n := before.notification(t, "db1 down")
 	if err := before.ntf.Notify(context.Background(), before.q, n); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(time.Hour) // the pager was down; every text is overdue
+	clock.Advance(time.Hour) // the pager was down; every text is overdue
 
 	// A waiter may hold a worker at most 1ns: everything that would
 	// wait is rescheduled.
@@ -180,11 +182,11 @@ func TestOverdueTextsRescheduledNotHeld(t *testing.T) {
 }
 
 func TestRatesFollowConfig(t *testing.T) {
-	r := newRig(t, rigOptions{users: 1, extra: `, "rates": {"sms_per_second": 5, "calls_per_second": 0.5}`})
+	r := newRig(t, rigOptions{users: 1, patches: []teamtest.Patch{teamtest.Merge(`{"rates": {"sms_per_second": 5, "calls_per_second": 0.5}}`)}})
 	if smsLimiter(r.out).Rate() != 5 || callLimiter(r.out).Rate() != 0.5 {
 		t.Fatalf("rates %v/%v, want 5/0.5 from config", smsLimiter(r.out).Rate(), callLimiter(r.out).Rate())
 	}
-	r.cfg.set(parseTeam(t, teamJSON(1, "")))
+	r.cfg.set(parseTeam(t, teamJSON(1)))
 	r.out.SyncRates()
 	if smsLimiter(r.out).Rate() != team.DefaultSMSPerSecond || callLimiter(r.out).Rate() != team.DefaultCallsPerSecond {
 		t.Fatalf("rates %v/%v after the section went, want the defaults", smsLimiter(r.out).Rate(), callLimiter(r.out).Rate())
@@ -196,7 +198,7 @@ func TestRatesFollowConfig(t *testing.T) {
 }
 
 func TestLimiterNeverAboveRate(t *testing.T) {
-	c := newFakeClock()
+	c := testclock.New()
 	l := outbound.NewLimiter(4, c.Now, c.Sleep)
 	t0 := c.Now()
 	var at []time.Time
@@ -362,7 +364,7 @@ func TestRecordStatus(t *testing.T) {
 // A replica that did not queue a notification delivers it all the same:
 // the kind's handler takes steps named after any recipient.
 func TestAnotherReplicaDelivers(t *testing.T) {
-	st, clock := storetest.NewMem(), newFakeClock()
+	st, clock := storetest.NewMem(), testclock.New()
 	a := newRig(t, rigOptions{users: 2, st: st, clock: clock})
 	n := a.notification(t, "db1 down")
 	if err := a.ntf.Notify(context.Background(), a.q, n); err != nil {
@@ -413,9 +415,9 @@ func TestEmailSubject(t *testing.T) {
 }
 
 func TestNamedChannelTextsFromItsOwnNumber(t *testing.T) {
-	r := newRig(t, rigOptions{users: 1, workers: 1, extra: `,
+	r := newRig(t, rigOptions{users: 1, workers: 1, patches: []teamtest.Patch{teamtest.Merge(`{
   "notification_channels": {"duty-sms": {"type": "sms", "from_phone": "+15555550160", "to": ["+15555550161", "+15555550162"]}},
-  "events": {"fire": {"message": "Fire in {{ room }}", "channels": ["duty-sms"]}}`})
+  "events": {"fire": {"message": "Fire in {{ room }}", "channels": ["duty-sms"]}}}`)}})
 	_, rcs, err := r.cfg.Current().ResolveEvent("fire")
 	if err != nil {
 		t.Fatal(err)

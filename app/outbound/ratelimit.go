@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/oncall/pager/app/retry"
 )
 
 // Limiter spaces sends per key (a sender number, an account) so the pager
@@ -37,7 +39,7 @@ func NewLimiter(rate float64, now func() time.Time, sleep func(context.Context, 
 		now = time.Now
 	}
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = retry.Sleep
 	}
 	return &Limiter{rate: rate, now: now, sleep: sleep, next: map[string]time.Time{}, planned: map[string]time.Time{}}
 }
@@ -162,15 +164,4 @@ func (l *Limiter) PlannedEnd(key string) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.planned[key]
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
