@@ -14,6 +14,7 @@ import (
 
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/notification"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -107,20 +108,13 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 // failed try did not store, and one that finds them all stored reports a
 // duplicate: accepted once, not twice.
 func (h *Handler) enqueue(ctx context.Context, n notification.Notification) error {
-	err := h.out.Notify(ctx, h.q, n)
-	for i := 0; i < h.retries && err != nil && !errors.Is(err, notification.ErrNothingToSend) && !errors.Is(err, notification.ErrDuplicate); i++ {
-		t := time.NewTimer(time.Duration(100*(i+1)) * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
+	return retry.Policy{First: 100 * time.Millisecond, Attempts: 1 + h.retries}.Do(ctx, func(attempt int) (bool, error) {
+		err := h.out.Notify(ctx, h.q, n)
+		if attempt > 1 && errors.Is(err, notification.ErrDuplicate) && n.ID != "" {
+			return false, nil // the earlier try was stored after all
 		}
-		if err = h.out.Notify(ctx, h.q, n); errors.Is(err, notification.ErrDuplicate) && n.ID != "" {
-			return nil // the earlier try was stored after all
-		}
-	}
-	return err
+		return err != nil && !errors.Is(err, notification.ErrNothingToSend) && !errors.Is(err, notification.ErrDuplicate), err
+	})
 }
 
 // notificationID is random, or derived from the client's idempotency key

@@ -13,6 +13,7 @@ import (
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notification"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 )
@@ -224,18 +225,13 @@ const ackWait = 5 * time.Second
 func (h *Handler) recordStatus(ctx context.Context, st notification.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, ackWait)
 	defer cancel()
-	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+	err := retry.Policy{First: 20 * time.Millisecond, Max: 500 * time.Millisecond}.Do(ctx, func(int) (bool, error) {
 		_, err := notification.RecordStatus(ctx, h.q, st, h.now())
-		if !errors.Is(err, notification.ErrNotRecordedYet) {
-			return err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			h.log.Warn("api: status callback for a delivery still not recorded; dropped", "notification", st.ID, "step", st.Step, "status", st.Status)
-			return nil
-		case <-t.C:
-		}
+		return errors.Is(err, notification.ErrNotRecordedYet), err
+	})
+	if errors.Is(err, notification.ErrNotRecordedYet) {
+		h.log.Warn("api: status callback for a delivery still not recorded; dropped", "notification", st.ID, "step", st.Step, "status", st.Status)
+		return nil
 	}
+	return err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/store/storetest"
 )
 
@@ -140,15 +141,10 @@ func FuzzParseRequest(f *testing.F) {
 
 // fuzzAPI is the API on an in-memory store with the key "KEY".
 func fuzzAPI(tb testing.TB) *echo.Echo {
-	cfg, err := team.Parse([]byte(`{
-  "available_users": {"users": {"alice": {"id": "alice", "name": "Alice", "phone": "+15555550101"}}},
-  "current_config": {"from_phone": "+15555550100", "last_modified_time": 0, "last_modified_user_id": "",
-    "mail_settings": {"from_email": "a@example.com", "mail_password": "", "mail_port": 25, "mail_server": "localhost",
-      "mail_use_tls": false, "mail_username": "", "to_email": "b@example.com"},
-    "oncall_user": {"id": "alice", "name": "Alice", "phone": "+15555550101"}, "pager_phone": "+15555550199", "session_lifetime": 300},
-  "events": {"disk_full": {"message": "Disk {{ host }} at {{ pct }}%", "contacts": ["alice"]}},
-  "api_keys": {"fuzz": {"sha256": "` + team.HashAPIKey("KEY") + `", "can_read": true}}
-}`))
+	cfg, err := team.Parse(teamtest.Default(
+		teamtest.Merge(`{"events": {"disk_full": {"message": "Disk {{ host }} at {{ pct }}%", "contacts": ["alice"]}}}`),
+		teamtest.WithAPIKey("fuzz", team.HashAPIKey("KEY"), true),
+	).JSON())
 	if err != nil {
 		tb.Fatal(err)
 	}
