@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/twilio"
@@ -60,36 +59,19 @@ type PageCall struct {
 // contains substr and that no earlier ExpectCall matched.
 func (p *Phone) ExpectCall(substr string) *PageCall {
 	p.h.T.Helper()
-	ctx, cancel := p.h.ctx()
-	defer cancel()
-	for {
-		if sid, ok := p.h.match(kindCall, p.Number, substr); ok {
-			for _, c := range p.h.Twilio.Calls() {
-				if c.SID == sid {
-					verbs, err := twiml.Parse(c.Twiml)
-					if err != nil {
-						p.h.T.Fatalf("%s: call TwiML: %v", p.Number, err)
-					}
-					return &PageCall{p: p, Call: c, Verbs: verbs}
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			p.h.T.Fatalf("%s: no call whose TwiML contains %q; not yet expected: %q", p.Number, substr, p.h.unexpected(kindCall, p.Number))
-		case <-time.After(10 * time.Millisecond):
-		}
+	c := p.expect(kindCall, substr).call
+	verbs, err := twiml.Parse(c.Twiml)
+	if err != nil {
+		p.h.T.Fatalf("%s: call TwiML: %v", p.Number, err)
 	}
+	return &PageCall{p: p, Call: c, Verbs: verbs}
 }
 
 // ExpectNoCall waits until the pager has nothing due (WaitIdle) and asserts
 // it placed no call to this phone beyond those already expected.
 func (p *Phone) ExpectNoCall() {
 	p.h.T.Helper()
-	p.h.WaitIdle()
-	if left := p.h.unexpected(kindCall, p.Number); len(left) > 0 {
-		p.h.T.Fatalf("%s: unexpected %s", p.Number, strings.Join(left, "; "))
-	}
+	p.expectNone(kindCall)
 }
 
 // Press answers the call's <Gather> with digits and returns what the pager
@@ -112,18 +94,7 @@ func (c *PageCall) Press(digits string) string {
 		c.p.h.T.Fatalf("%s: key answer: %v", c.p.Number, err)
 	}
 	c.Verbs = nodes
-	var said []string
-	var walk func([]twiml.Node)
-	walk = func(ns []twiml.Node) {
-		for _, n := range ns {
-			if n.Name == "Say" {
-				said = append(said, n.Text)
-			}
-			walk(n.Child)
-		}
-	}
-	walk(nodes)
-	return strings.Join(said, " ")
+	return said(nodes)
 }
 
 // Status posts a call status callback (with answering-machine detection's

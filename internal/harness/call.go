@@ -55,7 +55,10 @@ func (c *Call) post(target string, extra url.Values) {
 }
 
 // Said is everything the pager said in its last answer.
-func (c *Call) Said() string {
+func (c *Call) Said() string { return said(c.Verbs) }
+
+// said joins the text of every <Say> in nodes, nested ones included.
+func said(nodes []twiml.Node) string {
 	var parts []string
 	var walk func([]twiml.Node)
 	walk = func(ns []twiml.Node) {
@@ -66,7 +69,7 @@ func (c *Call) Said() string {
 			walk(n.Child)
 		}
 	}
-	walk(c.Verbs)
+	walk(nodes)
 	return strings.Join(parts, " ")
 }
 

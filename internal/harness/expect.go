@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/oncall/pager/internal/mocktwilio"
 )
 
 // Every text and call the pager sends through Twilio must be expected by
@@ -70,6 +72,8 @@ const (
 type sent struct {
 	kind, sid, to string
 	content       string // a text's body, a call's TwiML
+	msg           mocktwilio.Message
+	call          mocktwilio.Call
 }
 
 // sentOf lists what was sent of kind ("" for both), texts first.
@@ -77,29 +81,57 @@ func (h *Harness) sentOf(kind string) []sent {
 	var out []sent
 	if kind != kindCall {
 		for _, m := range h.Twilio.Messages() {
-			out = append(out, sent{kindSMS, m.SID, m.To, m.Body})
+			out = append(out, sent{kind: kindSMS, sid: m.SID, to: m.To, content: m.Body, msg: m})
 		}
 	}
 	if kind != kindSMS {
 		for _, c := range h.Twilio.Calls() {
-			out = append(out, sent{kindCall, c.SID, c.To, c.Twiml})
+			out = append(out, sent{kind: kindCall, sid: c.SID, to: c.To, content: c.Twiml, call: c})
 		}
 	}
 	return out
 }
 
-// match marks and returns the SID of the first of kind sent to number
-// whose content contains substr and that no earlier Expect matched.
-func (h *Harness) match(kind, number, substr string) (string, bool) {
+// match marks and returns the first of kind sent to number whose content
+// contains substr and that no earlier Expect matched.
+func (h *Harness) match(kind, number, substr string) (sent, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range h.sentOf(kind) {
 		if s.to == number && !h.matched[s.sid] && containsFold(s.content, substr) {
 			h.matched[s.sid] = true
-			return s.sid, true
+			return s, true
 		}
 	}
-	return "", false
+	return sent{}, false
+}
+
+// expect waits for a match (see match) sent to p.
+func (p *Phone) expect(kind, substr string) sent {
+	p.h.T.Helper()
+	ctx, cancel := p.h.ctx()
+	defer cancel()
+	for {
+		if s, ok := p.h.match(kind, p.Number, substr); ok {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			p.h.T.Fatalf("%s: no %s containing %q; not yet expected: %q", p.Number, kind, substr, p.h.unexpected(kind, p.Number))
+			return sent{}
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// expectNone waits until the pager has nothing due (WaitIdle) and asserts
+// it sent p nothing of kind beyond what was expected.
+func (p *Phone) expectNone(kind string) {
+	p.h.T.Helper()
+	p.h.WaitIdle()
+	if left := p.h.unexpected(kind, p.Number); len(left) > 0 {
+		p.h.T.Fatalf("%s: unexpected %s", p.Number, strings.Join(left, "; "))
+	}
 }
 
 // unexpected lists what of kind ("" for both) was sent to number ("" for

@@ -3,7 +3,6 @@ package harness
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/twiml"
@@ -83,32 +82,14 @@ type SMS struct {
 // another ExpectSMS matches them.
 func (p *Phone) ExpectSMS(substr string) *SMS {
 	p.h.T.Helper()
-	ctx, cancel := p.h.ctx()
-	defer cancel()
-	for {
-		if sid, ok := p.h.match(kindSMS, p.Number, substr); ok {
-			for _, m := range p.h.Twilio.Messages() {
-				if m.SID == sid {
-					return &SMS{p: p, Message: m}
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			p.h.T.Fatalf("%s: no SMS containing %q; not yet expected: %q", p.Number, substr, p.h.unexpected(kindSMS, p.Number))
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return &SMS{p: p, Message: p.expect(kindSMS, substr).msg}
 }
 
 // ExpectNoSMS waits until the pager has nothing due (WaitIdle) and asserts
 // it sent this phone no message beyond those already expected.
 func (p *Phone) ExpectNoSMS() {
 	p.h.T.Helper()
-	p.h.WaitIdle()
-	if left := p.h.unexpected(kindSMS, p.Number); len(left) > 0 {
-		p.h.T.Fatalf("%s: unexpected %s", p.Number, strings.Join(left, "; "))
-	}
+	p.expectNone(kindSMS)
 }
 
 // ThenReply answers an outbound SMS by texting the control number.
