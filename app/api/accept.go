@@ -15,7 +15,6 @@ import (
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/retry"
-	"github.com/oncall/pager/app/team"
 )
 
 // alert is a resolved request, ready to be queued.
@@ -24,7 +23,7 @@ type alert struct {
 	subject    string
 	message    string
 	fromPhone  string
-	recipients []team.Recipient
+	recipients []notification.Recipient
 	missing    []string // template fields the request did not give
 }
 

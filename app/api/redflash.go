@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/notification"
-	"github.com/oncall/pager/app/team"
 )
 
 // The RedFlash dialect (see docs/api.openapi.yaml):
@@ -32,7 +31,7 @@ func (h *Handler) ServeContact(c echo.Context) error {
 		return err
 	}
 	slug := c.Param("slug")
-	rc, rerr := cl.cfg.ResolveContact(slug)
+	rc, rerr := notification.ResolveContact(cl.cfg, slug)
 	if rerr != nil {
 		return h.unknown(c, cl, "contact", slug, rerr)
 	}
@@ -41,7 +40,7 @@ func (h *Handler) ServeContact(c echo.Context) error {
 		return h.emptyMessage(c, cl, "contact:"+slug)
 	}
 	return h.accept(c, cl, alert{source: "contact:" + slug, subject: subject, message: msg,
-		recipients: []team.Recipient{rc}})
+		recipients: []notification.Recipient{rc}})
 }
 
 // ServeGroup is POST /group/:slug/: every enabled member, by their own
@@ -52,7 +51,7 @@ func (h *Handler) ServeGroup(c echo.Context) error {
 		return err
 	}
 	slug := c.Param("slug")
-	_, rcs, rerr := cl.cfg.ResolveGroup(slug)
+	_, rcs, rerr := notification.ResolveGroup(cl.cfg, slug)
 	if rerr != nil {
 		return h.unknown(c, cl, "group", slug, rerr)
 	}
@@ -72,7 +71,7 @@ func (h *Handler) ServeEvent(c echo.Context) error {
 		return err
 	}
 	slug := c.Param("slug")
-	ev, rcs, rerr := cl.cfg.ResolveEvent(slug)
+	ev, rcs, rerr := notification.ResolveEvent(cl.cfg, slug)
 	if rerr != nil {
 		return h.unknown(c, cl, "event", slug, rerr)
 	}
@@ -118,7 +117,7 @@ func (h *Handler) ServeContactInfo(c echo.Context) error {
 	slug := c.Param("slug")
 	u, found := cl.cfg.UserByID(slug)
 	if !found || !u.IsEnabled() {
-		return h.unknown(c, cl, "contact", slug, team.ErrUnknown)
+		return h.unknown(c, cl, "contact", slug, notification.ErrUnknown)
 	}
 	name := u.Name
 	if name == "" {
@@ -138,7 +137,7 @@ func (h *Handler) ServeGroupInfo(c echo.Context) error {
 		return h.noRead(c, cl)
 	}
 	slug := c.Param("slug")
-	g, rcs, rerr := cl.cfg.ResolveGroup(slug)
+	g, rcs, rerr := notification.ResolveGroup(cl.cfg, slug)
 	if rerr != nil {
 		return h.unknown(c, cl, "group", slug, rerr)
 	}
@@ -155,7 +154,7 @@ func (h *Handler) noRead(c echo.Context, cl caller) error {
 }
 
 func (h *Handler) unknown(c echo.Context, cl caller, kind, slug string, err error) error {
-	if !errors.Is(err, team.ErrUnknown) {
+	if !errors.Is(err, notification.ErrUnknown) {
 		h.log.Error("api: lookup failed", "kind", kind, "slug", slug, "err", err)
 	}
 	h.log.Info("api: unknown or disabled "+kind, "slug", slug, "key", cl.keyName)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/notification"
-	"github.com/oncall/pager/app/team"
 )
 
 // notifyCmd is `pager notify test USER_OR_CHANNEL`: one test message through
@@ -42,9 +41,9 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cfg := a.Team.Current()
-	rec, err := cfg.ResolveContact(target)
-	if errors.Is(err, team.ErrUnknown) {
-		rec, err = cfg.ResolveChannel(target)
+	rec, err := notification.ResolveContact(cfg, target)
+	if errors.Is(err, notification.ErrUnknown) {
+		rec, err = notification.ResolveChannel(cfg, target)
 	}
 	if err != nil {
 		return fmt.Errorf("%q is neither an enabled user nor an enabled notification channel", target)
@@ -53,7 +52,7 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%s has no enabled route: %s", target, rec.Skipped)
 	}
 	n := notification.Notification{ID: notification.NewID(), Source: "test:" + target, Subject: "Pager test",
-		Message: *msg, Recipients: []team.Recipient{rec}, APIKey: "cli", Created: time.Now()}
+		Message: *msg, Recipients: []notification.Recipient{rec}, APIKey: "cli", Created: time.Now()}
 	if err := a.Notifications.Notify(ctx, a.Jobs, n); err != nil {
 		return fmt.Errorf("queue test message: %w", err)
 	}

@@ -4,5 +4,5 @@
 // on its own; Twilio's delivery status callbacks (/ack) update the step
 // (RecordStatus); GetNotification reports on it. Template fills an event's
 // message with the request's fields. Who is reached and by which routes is
-// resolved from the team config (team.Config.ResolveEvent).
+// resolved from the team config (ResolveEvent, in routing.go).
 package notification

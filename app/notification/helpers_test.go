@@ -206,9 +206,9 @@ func newRig(t testing.TB, o rigOptions) *rig {
 func (r *rig) notification(t testing.TB, msg string) Notification {
 	t.Helper()
 	cfg := r.cfg.Current()
-	var rcs []team.Recipient
+	var rcs []Recipient
 	for _, id := range cfg.UserIDs() {
-		rc, err := cfg.ResolveContact(id)
+		rc, err := ResolveContact(cfg, id)
 		if err != nil {
 			t.Fatal(err)
 		}

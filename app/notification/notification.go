@@ -50,7 +50,7 @@ type Notification struct {
 	FromPhone string `json:"from_phone,omitempty"`
 	// Recipients are fixed when the alert is accepted, so a retry an hour
 	// later goes to the same people; those with Skipped set get nothing.
-	Recipients []team.Recipient `json:"recipients"`
+	Recipients []Recipient `json:"recipients"`
 	// APIKey is the name of the key that raised it, never the key.
 	APIKey  string    `json:"api_key,omitempty"`
 	Created time.Time `json:"created"`
@@ -115,14 +115,14 @@ type jobless struct {
 // payload is one recipient job's payload: what it takes to reach that
 // recipient, fixed when the notification was accepted.
 type payload struct {
-	ID         string         `json:"id"` // the notification's
-	Source     string         `json:"source"`
-	Subject    string         `json:"subject,omitempty"`
-	Message    string         `json:"message"`
-	FromPhone  string         `json:"from_phone,omitempty"`
-	Index      int            `json:"index"` // in the notification's Recipients
-	Recipient  team.Recipient `json:"recipient"`
-	Deliveries []planned      `json:"deliveries"`
+	ID         string    `json:"id"` // the notification's
+	Source     string    `json:"source"`
+	Subject    string    `json:"subject,omitempty"`
+	Message    string    `json:"message"`
+	FromPhone  string    `json:"from_phone,omitempty"`
+	Index      int       `json:"index"` // in the notification's Recipients
+	Recipient  Recipient `json:"recipient"`
+	Deliveries []planned `json:"deliveries"`
 
 	byStep map[string]int // index into Deliveries, filled by link
 }
@@ -138,8 +138,8 @@ type planned struct {
 	// same key.
 	From string `json:"from,omitempty"`
 
-	Route  team.Route `json:"-"` // filled by link
-	Sender string     `json:"-"` // From, else FromPhone; filled by link
+	Route  Route  `json:"-"` // filled by link
+	Sender string `json:"-"` // From, else FromPhone; filled by link
 }
 
 // link fills in each delivery's route and the index by step name after
@@ -192,7 +192,7 @@ var (
 
 // StepName names the step delivering route r to recipient userID:
 // "<userid>/<medium>[/<channel>]", readable in logs and reports.
-func StepName(userID string, r team.Route) string {
+func StepName(userID string, r Route) string {
 	s := userID + "/" + string(r.Medium)
 	if r.Channel != "" {
 		s += "/" + r.Channel

@@ -70,7 +70,7 @@ func TestNotifyPlansOneStepPerRecipientAndRoute(t *testing.T) {
 func TestNotifyNobodyReachable(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1})
 	n := Notification{ID: NewID(), Source: "contact:x", Message: "hi",
-		Recipients: []team.Recipient{{UserID: "x", Skipped: team.SkipUserDisabled}}}
+		Recipients: []Recipient{{UserID: "x", Skipped: SkipUserDisabled}}}
 	if err := r.ntf.Notify(context.Background(), r.q, n); !errors.Is(err, ErrNothingToSend) {
 		t.Fatalf("Notify = %v, want ErrNothingToSend", err)
 	}
@@ -274,7 +274,7 @@ func TestTemporaryFailureRetried(t *testing.T) {
 
 func TestVoiceSaysTheMessageTwice(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1, workers: 1})
-	rcs := []team.Recipient{{UserID: "u000", Name: "User 0", Routes: []team.Route{{Medium: team.MediumVoice, Address: "+15551000000"}}}}
+	rcs := []Recipient{{UserID: "u000", Name: "User 0", Routes: []Route{{Medium: team.MediumVoice, Address: "+15551000000"}}}}
 	n := Notification{ID: NewID(), Source: "contact:u000", Message: "Disk <db1> & 97%", Recipients: rcs}
 	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
 		t.Fatal(err)
@@ -418,7 +418,7 @@ func TestNamedChannelTextsFromItsOwnNumber(t *testing.T) {
 	r := newRig(t, rigOptions{users: 1, workers: 1, patches: []teamtest.Patch{teamtest.Merge(`{
   "notification_channels": {"duty-sms": {"type": "sms", "from_phone": "+15555550160", "to": ["+15555550161", "+15555550162"]}},
   "events": {"fire": {"message": "Fire in {{ room }}", "channels": ["duty-sms"]}}}`)}})
-	_, rcs, err := r.cfg.Current().ResolveEvent("fire")
+	_, rcs, err := ResolveEvent(r.cfg.Current(), "fire")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
 func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
 	r := newRig(t, rigOptions{users: 2, workers: 1})
 	n := r.notification(t, "db1 down")
-	n.Recipients = append([]team.Recipient{{UserID: "gone", Name: "Gone", Skipped: team.SkipUserDisabled}}, n.Recipients...)
+	n.Recipients = append([]Recipient{{UserID: "gone", Name: "Gone", Skipped: SkipUserDisabled}}, n.Recipients...)
 	ctx := context.Background()
 	if err := r.ntf.Notify(ctx, r.q, n); err != nil {
 		t.Fatal(err)
@@ -546,7 +546,7 @@ func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
 	for _, rc := range rep.Recipients {
 		got = append(got, fmt.Sprintf("%s:%s:%d", rc.UserID, rc.Skipped, len(rc.Deliveries)))
 	}
-	if s := strings.Join(got, " "); s != "gone:"+team.SkipUserDisabled+":0 u000::2 u001::2" || rep.State != "done" ||
+	if s := strings.Join(got, " "); s != "gone:"+SkipUserDisabled+":0 u000::2 u001::2" || rep.State != "done" ||
 		rep.Source != "group:everyone" || rep.Text != "db1 down" {
 		t.Fatalf("report %s %s %+v", s, rep.State, rep)
 	}

@@ -231,7 +231,7 @@ func (e Event) validate(c *Config, at path, r *report) {
 	fixed := false
 	for i, name := range e.Channels {
 		c.checkChannelRef(r, chp.Index(i), name, true)
-		if ch, ok := c.Channel(name); ok && ch.fixedDestinations() {
+		if ch, ok := c.Channel(name); ok && ch.FixedDestinations() {
 			fixed = true
 		}
 	}
@@ -253,7 +253,7 @@ func (c *Config) checkDefaultChannels(at path, r *report) {
 		if !c.checkChannelRef(r, at.Index(i), name, false) {
 			continue
 		}
-		if ch := c.NotificationChannels[name]; !ch.fixedDestinations() {
+		if ch := c.NotificationChannels[name]; !ch.FixedDestinations() {
 			r.warnf(at.Index(i), "%s channel %q has no \"to\" numbers, so as a default it reaches nobody", ch.Type, name)
 		}
 	}

@@ -98,10 +98,10 @@ func (ch NotificationChannel) withDefaults() NotificationChannel {
 	return ch
 }
 
-// fixedDestinations reports whether the channel goes to the same place
+// FixedDestinations reports whether the channel goes to the same place
 // whoever it is used for; sms and voice channels without "to" reach each
 // user they are used for instead.
-func (ch NotificationChannel) fixedDestinations() bool {
+func (ch NotificationChannel) FixedDestinations() bool {
 	return (ch.Type != MediumSMS && ch.Type != MediumVoice) || len(ch.To) > 0
 }
 

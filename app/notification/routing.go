@@ -1,10 +1,12 @@
-package team
+package notification
 
 import (
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
+
+	"github.com/oncall/pager/app/team"
 )
 
 // ErrUnknown is returned for a contact, group or event that does not exist
@@ -28,13 +30,13 @@ const ChannelRecipientPrefix = "channel:"
 // notification_channels entry to deliver through (its credentials, its
 // from_phone); it is empty for a user's own medium, delivered with the
 // pager's own means (Twilio, mail_settings) or, for pushover, mattermost and
-// signal, through Config.Transport.
+// signal, through team.Config.Transport.
 type Route struct {
-	Medium Medium `json:"medium"`
+	Medium team.Medium `json:"medium"`
 	// Address is the destination: a phone number, e-mail address, webhook
 	// URL, Pushover user key, Signal number or Mattermost channel. For a
 	// Slack or Mattermost channel without a channel name it is the hook's
-	// host only: the hook URL is a secret, found with Config.Channel.
+	// host only: the hook URL is a secret, found with team.Config.Channel.
 	Address string `json:"address"`
 	Channel string `json:"channel,omitempty"`
 }
@@ -65,12 +67,12 @@ type Recipient struct {
 //
 // default_notification_channels are not part of anyone's routes: they get
 // each event without channels once (see ResolveEvent).
-func (c *Config) Routes(u User, only []string) []Route {
+func Routes(c *team.Config, u team.User, only []string) []Route {
 	if !u.IsEnabled() {
 		return nil
 	}
 	var out []Route
-	for _, m := range Media() {
+	for _, m := range team.Media() {
 		if len(only) > 0 && !slices.Contains(only, string(m)) {
 			continue
 		}
@@ -78,7 +80,7 @@ func (c *Config) Routes(u User, only []string) []Route {
 		switch {
 		case set:
 		case len(only) == 0 && u.Channels == nil:
-			if m != MediumSMS {
+			if m != team.MediumSMS {
 				continue
 			}
 		case len(only) == 0 || !implicitMedium(m):
@@ -93,7 +95,7 @@ func (c *Config) Routes(u User, only []string) []Route {
 		if !ok || !ch.IsEnabled() {
 			continue
 		}
-		for _, r := range ch.routes(name, &u) {
+		for _, r := range channelRoutes(ch, name, &u) {
 			if len(only) == 0 || slices.Contains(only, string(r.Medium)) || slices.Contains(only, name) {
 				out = append(out, r)
 			}
@@ -104,14 +106,14 @@ func (c *Config) Routes(u User, only []string) []Route {
 
 // implicitMedium: media that reach any user with a phone or email without a
 // setting of their own.
-func implicitMedium(m Medium) bool {
-	return m == MediumSMS || m == MediumVoice || m == MediumEmail
+func implicitMedium(m team.Medium) bool {
+	return m == team.MediumSMS || m == team.MediumVoice || m == team.MediumEmail
 }
 
 // mediumAddress is where u is reached by m: the address in u's setting for
 // m, else the phone (sms, voice, signal) or email. ok is false when m is
 // switched off for u or there is no address.
-func mediumAddress(u User, m Medium) (string, bool) {
+func mediumAddress(u team.User, m team.Medium) (string, bool) {
 	uc, set := u.Channels[m]
 	if set && !uc.IsEnabled() {
 		return "", false
@@ -119,13 +121,13 @@ func mediumAddress(u User, m Medium) (string, bool) {
 	addr := uc.Address
 	if addr == "" {
 		switch m {
-		case MediumSMS, MediumVoice:
+		case team.MediumSMS, team.MediumVoice:
 			addr = u.Phone
-		case MediumSignal:
+		case team.MediumSignal:
 			if set {
 				addr = u.Phone
 			}
-		case MediumEmail:
+		case team.MediumEmail:
 			addr = u.Email
 		}
 	}
@@ -134,10 +136,10 @@ func mediumAddress(u User, m Medium) (string, bool) {
 
 // routes are the deliveries of channel name: to its own destinations, or
 // for an sms or voice channel without "to", to u (nil: nobody).
-func (ch NotificationChannel) routes(name string, u *User) []Route {
+func channelRoutes(ch team.NotificationChannel, name string, u *team.User) []Route {
 	one := func(addr string) []Route { return []Route{{Medium: ch.Type, Address: addr, Channel: name}} }
 	switch ch.Type {
-	case MediumSMS, MediumVoice:
+	case team.MediumSMS, team.MediumVoice:
 		if len(ch.To) == 0 {
 			if u == nil {
 				return nil
@@ -153,24 +155,24 @@ func (ch NotificationChannel) routes(name string, u *User) []Route {
 			out = append(out, Route{Medium: ch.Type, Address: to, Channel: name})
 		}
 		return out
-	case MediumEmail:
+	case team.MediumEmail:
 		var out []Route
 		for _, to := range ch.Recipients {
 			out = append(out, Route{Medium: ch.Type, Address: to, Channel: name})
 		}
 		return out
-	case MediumPushover:
+	case team.MediumPushover:
 		return one(ch.User)
-	case MediumSignal:
+	case team.MediumSignal:
 		return one(ch.Recipient)
-	case MediumWebhook:
+	case team.MediumWebhook:
 		return one(ch.URL)
-	case MediumMattermost:
+	case team.MediumMattermost:
 		if ch.Channel != "" {
 			return one(ch.Channel)
 		}
 		return one(hostOf(ch.MattermostURL()))
-	case MediumSlack:
+	case team.MediumSlack:
 		return one(hostOf(ch.URL))
 	}
 	return nil
@@ -189,7 +191,7 @@ func hostOf(s string) string {
 // counts too.
 func routeKey(r Route) string {
 	k := string(r.Medium) + "\x00" + r.Address
-	if r.Medium == MediumMattermost || r.Medium == MediumSlack {
+	if r.Medium == team.MediumMattermost || r.Medium == team.MediumSlack {
 		k += "\x00" + r.Channel
 	}
 	return k
@@ -211,7 +213,7 @@ func dedupeRoutes(rs []Route, seen map[string]bool) []Route {
 }
 
 // recipient is u with routes, or why u is skipped.
-func recipient(u User, routes []Route) Recipient {
+func recipient(u team.User, routes []Route) Recipient {
 	rc := Recipient{UserID: u.ID, Name: u.Name, Routes: routes}
 	switch {
 	case !u.IsEnabled():
@@ -225,26 +227,26 @@ func recipient(u User, routes []Route) Recipient {
 // ResolveContact is user id, as the API's contact slug, and how to reach
 // them. An unknown or disabled user is ErrUnknown; a user with no enabled
 // route is returned with Skipped set.
-func (c *Config) ResolveContact(id string) (Recipient, error) {
+func ResolveContact(c *team.Config, id string) (Recipient, error) {
 	u, ok := c.UserByID(id)
 	if !ok || !u.IsEnabled() {
 		return Recipient{}, fmt.Errorf("team: contact %q: %w", id, ErrUnknown)
 	}
-	return recipient(u, c.Routes(u, nil)), nil
+	return recipient(u, Routes(c, u, nil)), nil
 }
 
 // ResolveGroup is the group slug (Name defaulting to the slug) and its
 // members in order, each once, by their own routes. A disabled or unknown
 // group is ErrUnknown; disabled members are returned with Skipped set, so
 // the caller can say who was left out.
-func (c *Config) ResolveGroup(slug string) (Group, []Recipient, error) {
-	var g Group
+func ResolveGroup(c *team.Config, slug string) (team.Group, []Recipient, error) {
+	var g team.Group
 	ok := false
 	if c != nil {
 		g, ok = c.Groups[slug]
 	}
 	if !ok || !g.IsEnabled() {
-		return Group{}, nil, fmt.Errorf("team: group %q: %w", slug, ErrUnknown)
+		return team.Group{}, nil, fmt.Errorf("team: group %q: %w", slug, ErrUnknown)
 	}
 	if g.Name == "" {
 		g.Name = slug
@@ -252,7 +254,7 @@ func (c *Config) ResolveGroup(slug string) (Group, []Recipient, error) {
 	seen := map[string]bool{}
 	var out []Recipient
 	for _, id := range uniq(g.Members) {
-		out = append(out, c.userRecipient(id, seen))
+		out = append(out, userRecipient(c, id, seen))
 	}
 	return g, out, nil
 }
@@ -271,14 +273,14 @@ func (c *Config) ResolveGroup(slug string) (Group, []Recipient, error) {
 //
 // Each destination gets one message even when several recipients share it.
 // A disabled or unknown event is ErrUnknown.
-func (c *Config) ResolveEvent(slug string) (Event, []Recipient, error) {
-	var ev Event
+func ResolveEvent(c *team.Config, slug string) (team.Event, []Recipient, error) {
+	var ev team.Event
 	ok := false
 	if c != nil {
 		ev, ok = c.Events[slug]
 	}
 	if !ok || !ev.IsEnabled() {
-		return Event{}, nil, fmt.Errorf("team: event %q: %w", slug, ErrUnknown)
+		return team.Event{}, nil, fmt.Errorf("team: event %q: %w", slug, ErrUnknown)
 	}
 	if ev.Name == "" {
 		ev.Name = slug
@@ -290,7 +292,7 @@ func (c *Config) ResolveEvent(slug string) (Event, []Recipient, error) {
 			ids = append(ids, g.Members...)
 		}
 	}
-	var oncall User
+	var oncall team.User
 	hasOnCall := false
 	if ev.OnCall {
 		if oncall, hasOnCall = c.OnCall(); hasOnCall {
@@ -304,9 +306,9 @@ func (c *Config) ResolveEvent(slug string) (Event, []Recipient, error) {
 	for _, name := range ev.Channels {
 		ch, named := c.Channel(name)
 		switch {
-		case !named && Medium(name).Valid():
+		case !named && team.Medium(name).Valid():
 			media = append(media, name)
-		case named && !ch.fixedDestinations():
+		case named && !ch.FixedDestinations():
 			perPerson = append(perPerson, name)
 		default:
 			once = append(once, name)
@@ -328,14 +330,14 @@ func (c *Config) ResolveEvent(slug string) (Event, []Recipient, error) {
 		var routes []Route
 		switch {
 		case !custom:
-			routes = c.Routes(u, nil)
+			routes = Routes(c, u, nil)
 		case len(media) > 0:
-			routes = c.Routes(u, media)
+			routes = Routes(c, u, media)
 		}
 		if u.IsEnabled() {
 			for _, name := range perPerson {
 				if ch := c.NotificationChannels[name]; ch.IsEnabled() {
-					routes = append(routes, ch.routes(name, &u)...)
+					routes = append(routes, channelRoutes(ch, name, &u)...)
 				}
 			}
 		}
@@ -358,7 +360,7 @@ func (c *Config) ResolveEvent(slug string) (Event, []Recipient, error) {
 		case !ch.IsEnabled():
 			rc.Skipped = SkipChannelDisabled
 		default:
-			had := ch.routes(name, nil)
+			had := channelRoutes(ch, name, nil)
 			rc.Routes = dedupeRoutes(had, seen)
 			if len(had) == 0 {
 				rc.Skipped = SkipNoChannel
@@ -371,17 +373,17 @@ func (c *Config) ResolveEvent(slug string) (Event, []Recipient, error) {
 
 // userRecipient resolves user id by their own routes, dropping
 // destinations already in seen.
-func (c *Config) userRecipient(id string, seen map[string]bool) Recipient {
+func userRecipient(c *team.Config, id string, seen map[string]bool) Recipient {
 	u, ok := c.UserByID(id)
 	if !ok {
 		return Recipient{UserID: id, Skipped: SkipUnknownUser}
 	}
-	return sharedRecipient(u, c.Routes(u, nil), seen)
+	return sharedRecipient(u, Routes(c, u, nil), seen)
 }
 
 // sharedRecipient is u with the routes not already taken by an earlier
 // recipient. One whose routes were all taken is still reached.
-func sharedRecipient(u User, routes []Route, seen map[string]bool) Recipient {
+func sharedRecipient(u team.User, routes []Route, seen map[string]bool) Recipient {
 	rc := recipient(u, routes)
 	if rc.Skipped == "" {
 		rc.Routes = dedupeRoutes(rc.Routes, seen)
@@ -405,12 +407,12 @@ func uniq(ids []string) []string {
 // on its own (`pager notify test CHANNEL`): its fixed destinations. An sms
 // or voice channel without "to" has none of its own (it reaches the people
 // of an event), so it resolves to nobody.
-func (c *Config) ResolveChannel(name string) (Recipient, error) {
+func ResolveChannel(c *team.Config, name string) (Recipient, error) {
 	ch, ok := c.Channel(name)
 	if !ok || !ch.IsEnabled() {
 		return Recipient{}, fmt.Errorf("channel %q: %w", name, ErrUnknown)
 	}
-	r := Recipient{UserID: ChannelRecipientPrefix + name, Name: name, Routes: ch.routes(name, nil)}
+	r := Recipient{UserID: ChannelRecipientPrefix + name, Name: name, Routes: channelRoutes(ch, name, nil)}
 	if len(r.Routes) == 0 {
 		r.Skipped = SkipNoChannel
 	}
