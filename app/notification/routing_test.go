@@ -1,8 +1,8 @@
 package notification
 
 import (
-	"github.com/oncall/pager/app/team"
 	"errors"
+	"github.com/oncall/pager/app/team"
 	"reflect"
 	"testing"
 )
