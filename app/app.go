@@ -17,6 +17,7 @@ import (
 	"github.com/oncall/pager/app/api"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/control"
+	"github.com/oncall/pager/app/heartbeat"
 	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/intake/alertmanager"
 	"github.com/oncall/pager/app/intake/generic"
@@ -59,7 +60,9 @@ type App struct {
 
 	// Alerts is the alert lifecycle: intake, reply codes, escalation.
 	Alerts *alerts.Service
-	once   *server.Once
+	// Heartbeats records beats and pages when one stops.
+	Heartbeats *heartbeat.Service
+	once       *server.Once
 	// pagerline sweeps Twilio for voicemails whose job was lost.
 	pagerline *pagerline.Handler
 
@@ -188,6 +191,15 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger:  log,
 	})
 	pageCallbacks := page.NewCallbacks(a.Alerts, pages, log)
+	a.Heartbeats = heartbeat.New(st, heartbeat.Options{
+		Jobs:    a.Jobs,
+		Alerts:  a.Alerts,
+		Config:  a.Team,
+		Teller:  teller{out: a.Outbound, cfg: a.Team},
+		Limiter: intake.NewRateLimiter(0, 0, now),
+		Now:     now,
+		Logger:  log,
+	})
 
 	ctl := control.New(control.Options{
 		Alerts:   a.Alerts,
@@ -236,8 +248,9 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 			Grafana:      grafana.Handler(in),
 			Generic:      generic.Handler(in),
 		},
-		Pages: pageCallbacks,
-		Once:  a.once,
+		Pages:     pageCallbacks,
+		Heartbeat: a.Heartbeats,
+		Once:      a.once,
 	})
 	return a, nil
 }
@@ -370,4 +383,24 @@ type texter struct {
 func (t texter) Text(ctx context.Context, from, to, body string) error {
 	id := fmt.Sprintf("text-%d-%s", t.now().UnixNano(), strings.TrimPrefix(to, "+"))
 	return t.q.Enqueue(ctx, id, outbound.Text{From: from, To: to, Body: body})
+}
+
+// teller texts a team member from the control number, from a job step
+// (which retries it).
+type teller struct {
+	out *outbound.Outbound
+	cfg *team.Manager
+}
+
+func (t teller) Tell(ctx context.Context, userID, text string) error {
+	cfg := t.cfg.Current()
+	u, ok := cfg.UserByID(userID)
+	if !ok || u.Phone == "" || !page.SMSOn(u) {
+		return nil
+	}
+	_, err := t.out.SendText(ctx, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: u.Phone, Body: text})
+	if err != nil && twilio.IsPermanent(err) {
+		return nil
+	}
+	return err
 }

@@ -59,6 +59,12 @@ type AlertPages interface {
 	ServePageKey(c echo.Context) error
 }
 
+// Heartbeat records beats of the jobs and monitors that must check in
+// (app/heartbeat).
+type Heartbeat interface {
+	ServeBeat(c echo.Context) error
+}
+
 // Health reports whether the pager can do its job.
 type Health interface {
 	Health(ctx context.Context) (ok bool, detail any)
@@ -78,6 +84,8 @@ type Options struct {
 	Intake Intake
 	// Pages, optional, serves the alert pages' Twilio callbacks.
 	Pages AlertPages
+	// Heartbeat, optional, serves /heartbeat/<name>.
+	Heartbeat Heartbeat
 	// Once, optional, makes Twilio's retries of a webhook whose effect must
 	// not repeat act once (see WrapTwilioIdempotency). The control number
 	// does this itself, for the commands that change something only, so
@@ -156,6 +164,15 @@ func New(o Options) *echo.Echo {
 	if o.Pages != nil {
 		e.POST("/public/alertstatus", twilio(o.Pages.ServeAlertStatus))
 		e.POST("/public/pagekey", twilio(once(o.Pages.ServePageKey)))
+	}
+
+	// Heartbeats: GET too, for the simplest cron one-liners. The handler
+	// reads and limits its own body.
+	if o.Heartbeat != nil {
+		for _, p := range []string{"/heartbeat/:name", "/heartbeat/:name/"} {
+			e.POST(p, o.Heartbeat.ServeBeat)
+			e.GET(p, o.Heartbeat.ServeBeat)
+		}
 	}
 
 	e.GET("/healthz", func(c echo.Context) error {

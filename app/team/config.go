@@ -51,6 +51,9 @@ type Config struct {
 	// before the rest are bundled (alerts.Settings documents the shape).
 	// Absent means alerts.DefaultSettings.
 	Escalation *alerts.Settings `json:"escalation,omitempty"`
+	// Heartbeats are the jobs and monitors that must check in
+	// (heartbeats.go, app/heartbeat), by name.
+	Heartbeats map[string]Heartbeat `json:"heartbeats,omitempty"`
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.
