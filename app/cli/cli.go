@@ -25,6 +25,7 @@ commands:
   config push FILE           validate and upload; refuses if the stored config changed since pull
   apikey new NAME            mint an alert API key, shown once, and its api_keys entry (--can-read, --write FILE)
   notify test USER|CHANNEL   send a test message through the outbound path and print each route's result
+  heartbeat list             each configured heartbeat: its state, last beat, where from, when it is due
   help                       this text
 
 Settings come from the environment and .env in the working folder (the
@@ -54,6 +55,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = notifyCmd(ctx, args, stdout, stderr)
 	case "apikey":
 		err = apikeyCmd(ctx, args, stdout, stderr)
+	case "heartbeat":
+		err = heartbeatCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
