@@ -54,6 +54,8 @@ type Config struct {
 	// Heartbeats are the jobs and monitors that must check in
 	// (heartbeats.go, app/heartbeat), by name.
 	Heartbeats map[string]Heartbeat `json:"heartbeats,omitempty"`
+	// MaintenanceWindows hold alerts in their scope (maintenance.go).
+	MaintenanceWindows map[string]MaintenanceWindow `json:"maintenance_windows,omitempty"`
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.
@@ -74,6 +76,8 @@ type User struct {
 	// Enabled lets ops keep a departed or absent member listed without letting
 	// them control the pager or be alerted; absent means enabled.
 	Enabled *bool `json:"enabled,omitempty"`
+	// Admin may start and end maintenance windows by SMS (QUIET).
+	Admin bool `json:"admin,omitempty"`
 
 	// Channels are how the alert API reaches the user, by medium, each of
 	// which ops can switch off on its own. Absent means SMS to Phone only;

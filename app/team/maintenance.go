@@ -1,0 +1,231 @@
+package team
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// MaintenanceWindow is one entry of the optional "maintenance_windows"
+// section: while it is on, alerts in its scope are recorded but not paged;
+// those still open when it ends are paged then. Voicemails are never held.
+type MaintenanceWindow struct {
+	// Start is RFC 3339 ("2026-12-05T22:00:00Z") or a local time
+	// ("2026-12-05T22:00") in current_config.timezone.
+	Start string `json:"start"`
+	// End, in the same forms, or Duration: one of the two.
+	End      string   `json:"end,omitempty"`
+	Duration Duration `json:"duration,omitempty"`
+	// Repeat "weekly" repeats the window every week at the same local
+	// time (so across a DST change it moves in UTC, not on the clock).
+	Repeat string      `json:"repeat,omitempty"`
+	Scope  WindowScope `json:"scope"`
+	Reason string      `json:"reason,omitempty"`
+	// CreatedBy names who started it by SMS (QUIET), if anyone.
+	CreatedBy string `json:"created_by,omitempty"`
+}
+
+// WindowScope says which alerts a window holds: all of them, or those from
+// some API keys, some events, or with a dedup key starting with a prefix.
+type WindowScope struct {
+	All           bool     `json:"all,omitempty"`
+	Keys          []string `json:"keys,omitempty"`
+	Events        []string `json:"events,omitempty"`
+	DedupPrefixes []string `json:"dedup_prefixes,omitempty"`
+}
+
+// RepeatWeekly is the one recurrence.
+const RepeatWeekly = "weekly"
+
+const localLayout = "2006-01-02T15:04"
+
+// parseWhen reads a window time: RFC 3339, or a local time in loc.
+func parseWhen(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{localLayout, "2006-01-02T15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf(`%q is not a time: want RFC 3339 ("2026-12-05T22:00:00Z") or local ("2026-12-05T22:00", in current_config.timezone)`, s)
+}
+
+// Bounds are the first occurrence's start and end.
+func (w MaintenanceWindow) Bounds(loc *time.Location) (start, end time.Time, err error) {
+	if start, err = parseWhen(w.Start, loc); err != nil {
+		return
+	}
+	if w.End != "" {
+		end, err = parseWhen(w.End, loc)
+		return
+	}
+	return start, start.Add(w.Duration.D()), nil
+}
+
+// At returns the occurrence of the window that is on at t, if any.
+func (w MaintenanceWindow) At(t time.Time, loc *time.Location) (start, end time.Time, ok bool) {
+	s0, e0, err := w.Bounds(loc)
+	if err != nil || !e0.After(s0) {
+		return time.Time{}, time.Time{}, false
+	}
+	if w.Repeat != RepeatWeekly {
+		return s0, e0, !t.Before(s0) && t.Before(e0)
+	}
+	length := e0.Sub(s0)
+	// Occurrences keep the first one's local wall time: count whole weeks
+	// in calendar days, then rebuild the date in loc.
+	ls, lt := s0.In(loc), t.In(loc)
+	days := int(civil(lt).Sub(civil(ls)).Hours() / 24)
+	k := days / 7
+	if days < 0 {
+		k = (days - 6) / 7
+	}
+	for _, n := range []int{k, k - 1} {
+		if n < 0 {
+			continue
+		}
+		s := time.Date(ls.Year(), ls.Month(), ls.Day()+7*n, ls.Hour(), ls.Minute(), ls.Second(), 0, loc)
+		if e := s.Add(length); !t.Before(s) && t.Before(e) {
+			return s, e, true
+		}
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+// civil is t's calendar date at midnight UTC, for counting days.
+func civil(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+
+// Matches reports whether an alert from route ("key:<api key name>",
+// "event:<slug>") with dedupKey is in the scope.
+func (s WindowScope) Matches(route, dedupKey string) bool {
+	if s.All {
+		return true
+	}
+	if name, ok := strings.CutPrefix(route, "key:"); ok && slices.Contains(s.Keys, name) {
+		return true
+	}
+	if slug, ok := strings.CutPrefix(route, "event:"); ok && slices.Contains(s.Events, slug) {
+		return true
+	}
+	for _, p := range s.DedupPrefixes {
+		if p != "" && strings.HasPrefix(dedupKey, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the scope in a few words, for texts.
+func (s WindowScope) String() string {
+	if s.All {
+		return "all alerts"
+	}
+	var parts []string
+	if len(s.Keys) > 0 {
+		parts = append(parts, "keys "+strings.Join(s.Keys, ", "))
+	}
+	if len(s.Events) > 0 {
+		parts = append(parts, "events "+strings.Join(s.Events, ", "))
+	}
+	if len(s.DedupPrefixes) > 0 {
+		parts = append(parts, "dedup keys "+strings.Join(s.DedupPrefixes, "*, ")+"*")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ActiveWindow is a window that is on.
+type ActiveWindow struct {
+	Name       string
+	Start, End time.Time
+	Window     MaintenanceWindow
+}
+
+// ActiveWindows are the windows on at t, by name.
+func (c *Config) ActiveWindows(t time.Time) []ActiveWindow {
+	if c == nil || len(c.MaintenanceWindows) == 0 {
+		return nil
+	}
+	loc := c.CurrentConfig.Location()
+	var out []ActiveWindow
+	for name, w := range c.MaintenanceWindows {
+		if s, e, ok := w.At(t, loc); ok {
+			out = append(out, ActiveWindow{Name: name, Start: s, End: e, Window: w})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Maintenance returns the window that holds an alert from route with
+// dedupKey at t: of several, the one that ends last.
+func (c *Config) Maintenance(route, dedupKey string, t time.Time) (name string, until time.Time, ok bool) {
+	for _, aw := range c.ActiveWindows(t) {
+		if aw.Window.Scope.Matches(route, dedupKey) && (!ok || aw.End.After(until)) {
+			name, until, ok = aw.Name, aw.End, true
+		}
+	}
+	return name, until, ok
+}
+
+// maxWindow bounds a weekly window (it would overlap the next one) and a
+// QUIET.
+const maxWeeklyWindow = 7 * 24 * time.Hour
+
+func (w MaintenanceWindow) validate(c *Config, at path, r *report) {
+	if !validSlug(at[len(at)-1]) {
+		r.errorf(at, "must be a name of letters, digits, '-', '_' and '.', not starting with '.' or '-'")
+	}
+	loc := c.CurrentConfig.Location()
+	start, err := parseWhen(w.Start, loc)
+	if w.Start == "" {
+		r.errorf(at.key("start"), "is required")
+	} else if err != nil {
+		r.errorf(at.key("start"), "%v", err)
+	}
+	switch {
+	case w.End != "" && w.Duration != 0:
+		r.errorf(at.key("duration"), "give end or duration, not both")
+	case w.End == "" && w.Duration == 0:
+		r.errorf(at.key("end"), "is required (or duration)")
+	case w.End != "":
+		end, eerr := parseWhen(w.End, loc)
+		if eerr != nil {
+			r.errorf(at.key("end"), "%v", eerr)
+		} else if err == nil && !end.After(start) {
+			r.errorf(at.key("end"), "must be after start")
+		} else if err == nil && w.Repeat == RepeatWeekly && end.Sub(start) >= maxWeeklyWindow {
+			r.errorf(at.key("end"), "a weekly window must be shorter than a week")
+		}
+	case w.Duration < 0:
+		r.errorf(at.key("duration"), "must be positive")
+	case w.Repeat == RepeatWeekly && w.Duration.D() >= maxWeeklyWindow:
+		r.errorf(at.key("duration"), "a weekly window must be shorter than a week")
+	}
+	if w.Repeat != "" && w.Repeat != RepeatWeekly {
+		r.errorf(at.key("repeat"), `must be "weekly" or absent`)
+	}
+	sp := at.key("scope")
+	s := w.Scope
+	if !s.All && len(s.Keys) == 0 && len(s.Events) == 0 && len(s.DedupPrefixes) == 0 {
+		r.errorf(sp, `is required: {"all": true}, or keys, events or dedup_prefixes`)
+	}
+	for i, k := range s.Keys {
+		if _, ok := c.APIKeys[k]; !ok {
+			r.warnf(sp.key("keys").index(i), "%q is not in api_keys: this entry holds nothing", k)
+		}
+	}
+	for i, e := range s.Events {
+		if _, ok := c.Events[e]; !ok {
+			r.warnf(sp.key("events").index(i), "%q is not in events: this entry holds nothing", e)
+		}
+	}
+	for i, p := range s.DedupPrefixes {
+		if strings.TrimSpace(p) == "" {
+			r.errorf(sp.key("dedup_prefixes").index(i), "must not be empty (use \"all\": true)")
+		}
+	}
+}
