@@ -180,8 +180,11 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Notifier: pages,
 		Roster:   pages,
 		Settings: func() alerts.Settings { return a.Team.Current().EscalationSettings() },
-		Now:      now,
-		Logger:   log,
+		Hold: func(al alerts.Alert) (string, time.Time, bool) {
+			return a.Team.Current().Maintenance(al.Route, al.DedupKey, now())
+		},
+		Now:    now,
+		Logger: log,
 	})
 	a.once = server.NewOnce(st, "", now)
 	in := intake.New(intake.Options{

@@ -96,8 +96,14 @@ type Alert struct {
 	PrePaged   []string   `json:"pre_paged,omitempty"`
 	Deliveries []Delivery `json:"deliveries,omitempty"`
 	// Escalation is the id of the escalation job once it is enqueued.
-	Escalation string  `json:"escalation,omitempty"`
-	History    []Entry `json:"history"`
+	Escalation string `json:"escalation,omitempty"`
+	// Route is where the alert came from, as maintenance windows match it:
+	// "key:<API key name>", "event:<slug>", "pagerline", "heartbeat".
+	Route string `json:"route,omitempty"`
+	// Held is set while a maintenance window holds the alert's escalation
+	// back, and kept after its release.
+	Held    *Hold   `json:"held,omitempty"`
+	History []Entry `json:"history"`
 }
 
 // MaxHistory bounds an alert's history; the oldest entries after the first
@@ -132,6 +138,10 @@ func (a *Alert) clone() Alert {
 	c.Deliveries = slices.Clone(a.Deliveries)
 	c.History = slices.Clone(a.History)
 	c.Links = slices.Clone(a.Links)
+	if a.Held != nil {
+		h := *a.Held
+		c.Held = &h
+	}
 	return c
 }
 

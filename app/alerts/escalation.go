@@ -99,6 +99,7 @@ func (s *Service) register(q *jobs.Queue) {
 	q.Handle(KindEscalation, stepNotifyAck, s.runNotify)
 	q.Handle(KindEscalation, stepNotifyClose, s.runNotify)
 	q.Handle(KindDigest, stepDigest, s.runDigest)
+	q.Handle(KindRelease, stepRelease, s.runRelease)
 }
 
 // runPage fires one step of an escalation: unless the alert was taken

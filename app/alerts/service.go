@@ -75,8 +75,12 @@ type Options struct {
 	// into each alert's escalation when it triggers, so a config change
 	// applies to new alerts.
 	Settings func() Settings
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Hold, when set, finds the maintenance window holding a new alert:
+	// such an alert is recorded but its escalation starts only when the
+	// window ends.
+	Hold   Holder
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service is the alert domain over one store. Several Services (replicas)
@@ -89,6 +93,7 @@ type Service struct {
 	notifier Notifier
 	roster   Roster
 	settings func() Settings
+	hold     Holder
 	now      func() time.Time
 	log      *slog.Logger
 
@@ -107,6 +112,7 @@ func New(st store.Store, opts Options) *Service {
 		notifier: opts.Notifier,
 		roster:   opts.Roster,
 		settings: opts.Settings,
+		hold:     opts.Hold,
 		now:      opts.Now,
 		log:      opts.Logger,
 	}

@@ -159,6 +159,7 @@ func (s *Service) createWith(ctx context.Context, id, slotKey string, ev Event, 
 		Origin:          ev.Integration,
 		DedupKey:        ev.DedupKey,
 		DedupSlot:       slotKey,
+		Route:           routeOf(ev.RoutingKey),
 		State:           StateTriggered,
 		Details:         maps.Clone(ev.Details),
 		Links:           slices.Clone(ev.Links),
@@ -212,6 +213,52 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 	}
 	esc := a.Escalation
 	if esc == "" && s.q != nil {
+		if window, until, held := s.holdFor(a); held {
+			if code != a.Code {
+				b, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
+					if !x.State.Open() || x.Code != "" {
+						return false, nil
+					}
+					x.Code = code
+					return true, nil
+				})
+				if errors.Is(err, store.ErrNotFound) {
+					return a, s.releaseCode(ctx, code, a.ID)
+				}
+				if err != nil {
+					return a, err
+				}
+				s.codes.settled(a.ID)
+				if b.Code != code {
+					if rerr := s.releaseCode(ctx, code, a.ID); rerr != nil {
+						s.log.Warn("alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
+					}
+				}
+				a = b
+			}
+			return s.holdAlert(ctx, a, window, until)
+		}
+		if a.Held != nil && a.Held.Released.IsZero() {
+			// The window is over: the escalation starts now.
+			b, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
+				if x.Held == nil || !x.Held.Released.IsZero() {
+					return false, nil
+				}
+				now := s.now().UTC()
+				h := *x.Held
+				h.Released = now
+				x.Held = &h
+				x.log(Entry{Time: now, Action: ActionReleased, Detail: "maintenance window " + h.Window + " over"})
+				return true, nil
+			})
+			if errors.Is(err, store.ErrNotFound) {
+				return a, nil
+			}
+			if err != nil {
+				return a, err
+			}
+			a = b
+		}
 		var err error
 		if esc, err = s.enqueueEscalation(ctx, a); err != nil {
 			return a, err
@@ -304,7 +351,7 @@ func (s *Service) enqueueEscalation(ctx context.Context, a Alert) (string, error
 		pol = DefaultPolicy()
 	}
 	id := escalationID(a.ID)
-	j := jobs.Job{ID: id, Kind: KindEscalation, CreatedAt: a.CreatedAt}
+	j := jobs.Job{ID: id, Kind: KindEscalation, CreatedAt: a.escalationStart()}
 	var err error
 	if j.Payload, err = encodePayload(escalationPayload{AlertID: a.ID, Policy: pol, PrePaged: a.PrePaged}); err != nil {
 		return "", err
@@ -312,7 +359,7 @@ func (s *Service) enqueueEscalation(ctx context.Context, a Alert) (string, error
 	for _, p := range pol.plan() {
 		j.Steps = append(j.Steps, jobs.Step{
 			Name:        pageStepName(p.round, p.step),
-			NextAt:      a.CreatedAt.Add(p.at),
+			NextAt:      a.escalationStart().Add(p.at),
 			MaxAttempts: pageAttempts,
 		})
 	}
@@ -320,4 +367,20 @@ func (s *Service) enqueueEscalation(ctx context.Context, a Alert) (string, error
 		return "", fmt.Errorf("alerts: enqueue escalation of %s: %w", a.ID, err)
 	}
 	return id, nil
+}
+
+// routeOf keeps a routing key as the alert's route when it names a source
+// ("key:<name>", "event:<slug>"); anything else could be a sender's secret
+// (PagerDuty's raw routing_key) and is not stored.
+func routeOf(routingKey string) string {
+	for _, p := range []string{"key:", "event:"} {
+		if strings.HasPrefix(routingKey, p) {
+			return routingKey
+		}
+	}
+	switch routingKey {
+	case "pagerline", "heartbeat":
+		return routingKey
+	}
+	return ""
 }

@@ -17,6 +17,8 @@ type Alerter interface {
 	Ack(ctx context.Context, ref, actor string) (alerts.Transition, error)
 	Close(ctx context.Context, ref, actor string) (alerts.Transition, error)
 	LatestPagedTo(ctx context.Context, userID string) (alerts.Alert, error)
+	// ReleaseHeld has the alerts held by ended maintenance windows paged.
+	ReleaseHeld(ctx context.Context, reason string) error
 }
 
 // Audit actions of the alert commands.

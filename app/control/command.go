@@ -15,6 +15,9 @@ const (
 	CmdConfirm Command = "confirm"
 	CmdCancel  Command = "cancel"
 	CmdHelp    Command = "help"
+	// CmdQuiet starts or ends a maintenance window: "QUIET 2h [scope]",
+	// "QUIET OFF". Only as the first word: it takes arguments.
+	CmdQuiet Command = "quiet"
 )
 
 // Parse maps an SMS body to a command. Case and surrounding space do not
@@ -34,6 +37,9 @@ func Parse(body string) Command {
 		return CmdCancel
 	case "?", "halp", "help":
 		return CmdHelp
+	}
+	if first, _, _ := strings.Cut(b, " "); first == "quiet" {
+		return CmdQuiet
 	}
 	words := strings.FieldsFunc(b, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	for _, w := range words {

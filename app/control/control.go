@@ -109,7 +109,9 @@ func (h *Handler) handle(ctx context.Context, from, body, sid, token string) []s
 	h.log.Info("control: command", "from", from, "user", user.ID, "command", cmd, "message_sid", sid)
 	switch cmd {
 	case CmdWho:
-		return []string{h.who(cfg)}
+		return []string{h.who(cfg) + quietNote(cfg, h.now())}
+	case CmdQuiet:
+		return []string{h.quiet(ctx, cfg, user, body)}
 	case CmdTake:
 		return []string{h.take(ctx, cfg, user)}
 	case CmdConfirm:
@@ -119,7 +121,7 @@ func (h *Handler) handle(ctx context.Context, from, body, sid, token string) []s
 	default:
 		return []string{fmt.Sprintf("Hi %s. Text WHO to see who is on call, TAKE to take the pager, "+
 			"ACK or CLOSE (with a code, e.g. 1a or 1c, or alone for your latest page) to take an alert, "+
-			"STOP / START to switch SMS pages off / on, HALP for this help.", user.Name)}
+			"STOP / START to switch SMS pages off / on, QUIET 2h / QUIET OFF (admins) to hold pages, HALP for this help.", user.Name)}
 	}
 }
 

@@ -97,7 +97,9 @@ func (w MaintenanceWindow) At(t time.Time, loc *time.Location) (start, end time.
 }
 
 // civil is t's calendar date at midnight UTC, for counting days.
-func civil(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+func civil(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
 
 // Matches reports whether an alert from route ("key:<api key name>",
 // "event:<slug>") with dedupKey is in the scope.
