@@ -105,4 +105,3 @@ func TestQuietBySMSFromAnAdmin(t *testing.T) {
 	alice.Text("QUIET 1h nosuchkey").Expect("is no API key or event")
 	alice.Text("QUIET 9d").Expect("duration from 1m to 24h")
 }
-
