@@ -26,10 +26,12 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/page"
 	"github.com/oncall/pager/app/pagerline"
 	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/sessions"
+	"github.com/oncall/pager/app/summary"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
@@ -62,7 +64,9 @@ type App struct {
 	Alerts *alerts.Service
 	// Heartbeats records beats and pages when one stops.
 	Heartbeats *heartbeat.Service
-	once       *server.Once
+	// Summary sends the daily summary when the config asks for one.
+	Summary *summary.Service
+	once    *server.Once
 	// pagerline sweeps Twilio for voicemails whose job was lost.
 	pagerline *pagerline.Handler
 
@@ -204,6 +208,16 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger:  log,
 	})
 
+	a.Summary = summary.New(summary.Options{
+		Jobs:       a.Jobs,
+		Alerts:     a.Alerts,
+		Heartbeats: a.Heartbeats,
+		Config:     a.Team,
+		Sender:     summarySender{teller: teller{out: a.Outbound, cfg: a.Team}},
+		Now:        now,
+		Logger:     log,
+	})
+
 	ctl := control.New(control.Options{
 		Alerts:   a.Alerts,
 		Once:     a.once,
@@ -318,6 +332,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	background.Go(func() { a.Team.Run(ctx, a.Settings.ConfigRefresh) })
 	background.Go(func() { a.sweepAlerts(ctx) })
+	background.Go(func() { a.Summary.Run(ctx, summaryCheck) })
 	// After the job queue exists (New), so a recovered voicemail is
 	// durable at once; the sweep goes back a day at start-up.
 	background.Go(func() { a.pagerline.Run(ctx, a.Settings.ReconcileInterval) })
@@ -405,5 +420,23 @@ func (t teller) Tell(ctx context.Context, userID, text string) error {
 	if err != nil && twilio.IsPermanent(err) {
 		return nil
 	}
+	return err
+}
+
+// summaryCheck is how often the next daily summary is made sure of (a
+// changed time takes effect within it).
+const summaryCheck = time.Minute
+
+// summarySender sends the daily summary by SMS to the on-call and by email
+// to mail_settings.to_email.
+type summarySender struct{ teller }
+
+func (s summarySender) Text(ctx context.Context, userID, body string) error {
+	return s.Tell(ctx, userID, body)
+}
+
+func (s summarySender) Email(ctx context.Context, subject, body string) error {
+	ms := s.cfg.Current().CurrentConfig.MailSettings
+	_, err := s.out.Email(ctx, ms, []string{ms.ToEmail}, channel.Message{Subject: subject, Body: body})
 	return err
 }

@@ -369,3 +369,30 @@ func (s *Service) Open(ctx context.Context) ([]Alert, error) {
 func others(users []string, actor string) []string {
 	return slices.DeleteFunc(slices.Clone(users), func(u string) bool { return u == actor })
 }
+
+// CreatedSince lists the ids of alerts created at or after since, open or
+// closed, oldest first. Alert ids start with their creation time, so it
+// lists only the days since (store prefixes), not every alert kept.
+func (s *Service) CreatedSince(ctx context.Context, since time.Time) ([]string, error) {
+	since = since.UTC()
+	from := "a" + since.Format("20060102150405")
+	var ids []string
+	seen := map[string]bool{}
+	for day := since.Truncate(24 * time.Hour); !day.After(s.now().UTC()); day = day.Add(24 * time.Hour) {
+		for _, dir := range []string{"open/", "closed/"} {
+			infos, err := s.st.List(ctx, s.prefix+dir+"a"+day.Format("20060102"))
+			if err != nil {
+				return nil, fmt.Errorf("alerts: list: %w", err)
+			}
+			for _, in := range infos {
+				id := strings.TrimSuffix(strings.TrimPrefix(in.Key, s.prefix+dir), ".json")
+				if id >= from && !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}

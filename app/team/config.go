@@ -56,6 +56,9 @@ type Config struct {
 	Heartbeats map[string]Heartbeat `json:"heartbeats,omitempty"`
 	// MaintenanceWindows hold alerts in their scope (maintenance.go).
 	MaintenanceWindows map[string]MaintenanceWindow `json:"maintenance_windows,omitempty"`
+	// DailySummary, when set, texts the on-call a summary once a day
+	// (summary.go, app/summary).
+	DailySummary *DailySummary `json:"daily_summary,omitempty"`
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.
