@@ -199,13 +199,13 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	})
 	pageCallbacks := page.NewCallbacks(a.Alerts, pages, log)
 	a.Heartbeats = heartbeat.New(st, heartbeat.Options{
-		Jobs:    a.Jobs,
-		Alerts:  a.Alerts,
-		Config:  a.Team,
-		Teller:  teller{out: a.Outbound, cfg: a.Team},
-		Limiter: intake.NewRateLimiter(0, 0, now),
-		Now:     now,
-		Logger:  log,
+		Jobs:   a.Jobs,
+		Alerts: a.Alerts,
+		Config: a.Team,
+		Teller: teller{out: a.Outbound, cfg: a.Team},
+		Keys:   in,
+		Now:    now,
+		Logger: log,
 	})
 
 	a.Summary = summary.New(summary.Options{

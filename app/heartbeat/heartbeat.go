@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
@@ -27,6 +26,12 @@ type Alerts interface {
 // ConfigSource is the team config in force (team.Manager).
 type ConfigSource interface {
 	Current() *team.Config
+}
+
+// Keys is the intake's key check and per-key rate limit (intake.Intake).
+type Keys interface {
+	CheckKey(key string) (cfg *team.Config, name string)
+	Allow(name string) bool
 }
 
 // Teller texts one team member (the outbound path). Called from a job step,
@@ -45,10 +50,11 @@ type Options struct {
 	// Teller tells whoever acknowledged a heartbeat's alert that it beat
 	// again; without one nobody is told.
 	Teller Teller
-	// Limiter bounds beats per API key; default the intake's 120 a minute.
-	Limiter *intake.RateLimiter
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Keys checks API keys and their rate limit: the intake's, so a key
+	// has one budget for events and beats. Required to serve beats.
+	Keys   Keys
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Service records beats and checks deadlines. Several Services (replicas)
@@ -60,7 +66,7 @@ type Service struct {
 	alerts Alerts
 	cfg    ConfigSource
 	teller Teller
-	limit  *intake.RateLimiter
+	keys   Keys
 	now    func() time.Time
 	log    *slog.Logger
 }
@@ -69,7 +75,7 @@ type Service struct {
 // opts.Jobs.
 func New(st store.Store, o Options) *Service {
 	s := &Service{st: st, prefix: o.Prefix, q: o.Jobs, alerts: o.Alerts, cfg: o.Config,
-		teller: o.Teller, limit: o.Limiter, now: o.Now, log: o.Logger}
+		teller: o.Teller, keys: o.Keys, now: o.Now, log: o.Logger}
 	if s.prefix == "" {
 		s.prefix = "heartbeats/"
 	}
@@ -81,9 +87,6 @@ func New(st store.Store, o Options) *Service {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.limit == nil {
-		s.limit = intake.NewRateLimiter(0, 0, s.now)
 	}
 	if s.q != nil {
 		s.register(s.q)

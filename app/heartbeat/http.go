@@ -3,7 +3,6 @@ package heartbeat
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -32,12 +31,12 @@ type answer struct {
 // Alertmanager's webhook works as is) or a plain-text body's first line.
 func (s *Service) ServeBeat(c echo.Context) error {
 	req := c.Request()
-	body, err := io.ReadAll(io.LimitReader(req.Body, intake.MaxBodyBytes+1))
+	body, err := intake.ReadBody(c)
+	if errors.Is(err, intake.ErrTooLarge) {
+		return c.JSON(http.StatusRequestEntityTooLarge, answer{Message: "request body too large"})
+	}
 	if err != nil {
 		return c.JSON(http.StatusBadRequest, answer{Message: "could not read the request body"})
-	}
-	if len(body) > intake.MaxBodyBytes {
-		return c.JSON(http.StatusRequestEntityTooLarge, answer{Message: "request body too large"})
 	}
 	form, status := parseBody(req.Header.Get("Content-Type"), body)
 	key := c.QueryParam("api_key")
@@ -51,12 +50,11 @@ func (s *Service) ServeBeat(c echo.Context) error {
 		}
 		key = strings.TrimSpace(token)
 	}
-	cfg := s.cfg.Current()
+	cfg, keyName := s.keys.CheckKey(key)
 	if cfg == nil {
 		return c.JSON(http.StatusServiceUnavailable, answer{Message: "the pager has no configuration loaded yet; retry shortly"})
 	}
-	keyName, _, ok := cfg.CheckAPIKey(key)
-	if !ok {
+	if keyName == "" {
 		s.log.Warn("heartbeat: beat refused: unknown or missing key", "remote", c.RealIP())
 		return c.JSON(http.StatusForbidden, answer{Message: "missing or unknown API key"})
 	}
@@ -68,7 +66,7 @@ func (s *Service) ServeBeat(c echo.Context) error {
 	if hb.APIKey != "" && hb.APIKey != keyName {
 		return c.JSON(http.StatusForbidden, answer{Message: "this API key may not beat this heartbeat"})
 	}
-	if !s.limit.Allow(keyName) {
+	if !s.keys.Allow(keyName) {
 		return c.JSON(http.StatusTooManyRequests, answer{Message: "too many requests for this key; retry later"})
 	}
 	if q := c.QueryParam("status"); q != "" {
