@@ -131,3 +131,13 @@ func (a Alert) escalationStart() time.Time {
 	}
 	return a.CreatedAt
 }
+
+// heldNow reports whether a is held by a window that still holds it: one
+// deleted from the config or ended early lets the sweep release the alert.
+func (s *Service) heldNow(a Alert) bool {
+	if a.Held == nil || !a.Held.Released.IsZero() || !a.Held.Until.After(s.now()) {
+		return false
+	}
+	_, _, ok := s.holdFor(a)
+	return ok
+}

@@ -274,7 +274,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 				return n, err
 			}
 			n++
-		case a.Code == "" || (a.Escalation == "" && s.q != nil && (a.Held == nil || !a.Held.Until.After(s.now()))):
+		case a.Code == "" || (a.Escalation == "" && s.q != nil && !s.heldNow(a)):
 			if _, err := s.complete(ctx, a); err != nil {
 				return n, err
 			}
