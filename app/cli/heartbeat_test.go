@@ -9,6 +9,7 @@ import (
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/heartbeat"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store/local"
 )
@@ -23,7 +24,7 @@ func TestHeartbeatList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := team.ParseDoc(team.DefaultConfig())
+	doc, err := jsondoc.Parse(team.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -58,7 +59,7 @@ func (h *Handler) quiet(ctx context.Context, cfg *team.Config, user team.User, b
 		"reason":     "QUIET from " + user.Name,
 		"created_by": user.ID,
 	}
-	_, err = h.cfg.Update(ctx, user.ID, func(cur *team.Config, doc *team.Doc) error {
+	_, err = h.cfg.Update(ctx, user.ID, func(cur *team.Config, doc *jsondoc.Doc) error {
 		pruneQuiet(cur, doc, now)
 		return doc.Set([]string{"maintenance_windows", name}, window)
 	})
@@ -121,7 +122,7 @@ func scopeDoc(s team.WindowScope) map[string]any {
 
 // pruneQuiet drops QUIET windows that ended a while ago, so texting QUIET
 // does not grow the config without bound.
-func pruneQuiet(cfg *team.Config, doc *team.Doc, now time.Time) {
+func pruneQuiet(cfg *team.Config, doc *jsondoc.Doc, now time.Time) {
 	loc := cfg.CurrentConfig.Location()
 	for name, w := range cfg.MaintenanceWindows {
 		if w.CreatedBy == "" || w.Repeat != "" {
@@ -139,7 +140,7 @@ func pruneQuiet(cfg *team.Config, doc *team.Doc, now time.Time) {
 func (h *Handler) quietOff(ctx context.Context, user team.User) string {
 	now := h.now().UTC()
 	var ended, weekly []string
-	_, err := h.cfg.Update(ctx, user.ID, func(cur *team.Config, doc *team.Doc) error {
+	_, err := h.cfg.Update(ctx, user.ID, func(cur *team.Config, doc *jsondoc.Doc) error {
 		ended, weekly = nil, nil
 		for _, aw := range cur.ActiveWindows(now) {
 			if aw.Window.Repeat != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store/storetest"
 )
@@ -66,7 +67,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	doc, err := team.ParseDoc(team.DefaultConfig())
+	doc, err := jsondoc.Parse(team.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

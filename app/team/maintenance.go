@@ -184,50 +184,50 @@ func (w MaintenanceWindow) validate(c *Config, at path, r *report) {
 	loc := c.CurrentConfig.Location()
 	start, err := parseWhen(w.Start, loc)
 	if w.Start == "" {
-		r.errorf(at.key("start"), "is required")
+		r.errorf(at.Key("start"), "is required")
 	} else if err != nil {
-		r.errorf(at.key("start"), "%v", err)
+		r.errorf(at.Key("start"), "%v", err)
 	}
 	switch {
 	case w.End != "" && w.Duration != 0:
-		r.errorf(at.key("duration"), "give end or duration, not both")
+		r.errorf(at.Key("duration"), "give end or duration, not both")
 	case w.End == "" && w.Duration == 0:
-		r.errorf(at.key("end"), "is required (or duration)")
+		r.errorf(at.Key("end"), "is required (or duration)")
 	case w.End != "":
 		end, eerr := parseWhen(w.End, loc)
 		if eerr != nil {
-			r.errorf(at.key("end"), "%v", eerr)
+			r.errorf(at.Key("end"), "%v", eerr)
 		} else if err == nil && !end.After(start) {
-			r.errorf(at.key("end"), "must be after start")
+			r.errorf(at.Key("end"), "must be after start")
 		} else if err == nil && w.Repeat == RepeatWeekly && end.Sub(start) >= maxWeeklyWindow {
-			r.errorf(at.key("end"), "a weekly window must be shorter than a week")
+			r.errorf(at.Key("end"), "a weekly window must be shorter than a week")
 		}
 	case w.Duration < 0:
-		r.errorf(at.key("duration"), "must be positive")
+		r.errorf(at.Key("duration"), "must be positive")
 	case w.Repeat == RepeatWeekly && w.Duration.D() >= maxWeeklyWindow:
-		r.errorf(at.key("duration"), "a weekly window must be shorter than a week")
+		r.errorf(at.Key("duration"), "a weekly window must be shorter than a week")
 	}
 	if w.Repeat != "" && w.Repeat != RepeatWeekly {
-		r.errorf(at.key("repeat"), `must be "weekly" or absent`)
+		r.errorf(at.Key("repeat"), `must be "weekly" or absent`)
 	}
-	sp := at.key("scope")
+	sp := at.Key("scope")
 	s := w.Scope
 	if !s.All && len(s.Keys) == 0 && len(s.Events) == 0 && len(s.DedupPrefixes) == 0 {
 		r.errorf(sp, `is required: {"all": true}, or keys, events or dedup_prefixes`)
 	}
 	for i, k := range s.Keys {
 		if _, ok := c.APIKeys[k]; !ok {
-			r.warnf(sp.key("keys").index(i), "%q is not in api_keys: this entry holds nothing", k)
+			r.warnf(sp.Key("keys").Index(i), "%q is not in api_keys: this entry holds nothing", k)
 		}
 	}
 	for i, e := range s.Events {
 		if _, ok := c.Events[e]; !ok {
-			r.warnf(sp.key("events").index(i), "%q is not in events: this entry holds nothing", e)
+			r.warnf(sp.Key("events").Index(i), "%q is not in events: this entry holds nothing", e)
 		}
 	}
 	for i, p := range s.DedupPrefixes {
 		if strings.TrimSpace(p) == "" {
-			r.errorf(sp.key("dedup_prefixes").index(i), "must not be empty (use \"all\": true)")
+			r.errorf(sp.Key("dedup_prefixes").Index(i), "must not be empty (use \"all\": true)")
 		}
 	}
 }

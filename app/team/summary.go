@@ -40,9 +40,9 @@ func (d DailySummary) Next(t time.Time, loc *time.Location) (time.Time, error) {
 
 func (d *DailySummary) validate(c *Config, at path, r *report) {
 	if _, _, err := d.Clock(); err != nil {
-		r.errorf(at.key("at"), "%v", err)
+		r.errorf(at.Key("at"), "%v", err)
 	}
 	if d.Email && c.CurrentConfig.MailSettings.ToEmail == "" {
-		r.errorf(at.key("email"), "needs current_config.mail_settings.to_email")
+		r.errorf(at.Key("email"), "needs current_config.mail_settings.to_email")
 	}
 }
