@@ -58,6 +58,7 @@ func (p *pages) total() int {
 }
 
 type fixture struct {
+	st    *storetest.FaultyStore
 	clk   *fakeClock
 	q     *jobs.Queue
 	al    *alerts.Service
@@ -84,8 +85,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := storetest.NewMem()
-	f := &fixture{clk: &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, pages: &pages{n: map[string]int{}}}
+	st := storetest.Faulty(storetest.NewMem())
+	f := &fixture{st: st, clk: &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, pages: &pages{n: map[string]int{}}}
 	f.q = jobs.New(st, jobs.Options{Now: f.clk.Now, Lease: time.Hour, Backoff: func(int) time.Duration { return time.Second }})
 	f.al = alerts.New(st, alerts.Options{Jobs: f.q, Pager: f.pages, Notifier: f.pages, Roster: f.pages, Now: f.clk.Now})
 	f.hb = New(st, Options{Jobs: f.q, Alerts: f.al, Config: staticConfig{cfg}, Now: f.clk.Now})
@@ -168,3 +169,32 @@ func TestBeatBetweenLateAndAlertLeavesNoAlertOpen(t *testing.T) {
 		t.Fatalf("an alert stays open for a heartbeat that beat: %v", err)
 	}
 }
+
+// A beat in the steady state (a check already armed for an earlier
+// deadline) is one read and one conditional write, however many beats came
+// before; arming costs the first beat a job.
+func TestSteadyBeatIsOneConditionalWrite(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.hb.Beat(ctx, "backup", Source{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	first := f.st.Requests()
+	for i := range 50 {
+		f.clk.Advance(time.Minute)
+		f.st.ResetRequests()
+		if _, err := f.hb.Beat(ctx, "backup", Source{}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.st.Requests(); got["Get"] != 1 || got["Put"] != 1 || f.st.Total() != 2 {
+			t.Fatalf("beat %d cost %v, want one Get and one Put (the first cost %v)", i+2, got, first)
+		}
+	}
+	// A store outage fails the beat (the sender retries) and writes nothing.
+	f.st.Down()
+	if _, err := f.hb.Beat(ctx, "backup", Source{}, ""); err == nil {
+		t.Fatal("beat during an outage reported success")
+	}
+	f.st.Up()
+}
+
