@@ -197,4 +197,3 @@ func TestSteadyBeatIsOneConditionalWrite(t *testing.T) {
 	}
 	f.st.Up()
 }
-
