@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -69,10 +70,8 @@ func (s *Service) ServeBeat(c echo.Context) error {
 	if !s.keys.Allow(keyName) {
 		return c.JSON(http.StatusTooManyRequests, answer{Message: "too many requests for this key; retry later"})
 	}
-	if q := c.QueryParam("status"); q != "" {
-		status = q
-	}
-	if st := form.Get("status"); st != "" && c.QueryParam("status") == "" {
+	// The query wins over a form field, which wins over the body's text.
+	if st := cmp.Or(c.QueryParam("status"), form.Get("status")); st != "" {
 		status = st
 	}
 	rec, err := s.Beat(req.Context(), name, Source{Key: keyName, Addr: c.RealIP()}, status)
