@@ -234,13 +234,15 @@ type Facts struct {
 	FiredCount int
 	// Heartbeats in trouble (late or overdue).
 	Heartbeats []heartbeat.Status
-	Loc        *time.Location
+	// Windows are the maintenance windows on now.
+	Windows []team.ActiveWindow
+	Loc     *time.Location
 }
 
 const maxFired = 5
 
 func (s *Service) gather(ctx context.Context, cfg *team.Config) (Facts, error) {
-	f := Facts{Loc: cfg.CurrentConfig.Location()}
+	f := Facts{Loc: cfg.CurrentConfig.Location(), Windows: cfg.ActiveWindows(s.now())}
 	if oc, ok := cfg.OnCall(); ok {
 		f.OnCall = oc.Name
 	}
@@ -298,6 +300,9 @@ func Text(f Facts) string {
 		}
 		parts = append(parts, "Heartbeats late: "+strings.Join(names, ", ")+".")
 	}
+	for _, w := range f.Windows {
+		parts = append(parts, fmt.Sprintf("Quiet: %s until %s.", w.Name, w.End.In(f.Loc).Format("Mon 15:04")))
+	}
 	for _, a := range f.Open {
 		parts = append(parts, fmt.Sprintf("Open [%s] %s.", a.Code, plain(a.Summary, 60)))
 	}
@@ -328,6 +333,12 @@ func Email(f Facts) string {
 	fmt.Fprintf(&b, "\nFired in the last 24 hours: %d\n", f.FiredCount)
 	for _, a := range f.Fired {
 		fmt.Fprintf(&b, "  %s %s (%s)\n", a.CreatedAt.In(f.Loc).Format("Mon 15:04"), a.Summary, a.State)
+	}
+	if len(f.Windows) > 0 {
+		b.WriteString("\nMaintenance windows on now (alerts in scope are not paged):\n")
+		for _, w := range f.Windows {
+			fmt.Fprintf(&b, "  %s until %s: %s\n", w.Name, w.End.In(f.Loc).Format("Mon 2 Jan 15:04 MST"), w.Window.Scope)
+		}
 	}
 	if len(f.Heartbeats) > 0 {
 		b.WriteString("\nHeartbeats in trouble:\n")

@@ -19,11 +19,12 @@ func TestTextFitsTwoGSM7Segments(t *testing.T) {
 	}
 	f.Fired = f.Open[:5]
 	f.Heartbeats = []heartbeat.Status{{Name: "backup", State: heartbeat.StateLate}}
+	f.Windows = []team.ActiveWindow{{Name: "db-upgrade", End: time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)}}
 	got := Text(f)
 	if len(got) > 2*153 || !team.PlainText(got) {
 		t.Fatalf("%d chars, plain %v: %q", len(got), team.PlainText(got), got)
 	}
-	for _, want := range []string{"Daily summary: 20 open alerts (20 unacked).", "Last 24h: 40 fired.", "Heartbeats late: backup.", "Open [1] Disk - ?full? on db"} {
+	for _, want := range []string{"Daily summary: 20 open alerts (20 unacked).", "Last 24h: 40 fired.", "Heartbeats late: backup.", "Quiet: db-upgrade until Sun 02:00.", "Open [1] Disk - ?full? on db"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
