@@ -9,12 +9,13 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
 )
 
 // window holds dedup keys starting "db-" until its end, while on.
 type window struct {
-	clk *clock
+	clk *testclock.Clock
 	mu  sync.Mutex
 	on  bool
 	end time.Time
@@ -28,7 +29,7 @@ func (w *window) hold(a alerts.Alert) (string, time.Time, bool) {
 
 func (w *window) set(on bool) { w.mu.Lock(); w.on = on; w.mu.Unlock() }
 
-func newHoldEnv(t *testing.T, clk *clock, rec *recorder, w *window) *env {
+func newHoldEnv(t *testing.T, clk *testclock.Clock, rec *recorder, w *window) *env {
 	st := storetest.NewMem()
 	q := jobs.New(st, jobs.Options{Now: clk.Now, Backoff: func(int) time.Duration { return time.Minute }})
 	svc := alerts.New(st, alerts.Options{Jobs: q, Pager: rec, Notifier: rec, Roster: roster{},

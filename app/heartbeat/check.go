@@ -36,8 +36,8 @@ type checkPayload struct {
 }
 
 type recoverPayload struct {
-	Name string `json:"name"`
-	Late Late   `json:"late"`
+	Name    string `json:"name"`
+	AlertID string `json:"alert_id"`
 }
 
 // CheckResult is what a check step records.
@@ -70,9 +70,8 @@ func checkJobID(name string, due time.Time) string {
 	return fmt.Sprintf("hb-%s-%d", name, due.Unix())
 }
 
-func recoverJobID(name string, l Late) string {
-	return fmt.Sprintf("hbr-%s-%d", name, l.Beat.UnixNano())
-}
+// recoverJobID: one recovery per alert, whoever queues it.
+func recoverJobID(alertID string) string { return "hbr-" + alertID }
 
 func (s *Service) register(q *jobs.Queue) {
 	q.Handle(KindCheck, stepCheck, s.runCheck)
@@ -97,15 +96,15 @@ func (s *Service) arm(ctx context.Context, name string, due time.Time) error {
 	return nil
 }
 
-func (s *Service) queueRecovery(ctx context.Context, name string, l Late) error {
+func (s *Service) queueRecovery(ctx context.Context, name, alertID string) error {
 	if s.q == nil {
 		return errors.New("heartbeat: no job queue")
 	}
-	payload, err := json.Marshal(recoverPayload{Name: name, Late: l})
+	payload, err := json.Marshal(recoverPayload{Name: name, AlertID: alertID})
 	if err != nil {
 		return fmt.Errorf("heartbeat: encode recovery: %w", err)
 	}
-	_, err = s.q.Enqueue(ctx, jobs.Job{ID: recoverJobID(name, l), Kind: KindRecover, Payload: payload,
+	_, err = s.q.Enqueue(ctx, jobs.Job{ID: recoverJobID(alertID), Kind: KindRecover, Payload: payload,
 		Steps: []jobs.Step{
 			{Name: stepClose},
 			{Name: stepTell, After: []string{stepClose}, MaxAttempts: tellAttempts},
@@ -145,6 +144,11 @@ func (s *Service) runCheck(ctx context.Context, job *jobs.Job, _ *jobs.Step) (an
 		now := s.now().UTC()
 		due := rec.Last.Add(hb.Deadline())
 		if now.Before(due) {
+			// Beating, yet an alert of it is open: the beat that ended its
+			// silence did not get to queue the recovery. Queue it now.
+			if err := s.healOpenAlert(ctx, p.Name); err != nil {
+				return nil, err
+			}
 			if rec.Armed.After(now) && !due.Before(rec.Armed) {
 				// A later beat armed a check of its own.
 				return CheckResult{Outcome: CheckArmed, Due: rec.Armed}, nil
@@ -250,36 +254,26 @@ func (s *Service) event(hb team.Heartbeat, rec Record) alerts.Event {
 	}
 }
 
-// errNotYet: the beat that queued the recovery is not stored yet (or
-// never will be: then the step keeps waiting for the next beat).
-var errNotYet = errors.New("heartbeat: the beat that ends the silence is not stored yet")
+// healOpenAlert queues the recovery of an open alert of a heartbeat that
+// is beating.
+func (s *Service) healOpenAlert(ctx context.Context, name string) error {
+	a, err := s.alerts.ByDedupKey(ctx, routingKey, dedupKey(name))
+	if errors.Is(err, alerts.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.queueRecovery(ctx, name, a.ID)
+}
 
-// runClose closes the silence's alert once the beat that ended it is
-// stored.
+// runClose closes the alert of a silence that ended.
 func (s *Service) runClose(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
 	var p recoverPayload
 	if err := job.Decode(&p); err != nil {
 		return nil, jobs.Permanent(err)
 	}
-	rec, _, err := s.read(ctx, p.Name)
-	if err != nil {
-		return nil, err
-	}
-	if rec.Late != nil && rec.Late.Beat.Equal(p.Late.Beat) {
-		return nil, errNotYet
-	}
-	id := p.Late.AlertID
-	if id == "" {
-		a, err := s.alerts.ByDedupKey(ctx, routingKey, dedupKey(p.Name))
-		if errors.Is(err, alerts.ErrNotFound) {
-			// Not raised yet: the check that raises it closes it.
-			return CloseResult{}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		id = a.ID
-	}
+	id := p.AlertID
 	tr, err := s.alerts.Close(ctx, id, actor(p.Name))
 	if errors.Is(err, alerts.ErrNotFound) {
 		return CloseResult{AlertID: id}, nil

@@ -20,6 +20,8 @@
 // none is armed for an earlier deadline (the first beat, the first after a
 // lateness, or a shortened interval). A check job that finds a later beat
 // re-arms itself for that beat's deadline; one that finds none marks the
-// record late and triggers the alert. The beat that ends a lateness queues a
-// recovery job that closes the alert once the beat is stored.
+// record late and triggers the alert. The beat that ends a lateness queues,
+// once it is stored, a recovery job that closes the alert and tells whoever
+// acknowledged it; if that beat's process dies before, the next check finds
+// the alert open for a heartbeat that beats and queues the recovery itself.
 package heartbeat

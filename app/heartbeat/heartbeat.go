@@ -222,14 +222,9 @@ func (s *Service) Beat(ctx context.Context, name string, src Source, status stri
 		next.Last, next.From, next.Status, next.Beats = now, src.String(), status, rec.Beats+1
 		next.Late = nil
 		due := now.Add(hb.Deadline())
-		// Queued before the record names them, so a crash in between
-		// leaves a job that finds nothing to do, never a record that
-		// counts on a job that does not exist.
-		if rec.Late != nil {
-			if err := s.queueRecovery(ctx, name, *rec.Late); err != nil {
-				return Record{}, err
-			}
-		}
+		// The check is queued before the record names it, so a crash in
+		// between leaves a job that finds nothing to do, never a record
+		// that counts on a job that does not exist.
 		if rec.Armed.IsZero() || !rec.Armed.After(now) || due.Before(rec.Armed) || rec.Late != nil {
 			if err := s.arm(ctx, name, due); err != nil {
 				return Record{}, err
@@ -241,6 +236,14 @@ func (s *Service) Beat(ctx context.Context, name string, src Source, status stri
 			return Record{}, err
 		}
 		if ok {
+			if rec.Late != nil && rec.Late.AlertID != "" {
+				// After the write, so the recovery finds the beat. Lost in
+				// a crash here, it is queued by the next check, which finds
+				// the alert open for a heartbeat that beats.
+				if err := s.queueRecovery(ctx, name, rec.Late.AlertID); err != nil {
+					s.log.Error("heartbeat: recovery not queued; the next check queues it", "heartbeat", name, "err", err)
+				}
+			}
 			if rec.Late != nil {
 				next.recovered = true
 				s.log.Info("heartbeat: beat again after a silence", "heartbeat", name, "from", next.From, "silent_since", rec.Late.Beat)

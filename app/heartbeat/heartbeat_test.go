@@ -11,20 +11,9 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type staticConfig struct{ c *team.Config }
 
@@ -36,11 +25,11 @@ type pages struct {
 	n  map[string]int
 }
 
-func (p *pages) Page(_ context.Context, a alerts.Alert, _ []string) error {
+func (p *pages) Page(_ context.Context, a alerts.Alert, _ []string) ([]alerts.Delivery, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n[a.ID]++
-	return nil
+	return nil, nil
 }
 func (p *pages) PageDigest(context.Context, alerts.Digest) error      { return nil }
 func (p *pages) Notify(context.Context, alerts.Alert, []string) error { return nil }
@@ -59,7 +48,7 @@ func (p *pages) total() int {
 
 type fixture struct {
 	st    *storetest.FaultyStore
-	clk   *fakeClock
+	clk   *testclock.Clock
 	q     *jobs.Queue
 	al    *alerts.Service
 	hb    *Service
@@ -86,7 +75,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	st := storetest.Faulty(storetest.NewMem())
-	f := &fixture{st: st, clk: &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, pages: &pages{n: map[string]int{}}}
+	f := &fixture{st: st, clk: testclock.New(), pages: &pages{n: map[string]int{}}}
 	f.q = jobs.New(st, jobs.Options{Now: f.clk.Now, Lease: time.Hour, Backoff: func(int) time.Duration { return time.Second }})
 	f.al = alerts.New(st, alerts.Options{Jobs: f.q, Pager: f.pages, Notifier: f.pages, Roster: f.pages, Now: f.clk.Now})
 	f.hb = New(st, Options{Jobs: f.q, Alerts: f.al, Config: staticConfig{cfg}, Now: f.clk.Now})
@@ -196,4 +185,47 @@ func TestSteadyBeatIsOneConditionalWrite(t *testing.T) {
 		t.Fatal("beat during an outage reported success")
 	}
 	f.st.Up()
+}
+
+// The process that stored the beat ending a silence died before queueing
+// the recovery: the next check closes the alert.
+func TestLostRecoveryIsQueuedByTheNextCheck(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.hb.Beat(ctx, "backup", Source{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(71 * time.Minute)
+	f.run(t)
+	a, err := f.al.ByDedupKey(ctx, routingKey, dedupKey("backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The beat as stored, without its recovery job.
+	rec, etag, err := f.hb.read(ctx, "backup")
+	if err != nil || rec.Late == nil {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	now := f.clk.Now().UTC()
+	rec.Last, rec.Late, rec.Armed = now, nil, now.Add(70*time.Minute)
+	if err := f.hb.arm(ctx, "backup", rec.Armed); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.hb.write(ctx, rec, etag); !ok || err != nil {
+		t.Fatalf("write: %v %v", ok, err)
+	}
+	f.run(t)
+	if got, _ := f.al.Get(ctx, a.ID); got.State == alerts.StateClosed {
+		t.Fatal("closed without a recovery: the test does not test the check")
+	}
+	// Beats keep coming; the check at the armed deadline heals.
+	f.clk.Advance(60 * time.Minute)
+	if _, err := f.hb.Beat(ctx, "backup", Source{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(11 * time.Minute)
+	f.run(t)
+	if got, _ := f.al.Get(ctx, a.ID); got.State != alerts.StateClosed || got.ClosedBy != "heartbeat:backup" {
+		t.Fatalf("alert after the next check: %s by %q", got.State, got.ClosedBy)
+	}
 }

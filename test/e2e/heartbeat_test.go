@@ -12,26 +12,22 @@ import (
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/heartbeat"
-	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/internal/teamtest"
+	"github.com/oncall/pager/internal/testclock"
 )
 
-// heartbeatSection is added to alertConfig: backup beats hourly (10 min
-// grace), never is configured but never beats, cron may only be beaten
-// with the hooks key.
-const heartbeatSection = `,
-  "heartbeats": {
+// heartbeats: backup beats hourly (10 min grace), never is configured but
+// never beats, cron may only be beaten with the hooks key.
+var heartbeats = teamtest.Merge(`{"heartbeats": {
     "backup": {"every": "1h", "grace": "10m", "summary": "Nightly backup did not report"},
     "never":  {"every": "1h", "summary": "Never beaten"},
     "cron":   {"every": "30m", "grace": "5m", "summary": "Cron is silent", "api_key": "hooks"}
-  }
-}`
+}}`)
 
-func newHeartbeatHarness(t *testing.T, clock *harness.FakeClock) *harness.Harness {
+func newHeartbeatHarness(t *testing.T, clock *testclock.Clock) *harness.Harness {
 	t.Helper()
-	cfg := strings.TrimSuffix(strings.TrimSpace(alertConfig), "}") + heartbeatSection
-	cfg = strings.NewReplacer("PD_SHA", team.HashAPIKey(pdRoutingKey), "HOOK_SHA", team.HashAPIKey(hookKey)).Replace(cfg)
-	return harness.New(t, harness.Options{Config: cfg, Now: clock.Now, Lease: 5 * time.Minute})
+	return harness.New(t, harness.Options{Config: alertConfig(heartbeats), Now: clock.Now, Lease: 5 * time.Minute})
 }
 
 type beatAnswer struct {
@@ -72,22 +68,8 @@ func heartbeatStatus(t *testing.T, h *harness.Harness, name string) heartbeat.St
 	return heartbeat.Status{}
 }
 
-// waitSMS waits until n SMS to phone contain substr, then a little longer
-// to see that no more come.
-func expectSMSCount(t *testing.T, h *harness.Harness, to, substr string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for countSMS(h, to, substr) < n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(400 * time.Millisecond)
-	if got := countSMS(h, to, substr); got != n {
-		t.Fatalf("%d SMS to %s containing %q, want %d", got, to, substr, n)
-	}
-}
-
 func TestHeartbeatMissedByAMinutePagesOnceAndLateBeatCloses(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	h := newHeartbeatHarness(t, clock)
 	alice, bob := h.Phone(harness.Alice), h.Phone(harness.Bob)
 
@@ -101,7 +83,7 @@ func TestHeartbeatMissedByAMinutePagesOnceAndLateBeatCloses(t *testing.T) {
 
 	// One minute before the deadline: nothing.
 	clock.Advance(69 * time.Minute)
-	alice.ExpectNoSMS(500 * time.Millisecond)
+	h.ExpectNoMore()
 
 	// One minute after it: one page, naming the last beat and its source.
 	clock.Advance(2 * time.Minute)
@@ -115,14 +97,12 @@ func TestHeartbeatMissedByAMinutePagesOnceAndLateBeatCloses(t *testing.T) {
 		t.Fatalf("backup after its deadline: %+v", st)
 	}
 	page.ThenReply(code + "a").Expect("Acknowledged")
+	bob.ExpectSMS("acknowledged by Alice")
 
 	// Hours pass: the silence is paged once, and the never-beaten
 	// heartbeat pages nobody.
 	clock.Advance(3 * time.Hour)
-	expectSMSCount(t, h, harness.Alice, "Nightly backup did not report", 1)
-	if n := countSMS(h, harness.Alice, "Never beaten") + countSMS(h, harness.Bob, "Never beaten"); n != 0 {
-		t.Fatalf("a heartbeat that never beat paged %d times", n)
-	}
+	h.ExpectNoMore()
 	id := heartbeatStatus(t, h, "backup").AlertID
 
 	// The late beat closes the alert and tells Alice, who acknowledged it.
@@ -130,28 +110,30 @@ func TestHeartbeatMissedByAMinutePagesOnceAndLateBeatCloses(t *testing.T) {
 		t.Fatalf("late beat: %+v, want recovered", ans)
 	}
 	alice.ExpectSMS("[" + code + "] Heartbeat backup beat again at")
+	h.WaitIdle()
 	if a := alertState(t, h, id); a.State != alerts.StateClosed || a.ClosedBy != "heartbeat:backup" {
 		t.Fatalf("alert after the late beat: %s by %q", a.State, a.ClosedBy)
 	}
 	if st := heartbeatStatus(t, h, "backup"); st.State != heartbeat.StateOK {
 		t.Fatalf("backup after the late beat: %s", st.State)
 	}
+	h.ExpectNoMore()
 
 	// And it is watched again: the next silence pages again.
 	clock.Advance(71 * time.Minute)
-	expectSMSCount(t, h, harness.Alice, "Nightly backup did not report", 2)
+	alice.ExpectSMS("Nightly backup did not report")
+	bob.ExpectSMS("Nightly backup did not report")
+	h.ExpectNoMore()
 }
 
 func TestHeartbeatBeatsKeepItQuiet(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	h := newHeartbeatHarness(t, clock)
-	alice := h.Phone(harness.Alice)
 	for range 5 {
 		beat(t, h, "backup", "")
 		clock.Advance(65 * time.Minute) // late for "every", within grace
-		time.Sleep(150 * time.Millisecond)
+		h.ExpectNoMore()
 	}
-	alice.ExpectNoSMS(300 * time.Millisecond)
 	// Five beats, five armed deadlines at most: the beats did not pile up
 	// jobs beyond one per deadline.
 	infos, err := h.Store.List(context.Background(), "jobs/active/hb-")
@@ -164,34 +146,38 @@ func TestHeartbeatBeatsKeepItQuiet(t *testing.T) {
 }
 
 func TestHeartbeatTwoReplicasPageOnce(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	h := newHeartbeatHarness(t, clock)
 	h.Replica()
 	beat(t, h, "backup", "")
 	beat(t, h, "cron", "")
 	clock.Advance(71 * time.Minute)
-	expectSMSCount(t, h, harness.Alice, "Nightly backup did not report", 1)
-	expectSMSCount(t, h, harness.Alice, "Cron is silent", 1)
-	expectSMSCount(t, h, harness.Bob, "Nightly backup did not report", 1)
+	for _, p := range []*harness.Phone{h.Phone(harness.Alice), h.Phone(harness.Bob)} {
+		p.ExpectSMS("Nightly backup did not report")
+		p.ExpectSMS("Cron is silent")
+	}
+	// Nothing twice: the ledger fails on any page not expected above.
+	h.ExpectNoMore()
 }
 
 func TestHeartbeatRestartDuringGraceLosesNothing(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	h := newHeartbeatHarness(t, clock)
 	beat(t, h, "backup", "before restart")
 	clock.Advance(65 * time.Minute)
 	h.Restart()
-	h.Phone(harness.Alice).ExpectNoSMS(300 * time.Millisecond)
+	h.ExpectNoMore()
 	clock.Advance(6 * time.Minute)
 	page := h.Phone(harness.Alice).ExpectSMS("Nightly backup did not report")
 	if !strings.Contains(page.Body, "before restart") {
 		t.Fatalf("page %q lost the last beat's status", page.Body)
 	}
-	expectSMSCount(t, h, harness.Alice, "Nightly backup did not report", 1)
+	h.Phone(harness.Bob).ExpectSMS("Nightly backup did not report")
+	h.ExpectNoMore()
 }
 
 func TestHeartbeatRouteRefusals(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	h := newHeartbeatHarness(t, clock)
 	for _, tc := range []struct {
 		method, path string
