@@ -116,3 +116,36 @@ func TestQuietNeverHoldsAVoicemail(t *testing.T) {
 	h.Phone(harness.Bob).ExpectSMS("Voicemail (12 s) from +12125550123")
 	h.ExpectNoMore()
 }
+
+// A weekly window set for Tuesdays 09:00-10:00 New York time, first on 27
+// October 2026 (EDT): after DST ends on 1 November it still starts at 09:00
+// on the clock, an hour later in UTC.
+func TestWeeklyWindowAcrossDSTStartsAtTheSameLocalTime(t *testing.T) {
+	clock := testclock.At(time.Date(2026, 11, 3, 13, 30, 0, 0, time.UTC)) // 08:30 EST
+	h := harness.New(t, harness.Options{Now: clock.Now, Lease: 5 * time.Minute, Config: alertConfig(
+		teamtest.Set("current_config.timezone", "America/New_York"),
+		teamtest.Set("maintenance_windows.deploy", map[string]any{
+			"start": "2026-10-27T09:00", "duration": "1h", "repeat": "weekly",
+			"scope": map[string]any{"dedup_prefixes": []any{"db-"}},
+		}),
+	)})
+	alice, bob := h.Phone(harness.Alice), h.Phone(harness.Bob)
+
+	// 08:30 EST is 09:30 by the EDT clock the window was set on: not held.
+	trigger(t, h, "Before the window", "db-1")
+	alice.ExpectSMS("Before the window")
+	bob.ExpectSMS("Before the window")
+	h.ExpectNoMore()
+
+	clock.Set(time.Date(2026, 11, 3, 14, 0, 0, 0, time.UTC)) // 09:00 EST
+	h.Phone(harness.Carol).ExpectSMS("Before the window") // its second step
+	held := trigger(t, h, "In the window", "db-2")
+	h.ExpectNoMore()
+	if a := alertState(t, h, held.ID); a.Held == nil || !a.Held.Until.Equal(time.Date(2026, 11, 3, 15, 0, 0, 0, time.UTC)) {
+		t.Fatalf("held %+v, want until 10:00 EST", a.Held)
+	}
+	clock.Set(time.Date(2026, 11, 3, 15, 0, 0, 0, time.UTC)) // 10:00 EST
+	alice.ExpectSMS("In the window")
+	bob.ExpectSMS("In the window")
+	h.ExpectNoMore()
+}
