@@ -138,7 +138,7 @@ func TestWeeklyWindowAcrossDSTStartsAtTheSameLocalTime(t *testing.T) {
 	h.ExpectNoMore()
 
 	clock.Set(time.Date(2026, 11, 3, 14, 0, 0, 0, time.UTC)) // 09:00 EST
-	h.Phone(harness.Carol).ExpectSMS("Before the window") // its second step
+	h.Phone(harness.Carol).ExpectSMS("Before the window")    // its second step
 	held := trigger(t, h, "In the window", "db-2")
 	h.ExpectNoMore()
 	if a := alertState(t, h, held.ID); a.Held == nil || !a.Held.Until.Equal(time.Date(2026, 11, 3, 15, 0, 0, 0, time.UTC)) {
