@@ -7,9 +7,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"hash"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Sign computes the X-Twilio-Signature Twilio sends with a webhook request
@@ -31,30 +33,76 @@ import (
 // this implementation reproduces. twilio-go's RequestValidator instead keeps
 // only the first value of each name, which is why it is not used here.
 func Sign(authToken, fullURL string, params url.Values) string {
+	sc := &scratch{}
+	sc.writeParams(params)
+	var sum [sha1.Size]byte
 	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(fullURL))
-	keys := make([]string, 0, len(params))
+	sc.sum(mac, fullURL, sum[:0])
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// scratch is one request's working memory, pooled: the names being sorted,
+// the values of a repeated name, and the bytes to hash after the URL.
+type scratch struct {
+	keys   []string
+	values []string
+	buf    []byte
+	// got holds a computed HMAC: on the stack it would escape through
+	// hash.Hash.Sum and cost an allocation per request.
+	got [sha1.Size]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 2048)} }}
+
+// writeParams lays out the signed form: names in byte order, each followed
+// by its value, once per distinct value in byte order. A name's single
+// value (Twilio's every field) is written without copying its list.
+func (sc *scratch) writeParams(params url.Values) {
+	sc.keys = sc.keys[:0]
 	for k := range params {
-		keys = append(keys, k)
+		sc.keys = append(sc.keys, k)
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		values := slices.Clone(params[k])
-		slices.Sort(values)
-		for _, v := range slices.Compact(values) {
-			mac.Write([]byte(k))
-			mac.Write([]byte(v))
+	slices.Sort(sc.keys)
+	sc.buf = sc.buf[:0]
+	for _, k := range sc.keys {
+		vs := params[k]
+		if len(vs) > 1 {
+			sc.values = append(sc.values[:0], vs...)
+			slices.Sort(sc.values)
+			vs = slices.Compact(sc.values)
+		}
+		for _, v := range vs {
+			sc.buf = append(sc.buf, k...)
+			sc.buf = append(sc.buf, v...)
 		}
 	}
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	clear(sc.keys)   // let the strings go while pooled
+	clear(sc.values) // likewise
+}
+
+// sum appends HMAC(fullURL + params) to out; mac must be freshly reset.
+func (sc *scratch) sum(mac hash.Hash, fullURL string, out []byte) []byte {
+	// The URL goes through the buffer's spare capacity so it is hashed
+	// without a conversion to []byte per request.
+	n := len(sc.buf)
+	sc.buf = append(sc.buf, fullURL...)
+	mac.Write(sc.buf[n:])
+	mac.Write(sc.buf[:n])
+	sc.buf = sc.buf[:n]
+	return mac.Sum(out)
 }
 
 // Validator checks webhook signatures against one or more auth tokens, so a
 // token can be rotated without a window in which Twilio's requests fail:
 // configure the new token beside the old, promote it in Twilio's console,
 // then drop the old one.
+//
+// Each token keeps a pool of keyed HMACs: hmac.New runs the key schedule
+// (two SHA-1 blocks of padded key) that Reset then restores from its saved
+// state, so a request costs the hashing of its own bytes only. A pooled
+// HMAC is used by one request at a time and reset before use.
 type Validator struct {
-	tokens []string
+	macs []*sync.Pool
 }
 
 // NewValidator returns a Validator accepting signatures made with any of
@@ -63,15 +111,17 @@ type Validator struct {
 func NewValidator(tokens ...string) *Validator {
 	v := &Validator{}
 	for _, t := range tokens {
-		if t != "" {
-			v.tokens = append(v.tokens, t)
+		if t == "" {
+			continue
 		}
+		key := []byte(t)
+		v.macs = append(v.macs, &sync.Pool{New: func() any { return hmac.New(sha1.New, key) }})
 	}
 	return v
 }
 
 // Enabled reports whether the Validator has a token to check against.
-func (v *Validator) Enabled() bool { return v != nil && len(v.tokens) > 0 }
+func (v *Validator) Enabled() bool { return v != nil && len(v.macs) > 0 }
 
 // Valid reports whether signature is what Twilio would send for a request
 // to fullURL with the form params, under any configured token.
@@ -79,19 +129,46 @@ func (v *Validator) Enabled() bool { return v != nil && len(v.tokens) > 0 }
 // Twilio is not consistent about the port in the URL it signs, so, like its
 // helper libraries, Valid also accepts the signature of the URL with the
 // scheme's default port added (when it has none) or with its port removed
-// (when it has one). The URL is otherwise used byte for byte: re-encoding it
-// would change what was signed.
+// (when it has one). The URL as configured is tried first and the other
+// form only when that fails, so a well-configured pager computes one
+// signature per token. The URL is otherwise used byte for byte: re-encoding
+// it would change what was signed.
 func (v *Validator) Valid(fullURL string, params url.Values, signature string) bool {
 	if !v.Enabled() || signature == "" {
 		return false
 	}
+	// A signature is 28 base64 characters; anything longer is not one.
+	var want [sha1.Size + 2]byte
+	if base64.StdEncoding.DecodedLen(len(signature)) > len(want) {
+		return false
+	}
+	n, err := base64.StdEncoding.Decode(want[:], []byte(signature))
+	if err != nil || n != sha1.Size {
+		return false
+	}
+
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.writeParams(params)
+	if v.match(sc, fullURL, want[:sha1.Size]) {
+		return true
+	}
+	if other, ok := otherURLForm(fullURL); ok {
+		return v.match(sc, other, want[:sha1.Size])
+	}
+	return false
+}
+
+// match tries every token, comparing in constant time, and does not stop
+// at the first match so timing does not tell which token matched.
+func (v *Validator) match(sc *scratch, fullURL string, want []byte) bool {
 	ok := 0
-	// Every candidate is computed and compared, so timing does not tell
-	// which token or URL form matched.
-	for _, u := range urlVariants(fullURL) {
-		for _, t := range v.tokens {
-			ok |= subtle.ConstantTimeCompare([]byte(Sign(t, u, params)), []byte(signature))
-		}
+	for _, p := range v.macs {
+		mac := p.Get().(hash.Hash)
+		mac.Reset()
+		got := sc.sum(mac, fullURL, sc.got[:0])
+		p.Put(mac)
+		ok |= subtle.ConstantTimeCompare(got, want)
 	}
 	return ok == 1
 }
@@ -119,14 +196,14 @@ func (v *Validator) ValidBody(fullURL string, body []byte, signature string) boo
 	return bodyOK && sigOK
 }
 
-// urlVariants returns raw, plus raw with the default port added (no port
-// given) or with its port removed (a port given). It edits the text rather
-// than round-tripping through url.URL, which may re-escape the path or query.
-func urlVariants(raw string) []string {
-	out := []string{raw}
+// otherURLForm returns raw with the default port added (no port given) or
+// with its port removed (a port given); ok is false when raw has no scheme
+// to take a default port from. It edits the text rather than round-tripping
+// through url.URL, which may re-escape the path or query.
+func otherURLForm(raw string) (string, bool) {
 	i := strings.Index(raw, "://")
 	if i < 0 {
-		return out
+		return "", false
 	}
 	scheme := strings.ToLower(raw[:i])
 	rest := raw[i+3:]
@@ -144,13 +221,13 @@ func urlVariants(raw string) []string {
 	host, port := splitHostPort(hostport)
 	switch {
 	case port != "":
-		out = append(out, prefix+host+tail)
+		return prefix + host + tail, true
 	case scheme == "https":
-		out = append(out, prefix+host+":443"+tail)
+		return prefix + host + ":443" + tail, true
 	case scheme == "http":
-		out = append(out, prefix+host+":80"+tail)
+		return prefix + host + ":80" + tail, true
 	}
-	return out
+	return "", false
 }
 
 // splitHostPort splits "host:port" or "[v6]:port"; port is "" when absent.

@@ -3,6 +3,7 @@ package twilio_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"testing"
 
@@ -180,5 +181,89 @@ func TestValidBody(t *testing.T) {
 	form.Set("Digits", "0")
 	if v.ValidBody(docURL, []byte(form.Encode()), "GvWf1cFY/Q7PnoempGyD5oXAezc=") {
 		t.Error("tampered form body accepted")
+	}
+}
+
+// twilioForm is an inbound SMS webhook's full field set.
+func twilioForm() url.Values {
+	return url.Values{
+		"AccountSid": {"AC0123"}, "ApiVersion": {"2010-04-01"}, "Body": {"WHO"}, "From": {"+15555550101"},
+		"FromCity": {"SAN FRANCISCO"}, "FromCountry": {"US"}, "FromState": {"CA"}, "FromZip": {"94105"},
+		"MessageSid": {"SM0123"}, "MessagingServiceSid": {"MG0123"}, "NumMedia": {"0"}, "NumSegments": {"1"},
+		"SmsMessageSid": {"SM0123"}, "SmsSid": {"SM0123"}, "SmsStatus": {"received"}, "To": {"+15555550100"},
+		"ToCity": {"NEW YORK"}, "ToCountry": {"US"}, "ToState": {"NY"}, "ToZip": {"10001"},
+	}
+}
+
+// The pooled, keyed HMACs are shared by concurrent requests under both
+// tokens of a rotation; every answer must still be exact (run with -race).
+func TestValidatorConcurrent(t *testing.T) {
+	const oldTok, newTok = "old-token-0123456789", "new-token-9876543210"
+	v := twilio.NewValidator(newTok, oldTok)
+	u := "https://pager.example.test/msgcontrol/entry"
+	p := twilioForm()
+	sigs := map[string]bool{
+		twilio.Sign(oldTok, u, p): true,
+		twilio.Sign(newTok, u, p): true,
+		twilio.Sign(newTok, "https://pager.example.test:443/msgcontrol/entry", p): true,
+		twilio.Sign("other", u, p):       false,
+		twilio.Sign(newTok, u+"?x=1", p): false,
+	}
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var err error
+			for i := 0; i < 200 && err == nil; i++ {
+				for sig, want := range sigs {
+					if got := v.Valid(u, p, sig); got != want {
+						err = fmt.Errorf("Valid(%s) = %v, want %v", sig, got, want)
+					}
+				}
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// A valid request costs no key schedule and no copies of the form: the
+// check allocates nothing once its pools are warm. Malformed signatures
+// are refused before any hashing.
+func TestValidatorAllocations(t *testing.T) {
+	v := twilio.NewValidator("tok-a", "tok-b")
+	u := "https://pager.example.test/msgcontrol/entry"
+	p := twilioForm()
+	sig := twilio.Sign("tok-b", u, p)
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if !v.Valid(u, p, sig) {
+			t.Fatal("valid signature refused")
+		}
+	}); n > 0 {
+		t.Errorf("Valid allocates %v times per request, want 0", n)
+	}
+	for _, bad := range []string{"not base64!", sig + sig, sig[:20], "AAAA"} {
+		if v.Valid(u, p, bad) {
+			t.Errorf("Valid accepted %q", bad)
+		}
+	}
+}
+
+func BenchmarkValid(b *testing.B) {
+	v := twilio.NewValidator("tok-a", "tok-b")
+	u := "https://pager.example.test/msgcontrol/entry"
+	p := twilioForm()
+	sig := twilio.Sign("tok-a", u, p)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !v.Valid(u, p, sig) {
+			b.Fatal("refused")
+		}
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package twilio_test
+
+const raceEnabled = false
