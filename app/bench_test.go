@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
@@ -31,7 +32,7 @@ const (
 // benchLog is the production logger (JSON lines) on a buffered writer over
 // /dev/null, so what is timed is the logging the pager does, not a
 // terminal's speed.
-func benchLog(b *testing.B) *slog.Logger {
+func benchLog(b testing.TB) *slog.Logger {
 	b.Helper()
 	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -42,7 +43,12 @@ func benchLog(b *testing.B) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
-func benchApp(b *testing.B, st store.Store) *app.App {
+func benchApp(b testing.TB, st store.Store) *app.App {
+	b.Helper()
+	return benchAppLog(b, st, benchLog(b))
+}
+
+func benchAppLog(b testing.TB, st store.Store, log *slog.Logger) *app.App {
 	b.Helper()
 	if st == nil {
 		var err error
@@ -57,14 +63,14 @@ func benchApp(b *testing.B, st store.Store) *app.App {
 		TwilioAuthToken:  benchToken,
 		TwilioAPIBaseURL: "http://127.0.0.1:1", // never called by these paths
 	}
-	a, err := app.New(context.Background(), s, app.Options{Store: st, Logger: benchLog(b)})
+	a, err := app.New(context.Background(), s, app.Options{Store: st, Logger: log})
 	if err != nil {
 		b.Fatal(err)
 	}
 	// The bare route does what any form webhook must (parse the form) and
 	// answers a fixed reply: the floor the signed routes are compared with.
 	a.Echo.POST("/bare", func(c echo.Context) error {
-		if err := c.Request().ParseForm(); err != nil {
+		if err := server.ParseForm(c.Request()); err != nil {
 			return err
 		}
 		_ = c.Request().PostForm.Get("Body")
@@ -94,7 +100,7 @@ type prepared struct {
 	w    *discardWriter
 }
 
-func prepare(b *testing.B, path string, form url.Values) *prepared {
+func prepare(b testing.TB, path string, form url.Values) *prepared {
 	b.Helper()
 	body := []byte(form.Encode())
 	u, err := url.Parse(path)

@@ -57,11 +57,6 @@ type Record struct {
 	RecordingStatusCallbackEvent string
 }
 
-// Message replies by SMS (messaging responses only).
-type Message struct {
-	Body string
-}
-
 func itoa(n int) string {
 	if n == 0 {
 		return ""
@@ -117,21 +112,15 @@ func (v Record) element() gotwiml.Element {
 	return r
 }
 
-func (v Message) element() gotwiml.Element { return gotwiml.MessagingMessage{Body: v.Body} }
-
 // Voice renders a voice response.
 func Voice(verbs ...Verb) string {
 	return render(gotwiml.Voice, verbs)
 }
 
 // Messaging renders a messaging response; with no bodies it is the empty
-// response that tells Twilio to send nothing.
+// response that tells Twilio to send nothing (see AppendMessaging).
 func Messaging(bodies ...string) string {
-	verbs := make([]Verb, 0, len(bodies))
-	for _, b := range bodies {
-		verbs = append(verbs, Message{Body: b})
-	}
-	return render(gotwiml.Messages, verbs)
+	return string(AppendMessaging(nil, bodies...))
 }
 
 func render(fn func([]gotwiml.Element) (string, error), verbs []Verb) string {

@@ -95,7 +95,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(s.LogFormat, stderr)
+	// Buffered: one write per request is a system call per log line on the
+	// hot path. Every return below passes through Close, which flushes.
+	lw := newLogWriter(stderr, logFlushEvery)
+	defer lw.Close()
+	log := newLogger(s.LogFormat, lw)
 	a, err := app.New(ctx, s, app.Options{Logger: log})
 	if err != nil {
 		return err

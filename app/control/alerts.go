@@ -133,28 +133,13 @@ type Once interface {
 	First(ctx context.Context, token string) (bool, error)
 }
 
-// changes reports whether body is a command with an effect (a hand-over,
-// an acknowledgement, an opt-out): those must act once however often
-// Twilio delivers the text. WHO and HALP stay free of store calls.
-func changes(body string) bool {
-	if _, ok := alerts.ParseOptKeyword(body); ok {
-		return true
-	}
-	if _, ok := alerts.ParseReply(body); ok {
-		return true
-	}
-	switch Parse(body) {
-	case CmdTake, CmdConfirm, CmdCancel:
-		return true
-	}
-	return false
-}
-
-// firstDelivery reports whether to act on this delivery of body. When the
-// marker cannot be written it acts anyway: the commands report their own
-// storage trouble, and acting twice beats not acting.
-func (h *Handler) firstDelivery(ctx context.Context, body, token string) bool {
-	if h.once == nil || token == "" || !changes(body) {
+// firstDelivery reports whether to act on this delivery of a text that
+// changes something (a hand-over, an acknowledgement, an opt-out): those
+// must act once however often Twilio delivers the text. When the marker
+// cannot be written it acts anyway: the commands report their own storage
+// trouble, and acting twice beats not acting.
+func (h *Handler) firstDelivery(ctx context.Context, token string) bool {
+	if h.once == nil || token == "" {
 		return true
 	}
 	first, err := h.once.First(ctx, token)

@@ -13,6 +13,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jsondoc"
+	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/sessions"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
@@ -69,59 +70,96 @@ func New(o Options) *Handler {
 }
 
 // ServeEntry is POST /msgcontrol/entry. The form was already parsed and its
-// signature checked by the server's middleware.
+// signature checked by the server's middleware. What the text did goes on
+// the request's access line (server.Outcome), not on a line of its own.
 func (h *Handler) ServeEntry(c echo.Context) error {
-	from := c.FormValue("From")
-	body := c.FormValue("Body")
-	replies := h.handle(c.Request().Context(), from, body, c.FormValue("MessageSid"), c.Request().Header.Get(twilio.IdempotencyHeader))
-	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging(replies...)))
+	replies, o := h.handle(c.Request().Context(), c.FormValue("From"), c.FormValue("Body"), c.FormValue("MessageSid"), c.Request().Header.Get(twilio.IdempotencyHeader))
+	server.SetOutcome(c, o)
+	return writeMessaging(c, replies...)
+}
+
+// writeMessaging answers with a messaging reply, written straight into the
+// response through a pooled buffer.
+func writeMessaging(c echo.Context, bodies ...string) error {
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/xml; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	return twiml.WriteMessaging(w, bodies...)
 }
 
 // Handle runs one inbound text and returns the replies. Unknown senders get
 // none at all: answering would confirm to a stranger that the number is a
 // pager.
 func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
-	return h.handle(ctx, from, body, sid, "")
+	replies, _ := h.handle(ctx, from, body, sid, "")
+	return replies
 }
 
-func (h *Handler) handle(ctx context.Context, from, body, sid, token string) []string {
+func (h *Handler) handle(ctx context.Context, from, body, sid, token string) ([]string, server.Outcome) {
 	cfg := h.cfg.Current()
 	user, ok := cfg.UserByPhone(from)
 	if !ok || !user.IsEnabled() {
-		h.log.Warn("control: text from unknown sender ignored", "from", from, "message_sid", sid, "known", ok)
+		ctx, cancel := context.WithTimeout(ctx, server.TwilioDeadline)
+		defer cancel()
 		h.audit.Try(ctx, audit.Entry{Actor: "unknown", Action: audit.ActionRejected, Source: from,
 			Detail: "text to the control number from a sender not in available_users"})
-		return nil
+		what := "unknown_sender"
+		if ok {
+			what = "disabled_sender"
+		}
+		return nil, server.Outcome{What: what, Ref: from}
 	}
-	if !h.firstDelivery(ctx, body, token) {
-		h.log.Info("control: repeated delivery of a text ignored", "from", from, "user", user.ID, "message_sid", sid)
-		return nil
+	o := server.Outcome{Actor: user.ID, Ref: sid}
+	// Classify once: what the text asks decides whether the request may
+	// touch the store, and so whether it needs a deadline and the
+	// act-once marker. WHO and HALP need neither (WHO's maintenance note is
+	// read from the config in memory).
+	kw, isOpt := alerts.ParseOptKeyword(body)
+	var r alerts.Reply
+	var isReply bool
+	var cmd Command
+	if !isOpt {
+		r, isReply = alerts.ParseReply(body)
 	}
-	if kw, ok := alerts.ParseOptKeyword(body); ok {
-		h.log.Info("control: opt keyword", "from", from, "user", user.ID, "keyword", kw, "message_sid", sid)
-		return []string{h.optInOut(ctx, user, kw)}
+	if !isOpt && !isReply {
+		cmd = Parse(body)
 	}
-	if r, ok := alerts.ParseReply(body); ok {
-		h.log.Info("control: alert reply", "from", from, "user", user.ID, "action", r.Action, "code", r.Code, "message_sid", sid)
-		return []string{h.reply(ctx, cfg, user, r)}
+	if isOpt || isReply || cmd == CmdTake || cmd == CmdConfirm || cmd == CmdCancel || cmd == CmdQuiet {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, server.TwilioDeadline)
+		defer cancel()
+		if !h.firstDelivery(ctx, token) {
+			o.What = "repeated_delivery"
+			return nil, o
+		}
 	}
-	cmd := Parse(body)
-	h.log.Info("control: command", "from", from, "user", user.ID, "command", cmd, "message_sid", sid)
+	switch {
+	case isOpt:
+		o.What = "opt_" + string(kw)
+		return []string{h.optInOut(ctx, user, kw)}, o
+	case isReply:
+		o.What = "alert_" + string(r.Action)
+		if r.Code != "" {
+			o.Ref = r.Code
+		}
+		return []string{h.reply(ctx, cfg, user, r)}, o
+	}
+	o.What = string(cmd)
 	switch cmd {
 	case CmdWho:
-		return []string{h.who(cfg) + quietNote(cfg, h.now())}
+		return []string{h.who(cfg) + quietNote(cfg, h.now())}, o
 	case CmdQuiet:
-		return []string{h.quiet(ctx, cfg, user, body)}
+		return []string{h.quiet(ctx, cfg, user, body)}, o
 	case CmdTake:
-		return []string{h.take(ctx, cfg, user)}
+		return []string{h.take(ctx, cfg, user)}, o
 	case CmdConfirm:
-		return []string{h.confirm(ctx, user)}
+		return []string{h.confirm(ctx, user)}, o
 	case CmdCancel:
-		return []string{h.cancel(ctx, cfg, user)}
+		return []string{h.cancel(ctx, cfg, user)}, o
 	default:
-		return []string{fmt.Sprintf("Hi %s. Text WHO to see who is on call, TAKE to take the pager, "+
-			"ACK or CLOSE (with a code, e.g. 1a or 1c, or alone for your latest page) to take an alert, "+
-			"STOP / START to switch SMS pages off / on, QUIET 2h / QUIET OFF (admins) to hold pages, HALP for this help.", user.Name)}
+		return []string{"Hi " + user.Name + ". Text WHO to see who is on call, TAKE to take the pager, " +
+			"ACK or CLOSE (with a code, e.g. 1a or 1c, or alone for your latest page) to take an alert, " +
+			"STOP / START to switch SMS pages off / on, QUIET 2h / QUIET OFF (admins) to hold pages, HALP for this help."}, o
 	}
 }
 

@@ -1,12 +1,12 @@
 package control
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/twiml"
 )
 
@@ -18,11 +18,11 @@ func (h *Handler) ServeWrongNumberSMS(c echo.Context) error {
 	from := c.FormValue("From")
 	u, ok := cfg.UserByPhone(from)
 	if !ok || !u.IsEnabled() {
-		h.log.Warn("control: text to the pager line from unknown sender ignored", "from", from)
-		return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging()))
+		server.SetOutcome(c, server.Outcome{What: "unknown_sender", Ref: from})
+		return writeMessaging(c)
 	}
-	msg := fmt.Sprintf("Hi %s. This number only takes calls. To text the pager, use %s.", u.Name, cfg.CurrentConfig.FromPhone)
-	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Messaging(msg)))
+	server.SetOutcome(c, server.Outcome{What: "wrong_number", Actor: u.ID})
+	return writeMessaging(c, "Hi "+u.Name+". This number only takes calls. To text the pager, use "+cfg.CurrentConfig.FromPhone+".")
 }
 
 // ServeWrongNumberVoice is POST /wrongnumber/voice: a call to the text-only

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -27,7 +28,7 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			if err := r.ParseForm(); err != nil {
+			if err := ParseForm(r); err != nil {
 				return echo.NewHTTPError(http.StatusBadRequest, "malformed form body")
 			}
 			if !v.Enabled() {
@@ -56,30 +57,6 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 	}
 }
 
-// WrapRequestLog logs one line per request.
-func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			status := c.Response().Status
-			lvl := slog.LevelInfo
-			if status >= 500 {
-				lvl = slog.LevelError
-			} else if status >= 400 {
-				lvl = slog.LevelWarn
-			}
-			log.Log(c.Request().Context(), lvl, "http",
-				"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-				"dur_ms", float64(time.Since(start).Microseconds())/1000)
-			return nil
-		}
-	}
-}
-
 // TwilioDeadline bounds a Twilio webhook's work. Twilio gives up after 15 s
 // and then plays an error to the caller or drops the reply; answering
 // "storage unavailable" in time beats a perfect answer nobody hears.
@@ -96,4 +73,25 @@ func WrapDeadline(d time.Duration) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// ParseForm parses a webhook's form into r.PostForm and r.Form, as
+// r.ParseForm does. For Twilio's usual request (a URL-encoded body, no
+// query string) both are the same map, which saves ParseForm's copy of
+// every value list; anything else goes through r.ParseForm.
+func ParseForm(r *http.Request) error {
+	if r.PostForm != nil || r.URL.RawQuery != "" || r.Body == nil || r.Method != http.MethodPost ||
+		r.Header.Get(echo.HeaderContentType) != echo.MIMEApplicationForm {
+		return r.ParseForm()
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return err
+	}
+	r.PostForm, r.Form = form, form
+	return nil
 }

@@ -108,15 +108,20 @@ func New(o Options) *echo.Echo {
 	// is refused before the signature check reads it.
 	deadline := WrapDeadline(TwilioDeadline)
 	twilio := func(h echo.HandlerFunc) echo.HandlerFunc { return limit(deadline(sig(h))) }
+	// twilioQuick guards routes that answer from memory (WHO, HALP, the
+	// wrong-number replies): a deadline there would only cost a context and
+	// a timer per request. The control number bounds its store-touching
+	// commands itself (see control.Handler.ServeEntry).
+	twilioQuick := func(h echo.HandlerFunc) echo.HandlerFunc { return limit(sig(h)) }
 	// once: inside the signature check, so forged tokens never reach the
 	// store.
 	once := WrapTwilioIdempotency(o.Once, o.Logger)
 
 	// Team members texting the control number.
-	e.POST("/msgcontrol/entry", twilio(o.Control.ServeEntry))
+	e.POST("/msgcontrol/entry", twilioQuick(o.Control.ServeEntry))
 	// Reminders for the wrong line.
-	e.POST("/wrongnumber/sms", twilio(o.Control.ServeWrongNumberSMS))
-	e.POST("/wrongnumber/voice", twilio(o.Control.ServeWrongNumberVoice))
+	e.POST("/wrongnumber/sms", twilioQuick(o.Control.ServeWrongNumberSMS))
+	e.POST("/wrongnumber/voice", twilioQuick(o.Control.ServeWrongNumberVoice))
 
 	// Customers calling the pager line, and the voicemail's callbacks.
 	e.POST("/public/answer", twilio(o.Pagerline.ServeAnswer))

@@ -1,0 +1,84 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/oncall/pager/store/local"
+)
+
+// syncBuffer collects log output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
+}
+
+// The team texts answered from memory (WHO, HALP, the wrong-number
+// reply) make no store call, log exactly one line that says what they did,
+// and stay within their allocation budget (issue 10: at most 80 per WHO).
+func TestHotWebhooksBudget(t *testing.T) {
+	dir, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: dir}
+	var logs syncBuffer
+	a := benchAppLog(t, cs, slog.New(slog.NewJSONHandler(&logs, nil)))
+	const member, control, pager = "+15555550101", "+15555550100", "+15555550199"
+	cases := []struct {
+		name, path, body, to, want, outcome string
+		maxAllocs                           float64
+	}{
+		{"who", "/msgcontrol/entry", "WHO", control, "On call", "who", 80},
+		{"halp", "/msgcontrol/entry", "HALP", control, "Text WHO", "help", 80},
+		{"wrongnumber", "/wrongnumber/sms", "hello", pager, "only takes calls", "wrong_number", 80},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := prepare(t, tc.path, twilioSMSForm(member, tc.to, tc.body))
+			before := cs.n.Load()
+			mark := len(logs.lines())
+			code, out := p.serve(a.Echo)
+			if code != http.StatusOK || !bytes.Contains(out, []byte(tc.want)) {
+				t.Fatalf("%d %s", code, out)
+			}
+			if n := cs.n.Load() - before; n != 0 {
+				t.Errorf("%d store calls, want none", n)
+			}
+			lines := logs.lines()[mark:]
+			if len(lines) != 1 {
+				t.Fatalf("want one log line, got %q", lines)
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+				t.Fatal(err)
+			}
+			if line["outcome"] != tc.outcome || line["path"] != tc.path {
+				t.Errorf("access line = %v, want outcome %q", line, tc.outcome)
+			}
+			if raceEnabled {
+				return // the race detector allocates on its own account
+			}
+			if n := testing.AllocsPerRun(50, func() { p.serve(a.Echo) }); n > tc.maxAllocs {
+				t.Errorf("%v allocations per request, want at most %v", n, tc.maxAllocs)
+			}
+		})
+	}
+}
