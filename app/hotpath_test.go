@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -80,5 +82,46 @@ func TestHotWebhooksBudget(t *testing.T) {
 				t.Errorf("%v allocations per request, want at most %v", n, tc.maxAllocs)
 			}
 		})
+	}
+}
+
+// The recording callback answers once the voicemail job is durable, in at
+// most three store calls (on S3, three requests): everything else, the
+// alert included, is a step of that job. A repeated callback changes
+// nothing.
+func TestRecordingCallbackStoreCalls(t *testing.T) {
+	dir, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: dir}
+	a := benchApp(t, cs)
+	sid := "RE" + strings.Repeat("ab", 16)
+	form := url.Values{
+		"AccountSid": {"AC" + benchToken}, "CallSid": {"CA" + strings.Repeat("cd", 16)}, "RecordingSid": {sid},
+		"RecordingUrl":    {"https://api.twilio.com/2010-04-01/Accounts/AC" + benchToken + "/Recordings/" + sid},
+		"RecordingStatus": {"completed"}, "RecordingDuration": {"12"},
+	}
+	p := prepare(t, "/public/recordingcb?caller_num=%2B12125550123", form)
+	for i, what := range []string{"first", "repeat"} {
+		before := cs.n.Load()
+		if code, out := p.serve(a.Echo); code != http.StatusNoContent {
+			t.Fatalf("%s: %d %s", what, code, out)
+		}
+		if n := cs.n.Load() - before; n > 3 {
+			t.Errorf("%s callback: %d store calls before answering, want at most 3", what, n)
+		}
+		job, err := a.Jobs.Get(context.Background(), "vm-"+sid)
+		if err != nil {
+			t.Fatalf("%s: voicemail job not durable when answered: %v", what, err)
+		}
+		if len(job.Steps) == 0 || job.Steps[0].Name != "alert" || job.Version != 1 {
+			t.Errorf("%s: job steps %+v version %d: want the alert as first step, job unchanged", what, job.Steps, job.Version)
+		}
+		if i == 0 {
+			if _, err := a.Alerts.ByDedupKey(context.Background(), "pagerline", "vm-"+sid); err == nil {
+				t.Error("alert raised inside the callback; it belongs to the job")
+			}
+		}
 	}
 }

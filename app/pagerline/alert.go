@@ -4,20 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
 )
 
-// StepAlert makes the voicemail an alert when that could not be done as the
-// recording callback arrived (the alert store was unavailable). It retries
-// on its own: the voicemail's text and call never wait for it.
+// StepAlert makes the voicemail an alert (reply code, escalation past the
+// on-call). It is the job's first step, not part of the recording
+// callback, so Twilio gets its answer once the job is durable; the text and
+// call wait for it to name the code, and it is retried like any step.
 const StepAlert = "alert"
-
-// alertBudget bounds the alert trigger inside the recording callback, which
-// must answer Twilio well within its 15 s.
-const alertBudget = 4 * time.Second
 
 // VoicemailAlert is what the alert step records.
 type VoicemailAlert struct {
@@ -60,10 +56,16 @@ func (h *Handler) stepAlert(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 		return nil, jobs.Permanent(err)
 	}
 	a, err := h.triggerAlert(ctx, v)
+	if errors.Is(err, alerts.ErrInvalid) || jobs.IsPermanent(err) {
+		// The alert can never be raised (a bug, not an outage): the
+		// voicemail is still paged, without a reply code.
+		h.log.Error("pagerline: voicemail alert not raised; paging without a reply code", "job", job.ID, "err", err)
+		return VoicemailAlert{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("voicemail alert: %w", err)
 	}
-	h.log.Info("pagerline: voicemail alert triggered after a retry", "job", job.ID, "alert", a.ID)
+	h.log.Info("pagerline: voicemail alert triggered", "job", job.ID, "alert", a.ID, "code", a.Code)
 	return VoicemailAlert{AlertID: a.ID, Code: a.Code}, nil
 }
 

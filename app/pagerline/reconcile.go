@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/oncall/pager/app/jobs"
 	"time"
 )
 
@@ -101,7 +102,7 @@ func (h *Handler) recover(ctx context.Context, recSID, callSID, recURL string, d
 		// When the customer called, not when we noticed.
 		v.Received = created.UTC()
 	}
-	job := h.voicemailJob(ctx, &v)
+	job := h.voicemailJob(&v)
 	payload, err := json.Marshal(v)
 	if err != nil {
 		return false, err
@@ -117,4 +118,17 @@ func (h *Handler) recover(ctx context.Context, recSID, callSID, recURL string, d
 			"caller", v.CallerNum, "created", created)
 	}
 	return ok, nil
+}
+
+// known reports whether recording sid already has a voicemail job (active
+// or done). A store error reports false with the error.
+func (h *Handler) known(ctx context.Context, sid string) (bool, error) {
+	_, err := h.q.Get(ctx, "vm-"+sid)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, jobs.ErrNotFound) {
+		return false, nil
+	}
+	return false, err
 }

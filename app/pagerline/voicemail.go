@@ -152,14 +152,13 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		if v.RecordingSID == "" || v.RecordingURL == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "completed recording callback without RecordingSid or RecordingUrl")
 		}
-		// A repeat of a known voicemail must not reach voicemailJob: its
-		// alert may be closed by now, and triggering again would page the
-		// team for a message already handled.
-		if known, _ := h.known(ctx, v.RecordingSID); known {
-			h.log.Info("pagerline: duplicate recording callback ignored", "job", "vm-"+v.RecordingSID)
-			return c.NoContent(http.StatusNoContent)
-		}
-		job = h.voicemailJob(ctx, &v)
+		// No store call before the job is created and nothing after it:
+		// the alert, its reply code and its escalation are the job's first
+		// step (retried like any other), so a store on S3 answers Twilio
+		// after three requests. A repeat of the callback finds the job
+		// (active or done) and does nothing, so it never re-raises an
+		// alert that was closed meanwhile.
+		job = h.voicemailJob(&v)
 	case "absent":
 		if v.CallSID == "" && v.RecordingSID == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "absent recording callback without CallSid")
@@ -193,43 +192,21 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// known reports whether recording sid already has a voicemail job (active
-// or done). A store error reports false with the error: the caller goes on,
-// and the job queue's own dedup still holds.
-func (h *Handler) known(ctx context.Context, sid string) (bool, error) {
-	_, err := h.q.Get(ctx, "vm-"+sid)
-	if err == nil {
-		return true, nil
-	}
-	if errors.Is(err, jobs.ErrNotFound) {
-		return false, nil
-	}
-	return false, err
-}
-
-// voicemailJob is v's job; it sets v.Key and, when alerts are on, v's alert
-// (or an alert step when the alert cannot be triggered now).
-func (h *Handler) voicemailJob(ctx context.Context, v *Voicemail) jobs.Job {
+// voicemailJob is v's job; it sets v.Key. With alerts on, the alert step
+// comes first and the pages wait for it, so they can name the reply code.
+func (h *Handler) voicemailJob(v *Voicemail) jobs.Job {
 	v.Key = fmt.Sprintf("recordings/%s_%s.mp3", v.Received.Format("2006-01-02_150405"), cmp.Or(v.CallSID, v.RecordingSID))
-	job := jobs.Job{ID: "vm-" + v.RecordingSID, Kind: KindVoicemail, Steps: []jobs.Step{
-		{Name: StepStore}, {Name: StepEmail}, {Name: StepText}, {Name: StepCall},
-	}}
+	job := jobs.Job{ID: "vm-" + v.RecordingSID, Kind: KindVoicemail}
+	var pageAfter []string
+	if h.alerts != nil {
+		job.Steps = append(job.Steps, jobs.Step{Name: StepAlert})
+		pageAfter = []string{StepAlert}
+	}
+	job.Steps = append(job.Steps,
+		jobs.Step{Name: StepStore}, jobs.Step{Name: StepEmail},
+		jobs.Step{Name: StepText, After: pageAfter}, jobs.Step{Name: StepCall, After: pageAfter})
 	if v.DeleteAfter {
 		job.Steps = append(job.Steps, jobs.Step{Name: StepDelete, After: []string{StepStore}})
-	}
-	if h.alerts != nil {
-		// Before the job, so its text and call can name the reply code;
-		// if the alert store fails, the voicemail is delivered anyway
-		// and the alert step keeps trying.
-		actx, cancel := context.WithTimeout(ctx, alertBudget)
-		a, err := h.triggerAlert(actx, *v)
-		cancel()
-		if err != nil {
-			h.log.Warn("pagerline: voicemail alert not triggered yet; retried by the job", "recording_sid", v.RecordingSID, "err", err)
-			job.Steps = append(job.Steps, jobs.Step{Name: StepAlert})
-		} else {
-			v.AlertID, v.AlertCode = a.ID, a.Code
-		}
 	}
 	return job
 }
