@@ -14,14 +14,15 @@ const KindText jobs.Kind = "text"
 
 const stepSend = "send"
 
-// Register adds the outbound path's own job kind to q: durable texts.
+// Register adds the outbound path's own job kind to q: durable texts. A
+// text waiting for its rate slot gives its worker back (SendTextStep).
 func (o *Outbound) Register(q *jobs.Queue) {
-	q.Handle(KindText, stepSend, func(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+	q.Handle(KindText, stepSend, func(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
 		var t Text
 		if err := job.Decode(&t); err != nil {
 			return nil, jobs.Permanent(err)
 		}
-		sid, err := o.SendText(ctx, t)
+		sid, err := o.SendTextStep(ctx, q, job, step, t)
 		if err != nil {
 			return nil, err
 		}

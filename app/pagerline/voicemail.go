@@ -359,12 +359,15 @@ func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 	if mms {
 		t.MediaURL = []string{link}
 	}
-	sid, err := h.out.SendText(ctx, t)
+	sid, err := h.out.SendTextStep(ctx, h.q, job, step, t)
 	if err != nil && mms && jobs.IsPermanent(err) {
 		// MMS refused outright (e.g. the handset cannot take it): the link
 		// still gets through by plain SMS.
 		t.MediaURL, mms = nil, false
-		sid, err = h.out.SendText(ctx, t)
+		sid, err = h.out.SendTextStep(ctx, h.q, job, step, t)
+	}
+	if errors.Is(err, outbound.ErrDeferred) {
+		return nil, err // waiting for its rate slot, not failed
 	}
 	if err != nil {
 		h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "text failed: " + err.Error()})
@@ -404,8 +407,11 @@ func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 			twiml.Say{Text: "No key pressed. The voicemail stays open as an alert. It was also sent to you by text and email. Goodbye."},
 		)
 	}
-	sid, err := h.out.StartCall(ctx, outbound.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
+	sid, err := h.out.StartCallStep(ctx, h.q, job, step, outbound.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
 		StatusCallback: h.base + "/public/callstatus?job=" + url.QueryEscape(job.ID), MachineDetection: true})
+	if errors.Is(err, outbound.ErrDeferred) {
+		return nil, err // waiting for its rate slot, not failed
+	}
 	if err != nil {
 		h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "call failed: " + err.Error()})
 		return nil, err
@@ -430,7 +436,7 @@ func (h *Handler) stepDelete(ctx context.Context, job *jobs.Job, _ *jobs.Step) (
 	return map[string]string{"deleted": v.RecordingSID}, nil
 }
 
-func (h *Handler) stepMissedText(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+func (h *Handler) stepMissedText(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
 	var v Voicemail
 	if err := job.Decode(&v); err != nil {
 		return nil, jobs.Permanent(err)
@@ -439,7 +445,7 @@ func (h *Handler) stepMissedText(ctx context.Context, job *jobs.Job, _ *jobs.Ste
 		return nil, jobs.Permanent(errors.New("nobody is on call"))
 	}
 	body := fmt.Sprintf("Missed call on the pager line from %s at %s UTC; no message was left.", v.caller(), v.Received.Format("15:04"))
-	sid, err := h.out.SendText(ctx, outbound.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})
+	sid, err := h.out.SendTextStep(ctx, h.q, job, step, outbound.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})
 	if err != nil {
 		return nil, err
 	}

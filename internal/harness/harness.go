@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -51,6 +52,9 @@ type Options struct {
 	Lease time.Duration
 	// Settings adjusts the pager's settings before start.
 	Settings func(*app.Settings)
+	// SMSPerSecond is the send rate, in segments per second per sender
+	// number (default 1000: no waiting).
+	SMSPerSecond float64
 	// Now, when set, is the pager's clock (a testclock.Clock's Now):
 	// escalation steps, digests, retries and leases fall due by it, so
 	// nothing the pager schedules happens until the test moves the clock.
@@ -240,7 +244,7 @@ func (h *Harness) appOptions() app.Options {
 		Now:    h.opts.Now,
 		Jobs:   jobs.Options{Lease: lease, Backoff: fastBackoff},
 		Outbound: outbound.Options{
-			Rates: outbound.Rates{SMSPerSecond: 1000, CallsPerSecond: 1000},
+			Rates: outbound.Rates{SMSPerSecond: cmp.Or(h.opts.SMSPerSecond, 1000), CallsPerSecond: 1000},
 			Email: func(e channel.Email) channel.Sender {
 				e.RootCAs = pool
 				e.Timeout = 5 * time.Second

@@ -23,6 +23,7 @@ func BenchmarkSegments(b *testing.B) {
 	call.Expect("Press 1").Press("1").Expect("after the tone")
 	call.Record(fakeMP3(), 42)
 	voicemail := alice.ExpectSMS("voicemail").Body
+	alice.ExpectCall("voicemail")
 
 	texts := []struct{ name, body string }{
 		{"voicemail_page", voicemail},
