@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,68 @@ func TestVoicemailBurstStoredAheadOfRateLimitedTexts(t *testing.T) {
 			t.Fatalf("only %d of %d recording objects stored", len(infos), 2*n)
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// BenchmarkVoicemailBurst posts 600 recording callbacks at once (as after
+// an outage of a busy pager line) with texts limited to a US long code's 1
+// segment per second, and reports how long until every recording is stored,
+// how many were stored 30 s after the burst, and how many texts had gone
+// out by then. Run it with -benchtime 1x: one op is the whole burst.
+func BenchmarkVoicemailBurst(b *testing.B) {
+	if os.Getenv("BENCH_BURST") == "" {
+		b.Skip("a minute or more: set BENCH_BURST=1 (bench/run.sh burst)")
+	}
+	const n = 600
+	for b.Loop() {
+		h := harness.New(b, harness.Options{SMSPerSecond: 1})
+		audio := fakeMP3()[:2048]
+		target := harness.Public + "/public/recordingcb?caller_num=%2B12125550123"
+		sem := make(chan struct{}, 16)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			callSID := "CA" + strings.Repeat("0", 28) + string("0123456789abcdef"[i/256%16]) + string("0123456789abcdef"[i/16%16]) + string("0123456789abcdef"[i%16]) + "f"
+			_, recURL := h.Twilio.AddRecordingFor(callSID, audio, 5)
+			form := h.Twilio.RecordingParams(callSID, recURL, 5)
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if code, body := h.Webhook(target, form); code != 204 {
+					b.Errorf("callback: %d %s", code, body)
+				}
+			}()
+		}
+		wg.Wait()
+		burst := time.Now()
+		storedAt30, textsAtStored := -1, -1
+		for {
+			infos, err := h.Store.List(context.Background(), "recordings/")
+			if err != nil {
+				b.Fatal(err)
+			}
+			stored := len(infos) / 2
+			if storedAt30 < 0 && time.Since(burst) >= 30*time.Second {
+				storedAt30 = stored
+			}
+			if stored == n {
+				texts := textsTo(h, harness.Alice)
+				textsAtStored = texts
+				break
+			}
+			if time.Since(burst) > 10*time.Minute {
+				b.Fatalf("only %d of %d stored after 10 minutes", stored, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		took := time.Since(burst)
+		if storedAt30 < 0 {
+			storedAt30 = n
+		}
+		b.ReportMetric(took.Seconds(), "s-to-store-all")
+		b.ReportMetric(float64(storedAt30), "stored-at-30s")
+		b.ReportMetric(float64(textsAtStored), "texts-sent-then")
+		stopAndAcceptAll(h)
 	}
 }
 
