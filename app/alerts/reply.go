@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"strings"
+	"unicode"
 )
 
 // ReplyAction is what a team member's SMS asks of an alert.
@@ -26,6 +27,19 @@ type Reply struct {
 // acknowledge and resolve. A bare "a" or "c" is not a reply: C and X answer
 // the control line's TAKE question.
 func ParseReply(body string) (Reply, bool) {
+	// Every reply starts with a code ('#' or a digit) or a verb (a, c or
+	// r); anything else (WHO, TAKE, HALP, most texts) is refused here
+	// without the copies below.
+	switch t := strings.TrimLeftFunc(body, unicode.IsSpace); {
+	case t == "":
+		return Reply{}, false
+	default:
+		switch c := t[0] | 0x20; {
+		case t[0] == '#', t[0] >= '0' && t[0] <= '9', c == 'a', c == 'c', c == 'r':
+		default:
+			return Reply{}, false
+		}
+	}
 	s := strings.ToLower(strings.Join(strings.Fields(body), " "))
 	s = strings.TrimRight(s, ".!")
 	if s == "" {
@@ -98,11 +112,16 @@ const (
 // on in the config to match. Note that CANCEL is among them: a member who
 // texts CANCEL (rather than X) to cancel a TAKE is opted out by Twilio.
 func ParseOptKeyword(body string) (OptKeyword, bool) {
-	switch strings.ToLower(strings.TrimSpace(body)) {
-	case "stop", "stopall", "unsubscribe", "cancel", "end", "quit":
-		return OptOut, true
-	case "start", "yes", "unstop":
-		return OptIn, true
+	w := strings.TrimSpace(body)
+	for _, k := range []string{"stop", "stopall", "unsubscribe", "cancel", "end", "quit"} {
+		if strings.EqualFold(w, k) {
+			return OptOut, true
+		}
+	}
+	for _, k := range []string{"start", "yes", "unstop"} {
+		if strings.EqualFold(w, k) {
+			return OptIn, true
+		}
 	}
 	return "", false
 }

@@ -26,29 +26,43 @@ const (
 // sentence must never confirm a hand-over. Anything unknown is a request for
 // help.
 func Parse(body string) Command {
-	b := strings.ToLower(strings.TrimSpace(body))
-	b = strings.TrimFunc(b, func(r rune) bool { return unicode.IsPunct(r) && r != '?' || unicode.IsSpace(r) })
-	switch b {
-	case "c", "confirm":
-		return CmdConfirm
-	case "x":
+	// Compared case-insensitively in place: this runs on every text, and
+	// lower-casing and splitting copies would be its only allocations.
+	b := strings.TrimFunc(body, func(r rune) bool { return unicode.IsPunct(r) && r != '?' || unicode.IsSpace(r) })
+	for _, w := range [...]struct {
+		word string
+		cmd  Command
+	}{
+		{"c", CmdConfirm}, {"confirm", CmdConfirm},
 		// Not "cancel": Twilio treats a lone CANCEL as an opt-out and would
 		// block the member's number.
-		return CmdCancel
-	case "?", "halp", "help":
-		return CmdHelp
-	}
-	if first, _, _ := strings.Cut(b, " "); first == "quiet" {
-		return CmdQuiet
-	}
-	words := strings.FieldsFunc(b, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-	for _, w := range words {
-		switch w {
-		case "take":
-			return CmdTake
-		case "who":
-			return CmdWho
+		{"x", CmdCancel},
+		{"?", CmdHelp}, {"halp", CmdHelp}, {"help", CmdHelp},
+	} {
+		if strings.EqualFold(b, w.word) {
+			return w.cmd
 		}
 	}
-	return CmdHelp
+	if first, _, _ := strings.Cut(b, " "); strings.EqualFold(first, "quiet") {
+		return CmdQuiet
+	}
+	isWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+	for rest := b; ; {
+		i := strings.IndexFunc(rest, isWord)
+		if i < 0 {
+			return CmdHelp
+		}
+		rest = rest[i:]
+		j := strings.IndexFunc(rest, func(r rune) bool { return !isWord(r) })
+		if j < 0 {
+			j = len(rest)
+		}
+		switch w := rest[:j]; {
+		case strings.EqualFold(w, "take"):
+			return CmdTake
+		case strings.EqualFold(w, "who"):
+			return CmdWho
+		}
+		rest = rest[j:]
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -41,6 +42,14 @@ type Handler struct {
 	log      *slog.Logger
 	alerts   Alerter
 	once     Once
+	// whoReply is the WHO answer of the config it was composed for: it
+	// depends on nothing else, and WHO is the most frequent text.
+	whoReply atomic.Pointer[whoReply]
+}
+
+type whoReply struct {
+	cfg   *team.Config
+	reply string
 }
 
 // Options wires a Handler.
@@ -164,6 +173,15 @@ func (h *Handler) handle(ctx context.Context, from, body, sid, token string) ([]
 }
 
 func (h *Handler) who(cfg *team.Config) string {
+	if w := h.whoReply.Load(); w != nil && w.cfg == cfg {
+		return w.reply
+	}
+	reply := composeWho(cfg)
+	h.whoReply.Store(&whoReply{cfg: cfg, reply: reply})
+	return reply
+}
+
+func composeWho(cfg *team.Config) string {
 	oc, ok := cfg.OnCall()
 	if !ok {
 		return "Nobody is on call right now. Text TAKE to take the pager."

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,8 +22,33 @@ type Outcome struct {
 
 const outcomeKey = "server.outcome"
 
+// accessContext is the request's context as WrapRequestLog hands it on,
+// with room for the Outcome: a field of a pooled struct costs nothing per
+// request, where echo's Context.Set makes a map for each.
+type accessContext struct {
+	echo.Context
+	outcome    Outcome
+	hasOutcome bool
+}
+
+var accessContexts = sync.Pool{New: func() any { return new(accessContext) }}
+
 // SetOutcome records o for the request's access line.
-func SetOutcome(c echo.Context, o Outcome) { c.Set(outcomeKey, o) }
+func SetOutcome(c echo.Context, o Outcome) {
+	if ac, ok := c.(*accessContext); ok {
+		ac.outcome, ac.hasOutcome = o, true
+		return
+	}
+	c.Set(outcomeKey, o) // a context not from WrapRequestLog (tests)
+}
+
+func outcomeOf(c echo.Context) (Outcome, bool) {
+	if ac, ok := c.(*accessContext); ok && ac.hasOutcome {
+		return ac.outcome, true
+	}
+	o, ok := c.Get(outcomeKey).(Outcome)
+	return o, ok
+}
 
 // WrapRequestLog logs one line per request, when it is answered, with the
 // handler's Outcome if it set one. Attributes are built without the
@@ -31,10 +57,15 @@ func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			err := next(c)
+			ac := accessContexts.Get().(*accessContext)
+			*ac = accessContext{Context: c}
+			err := next(ac)
 			if err != nil {
 				c.Error(err)
 			}
+			o, hasOutcome := outcomeOf(ac)
+			*ac = accessContext{}
+			accessContexts.Put(ac)
 			status := c.Response().Status
 			lvl := slog.LevelInfo
 			if status >= 500 {
@@ -54,7 +85,7 @@ func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
 				slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000),
 			}
 			n := 4
-			if o, ok := c.Get(outcomeKey).(Outcome); ok {
+			if hasOutcome {
 				attrs[n] = slog.String("outcome", o.What)
 				n++
 				if o.Actor != "" {

@@ -267,3 +267,31 @@ func BenchmarkValid(b *testing.B) {
 		}
 	}
 }
+
+// The name order remembered from one request must not leak into the next
+// with other names (same count, different names; fewer; more).
+func TestValidatorChangingFieldSets(t *testing.T) {
+	v := twilio.NewValidator("tok")
+	u := "https://pager.example.test/hook"
+	forms := []url.Values{
+		twilioForm(),
+		{"A": {"1"}, "B": {"2"}},
+		{"A": {"1"}, "C": {"2"}},
+		{"B": {"1"}, "A": {"2"}, "Z": {"3", "0"}},
+		docParams("+14158675310"),
+	}
+	again := twilioForm()
+	again.Set("Body", "TAKE")
+	forms = append(forms, again)
+	for round := 0; round < 3; round++ {
+		for i, f := range forms {
+			if !v.Valid(u, f, twilio.Sign("tok", u, f)) {
+				t.Fatalf("round %d form %d: own signature refused", round, i)
+			}
+			other := forms[(i+1)%len(forms)]
+			if v.Valid(u, f, twilio.Sign("tok", u, other)) {
+				t.Fatalf("round %d form %d: another form's signature accepted", round, i)
+			}
+		}
+	}
+}
