@@ -115,8 +115,8 @@ func prepare(b testing.TB, path string, form url.Values) *prepared {
 		Header: http.Header{}, Host: "pager.example.test", RemoteAddr: "192.0.2.1:1234", RequestURI: path,
 		ContentLength: int64(len(body))}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twilio.Sign(benchToken, benchBase+path, form))
-	req.Header.Set("I-Twilio-Idempotency-Token", "bench-token")
+	req.Header.Set(twilio.SignatureHeader, twilio.Sign(benchToken, benchBase+path, form))
+	req.Header.Set(twilio.IdempotencyHeader, "bench-token")
 	return &prepared{req: req.WithContext(context.Background()), body: body, w: &discardWriter{h: http.Header{}}}
 }
 
@@ -368,7 +368,7 @@ func benchRecording(b *testing.B, st store.Store) {
 			"ErrorCode": {"0"},
 		}
 		p := prepare(b, "/public/recordingcb?caller_num=%2B12125550123", form)
-		p.req.Header.Set("I-Twilio-Idempotency-Token", "rec-"+sid)
+		p.req.Header.Set(twilio.IdempotencyHeader, "rec-"+sid)
 		before := cs.n.Load()
 		start := time.Now()
 		b.StartTimer()
