@@ -39,8 +39,13 @@ type Sender interface {
 	Email(ctx context.Context, subject, body string) error
 }
 
-// Options wire a Service; all but Logger and Now are required.
+// NextOnCall says who takes over next and when, from a schedule. Optional:
+// without one the summary does not say.
+type NextOnCall func(ctx context.Context, after time.Time) (name string, at time.Time, ok bool, err error)
+
+// Options wire a Service; all but Next, Logger and Now are required.
 type Options struct {
+	Next       NextOnCall
 	Jobs       *jobs.Queue
 	Alerts     Alerts
 	Heartbeats Heartbeats
@@ -57,6 +62,7 @@ type Service struct {
 	hb   Heartbeats
 	cfg  ConfigSource
 	send Sender
+	next NextOnCall
 	now  func() time.Time
 	log  *slog.Logger
 
@@ -81,7 +87,7 @@ type payload struct {
 
 // New returns a Service and registers its job handlers.
 func New(o Options) *Service {
-	s := &Service{q: o.Jobs, al: o.Alerts, hb: o.Heartbeats, cfg: o.Config, send: o.Sender, now: o.Now, log: o.Logger}
+	s := &Service{q: o.Jobs, al: o.Alerts, hb: o.Heartbeats, cfg: o.Config, send: o.Sender, next: o.Next, now: o.Now, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -236,7 +242,10 @@ type Facts struct {
 	Heartbeats []heartbeat.Status
 	// Windows are the maintenance windows on now.
 	Windows []team.ActiveWindow
-	Loc     *time.Location
+	// NextName takes over at NextAt (when a schedule says).
+	NextName string
+	NextAt   time.Time
+	Loc      *time.Location
 }
 
 const maxFired = 5
@@ -271,6 +280,15 @@ func (s *Service) gather(ctx context.Context, cfg *team.Config) (Facts, error) {
 		}
 		f.Fired = append(f.Fired, a)
 	}
+	if s.next != nil {
+		name, at, ok, err := s.next(ctx, s.now())
+		if err != nil {
+			return f, err
+		}
+		if ok {
+			f.NextName, f.NextAt = name, at
+		}
+	}
 	if s.hb != nil {
 		list, err := s.hb.List(ctx)
 		if err != nil {
@@ -293,6 +311,9 @@ const maxTextChars = 2 * 153
 func Text(f Facts) string {
 	parts := []string{fmt.Sprintf("Daily summary: %d open alert%s (%d unacked).", len(f.Open), plural(len(f.Open)), f.Unacked)}
 	parts = append(parts, fmt.Sprintf("Last 24h: %d fired.", f.FiredCount))
+	if f.NextName != "" {
+		parts = append(parts, fmt.Sprintf("Next on call: %s from %s.", plain(f.NextName, 40), f.NextAt.In(f.Loc).Format("Mon 15:04")))
+	}
 	if len(f.Heartbeats) > 0 {
 		var names []string
 		for _, h := range f.Heartbeats {
@@ -324,8 +345,12 @@ func Text(f Facts) string {
 func Email(f Facts) string {
 	var b strings.Builder
 	if f.OnCall != "" {
-		fmt.Fprintf(&b, "On call: %s\n\n", f.OnCall)
+		fmt.Fprintf(&b, "On call: %s\n", f.OnCall)
 	}
+	if f.NextName != "" {
+		fmt.Fprintf(&b, "Next on call: %s from %s\n", f.NextName, f.NextAt.In(f.Loc).Format("Mon 2 Jan 15:04 MST"))
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "Open alerts: %d (%d not acknowledged)\n", len(f.Open), f.Unacked)
 	for _, a := range f.Open {
 		fmt.Fprintf(&b, "  [%s] %s - %s since %s\n", a.Code, a.Summary, a.State, a.CreatedAt.In(f.Loc).Format("Mon 2 Jan 15:04 MST"))

@@ -12,7 +12,7 @@ import (
 )
 
 func TestTextFitsTwoGSM7Segments(t *testing.T) {
-	f := Facts{Loc: time.UTC, FiredCount: 40, Unacked: 20}
+	f := Facts{Loc: time.UTC, FiredCount: 40, Unacked: 20, NextName: "Bob Roberts", NextAt: time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)}
 	for i := range 20 {
 		f.Open = append(f.Open, alerts.Alert{Code: fmt.Sprint(i + 1), State: alerts.StateTriggered,
 			Summary: "Disk \u2014 \u201cfull\u201d on db" + strings.Repeat("x", 80)})
@@ -24,7 +24,7 @@ func TestTextFitsTwoGSM7Segments(t *testing.T) {
 	if len(got) > 2*153 || !team.PlainText(got) {
 		t.Fatalf("%d chars, plain %v: %q", len(got), team.PlainText(got), got)
 	}
-	for _, want := range []string{"Daily summary: 20 open alerts (20 unacked).", "Last 24h: 40 fired.", "Heartbeats late: backup.", "Quiet: db-upgrade until Sun 02:00.", "Open [1] Disk - ?full? on db"} {
+	for _, want := range []string{"Daily summary: 20 open alerts (20 unacked).", "Last 24h: 40 fired.", "Next on call: Bob Roberts from Tue 09:00.", "Heartbeats late: backup.", "Quiet: db-upgrade until Sun 02:00.", "Open [1] Disk - ?full? on db"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
