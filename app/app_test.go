@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,13 +20,29 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func TestSettingsBindLoopbackWithoutToken(t *testing.T) {
-	s, err := app.SettingsFromEnv(env(map[string]string{"LISTEN_ADDR": "0.0.0.0:9000"}))
+func TestSettingsRefuseUnsignedPublicListener(t *testing.T) {
+	// No token and no LISTEN_ADDR: loopback by default.
+	s, err := app.SettingsFromEnv(env(map[string]string{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.ListenAddr != "127.0.0.1:9000" || s.SignaturesChecked() {
+	if s.ListenAddr != "127.0.0.1:8080" || s.SignaturesChecked() {
 		t.Fatalf("without a token: listen %s, checked %v; want loopback only", s.ListenAddr, s.SignaturesChecked())
+	}
+	// No token but a public address: refused, never rewritten, with what to set.
+	_, err = app.SettingsFromEnv(env(map[string]string{"LISTEN_ADDR": ":8080"}))
+	if err == nil {
+		t.Fatal("an unsigned pager on all interfaces started")
+	}
+	for _, want := range []string{"LISTEN_ADDR=:8080", "TWILIO_AUTH_TOKEN", "LISTEN_ADDR=127.0.0.1:8080", "INSECURE_ALLOW_UNSIGNED=true"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %s", err, want)
+		}
+	}
+	// The explicit demo opt-in (the container's documented docker run line).
+	s, err = app.SettingsFromEnv(env(map[string]string{"LISTEN_ADDR": ":8080", "INSECURE_ALLOW_UNSIGNED": "true"}))
+	if err != nil || s.ListenAddr != ":8080" || s.SignaturesChecked() {
+		t.Fatalf("demo opt-in: listen %s, checked %v, err %v", s.ListenAddr, s.SignaturesChecked(), err)
 	}
 	s, err = app.SettingsFromEnv(env(map[string]string{"LISTEN_ADDR": "0.0.0.0:9000",
 		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef"}))
@@ -34,6 +51,40 @@ func TestSettingsBindLoopbackWithoutToken(t *testing.T) {
 	}
 	if s.ListenAddr != "0.0.0.0:9000" || !s.SignaturesChecked() {
 		t.Fatalf("with a token: listen %s, checked %v", s.ListenAddr, s.SignaturesChecked())
+	}
+}
+
+func TestSettingsCheckBaseURL(t *testing.T) {
+	for _, bad := range []string{"pager.example.com", "ftp://pager.example.com", "https://", "https://pager.example.com/pager",
+		"https://pager.example.com?x=1", "https://pager.example.com#top", "https://u:p@pager.example.com"} {
+		_, err := app.SettingsFromEnv(env(map[string]string{"ONCALL_APP_BASE_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "ONCALL_APP_BASE_URL") {
+			t.Errorf("base URL %q: err %v, want a refusal naming ONCALL_APP_BASE_URL", bad, err)
+		}
+	}
+	s, err := app.SettingsFromEnv(env(map[string]string{"ONCALL_APP_BASE_URL": "https://pager.example.com:8443/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, w := range s.Webhooks() {
+		urls = append(urls, w.URL)
+	}
+	want := "https://pager.example.com:8443/public/answer https://pager.example.com:8443/wrongnumber/sms " +
+		"https://pager.example.com:8443/wrongnumber/voice https://pager.example.com:8443/msgcontrol/entry"
+	if strings.Join(urls, " ") != want {
+		t.Fatalf("webhooks %v, want %s", urls, want)
+	}
+}
+
+func TestSettingsLogLevelAndFormat(t *testing.T) {
+	s, err := app.SettingsFromEnv(env(map[string]string{"LOG_LEVEL": "debug", "LOG_FORMAT": "json"}))
+	if err != nil || s.LogLevel != slog.LevelDebug {
+		t.Fatalf("LOG_LEVEL=debug: %v %v", s.LogLevel, err)
+	}
+	_, err = app.SettingsFromEnv(env(map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml"}))
+	if err == nil || !strings.Contains(err.Error(), "LOG_LEVEL") || !strings.Contains(err.Error(), "LOG_FORMAT") {
+		t.Fatalf("bad LOG_LEVEL and LOG_FORMAT: %v", err)
 	}
 }
 

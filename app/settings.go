@@ -2,7 +2,9 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -10,7 +12,7 @@ import (
 )
 
 // Settings are the process settings, read from the environment (and .env,
-// loaded by cmd/pager before this runs; the environment wins).
+// loaded by cmd/oncall-pager before this runs; the environment wins).
 type Settings struct {
 	ListenAddr string // LISTEN_ADDR
 	BaseURL    string // ONCALL_APP_BASE_URL
@@ -31,6 +33,12 @@ type Settings struct {
 	ConfigRefresh time.Duration // CONFIG_REFRESH_INTERVAL
 	JobPoll       time.Duration // JOB_POLL_INTERVAL
 	LogFormat     string        // LOG_FORMAT: text|json
+	LogLevel      slog.Level    // LOG_LEVEL: debug|info|warn|error
+
+	// AllowUnsigned lets a pager without TWILIO_AUTH_TOKEN listen beyond
+	// loopback (INSECURE_ALLOW_UNSIGNED): a demo in a container, never
+	// production, since anyone who reaches the port can then act as Twilio.
+	AllowUnsigned bool
 
 	// ReconcileInterval is how often Twilio's recordings are checked for a
 	// voicemail whose job was lost (RECONCILE_INTERVAL; 0 disables).
@@ -60,12 +68,28 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		LogFormat:             getenv("LOG_FORMAT"),
 	}
 	var problems []string
-	if v := getenv("BACKING_STORE_S3_PATH_STYLE"); v != "" {
+	boolean := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			problems = append(problems, "BACKING_STORE_S3_PATH_STYLE: want true or false, got "+strconv.Quote(v))
+			problems = append(problems, name+": want true or false, got "+strconv.Quote(v))
 		}
-		s.S3PathStyle = b
+		return b
+	}
+	s.S3PathStyle = boolean("BACKING_STORE_S3_PATH_STYLE")
+	s.AllowUnsigned = boolean("INSECURE_ALLOW_UNSIGNED")
+	switch s.LogFormat {
+	case "", "text", "json":
+	default:
+		problems = append(problems, "LOG_FORMAT: want text or json, got "+strconv.Quote(s.LogFormat))
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := s.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			problems = append(problems, "LOG_LEVEL: want debug, info, warn or error, got "+strconv.Quote(v))
+		}
 	}
 	dur := func(name string, def time.Duration) time.Duration {
 		v := getenv(name)
@@ -107,16 +131,19 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		if s.SignaturesChecked() {
 			s.ListenAddr = ":8080"
 		} else {
+			// Without a token nobody can tell Twilio from an attacker, so by
+			// default the pager is not reachable from outside this machine.
 			s.ListenAddr = "127.0.0.1:8080"
 		}
 	}
 	host, port, err := net.SplitHostPort(s.ListenAddr)
 	if err != nil {
 		problems = append(problems, "LISTEN_ADDR: want host:port, got "+strconv.Quote(s.ListenAddr))
-	} else if !s.SignaturesChecked() && !isLoopback(host) {
-		// Without a token nobody can tell Twilio from an attacker, so the
-		// pager must not be reachable from outside this machine.
-		s.ListenAddr = net.JoinHostPort("127.0.0.1", port)
+	} else if !s.SignaturesChecked() && !s.AllowUnsigned && !isLoopback(host) {
+		problems = append(problems, fmt.Sprintf("LISTEN_ADDR=%s is reachable from other machines, but TWILIO_AUTH_TOKEN is not set, "+
+			"so nobody can tell Twilio from an impostor: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, "+
+			"or listen on loopback (LISTEN_ADDR=127.0.0.1:%s), "+
+			"or set INSECURE_ALLOW_UNSIGNED=true for a demo (anyone who reaches the port can then act as Twilio)", s.ListenAddr, port))
 	}
 	if s.BaseURL == "" {
 		if err == nil {
@@ -126,6 +153,8 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			}
 			s.BaseURL = "http://" + net.JoinHostPort(h, port)
 		}
+	} else if p := checkBaseURL(s.BaseURL); p != "" {
+		problems = append(problems, p)
 	}
 	if len(problems) > 0 {
 		return s, fmt.Errorf("settings: %s", strings.Join(problems, "; "))
@@ -153,4 +182,48 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkBaseURL says what is wrong with ONCALL_APP_BASE_URL, or "". Twilio
+// signs the exact URL it calls, so a base URL that is not the absolute
+// origin Twilio is given makes every webhook fail its signature check.
+func checkBaseURL(raw string) string {
+	const name = "ONCALL_APP_BASE_URL"
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s: not a URL: %q", name, raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%s: want an absolute URL such as https://pager.example.com, got %q", name, raw)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Sprintf("%s: want a host, as in https://pager.example.com, got %q", name, raw)
+	case u.User != nil:
+		return fmt.Sprintf("%s: must not carry a user or password, got %q", name, u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Sprintf("%s: must not have a query (?...), got %q", name, raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Sprintf("%s: must not have a fragment (#...), got %q", name, raw)
+	case u.Path != "" && u.Path != "/":
+		// The routes are served at the root; a prefix would be signed by
+		// Twilio but never matched here.
+		return fmt.Sprintf("%s: must be the site's root (the pager serves its routes at /), got path %q in %q", name, u.Path, raw)
+	}
+	return ""
+}
+
+// Webhooks are the URLs to paste into the Twilio console.
+func (s Settings) Webhooks() []Webhook {
+	return []Webhook{
+		{"pager_phone", "voice", s.BaseURL + "/public/answer"},
+		{"pager_phone", "messaging", s.BaseURL + "/wrongnumber/sms"},
+		{"from_phone", "voice", s.BaseURL + "/wrongnumber/voice"},
+		{"from_phone", "messaging", s.BaseURL + "/msgcontrol/entry"},
+	}
+}
+
+// Webhook is one number's webhook in the Twilio console.
+type Webhook struct {
+	Number string // the config field naming the number
+	Kind   string // voice or messaging
+	URL    string
 }

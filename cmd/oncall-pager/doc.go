@@ -1,0 +1,3 @@
+// Command oncall-pager is the on-call pager: `oncall-pager` serves;
+// `oncall-pager help` lists the tools for trying it and for ops.
+package main
