@@ -66,7 +66,7 @@ func apikeyCmd(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "%s: {\"sha256\": %s, \"enabled\": true, \"can_read\": %t}\n",
 		strconv.Quote(name), strconv.Quote(entry.SHA256), entry.CanRead)
 	if *file != "" {
-		fmt.Fprintf(stdout, "\nadded to api_keys in %s; push it with `pager config push %s`\n", *file, *file)
+		fmt.Fprintf(stdout, "\nadded to api_keys in %s; push it with `oncall-pager config push %s`\n", *file, *file)
 	} else {
 		fmt.Fprintln(stdout, "\nadd this entry under \"api_keys\" in the config (or run again with --write FILE)")
 	}

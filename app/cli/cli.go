@@ -9,39 +9,146 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/joho/godotenv"
 
 	"github.com/oncall/pager/app"
 )
 
-const usage = `usage: pager [command] [flags]
+// Name is the command's name: `pager` is Debian's and Ubuntu's pager (less).
+const Name = "oncall-pager"
+
+const usage = `usage: oncall-pager [command] [flags]
 
 commands:
   serve                      run the pager (the default)
-  sms --from +1… TEXT        text the control number of a running pager as a team member would
+  sms --from +1... TEXT      text the control number of a running pager as a team member would
   config validate FILE       check a config file; every problem with its JSON path
+  config init [FILE]         create the stored config if there is none (from FILE, or the example)
   config pull [FILE]         download the config from the store (and FILE.etag)
   config push FILE           validate and upload; refuses if the stored config changed since pull
-  apikey new NAME            mint an alert API key, shown once, and its api_keys entry (--can-read, --write FILE)
-  notify test USER|CHANNEL   send a test message through the outbound path and print each route's result
+  apikey new NAME            mint an alert API key, shown once, and its api_keys entry
+  notify test USER|GROUP|CHANNEL
+                             send a test message through the outbound path and print each route's result
   heartbeat list             each configured heartbeat: its state, last beat, where from, when it is due
-  help                       this text
+  healthcheck                exit 0 when the pager on LISTEN_ADDR answers /livez (container probes)
+  version                    print the version and the VCS revision
+  help [COMMAND]             this text, or a command's
 
-Settings come from the environment and .env in the working folder (the
-environment wins); .env.example documents each one.
+Every command takes -h or --help. Settings come from the environment and
+.env in the working folder (the environment wins); .env.example documents
+each one.
 `
+
+// help is the usage of one command ("config pull"); "" when there is none of
+// its own.
+func help(cmd string) string {
+	switch cmd {
+	case "serve":
+		return `usage: oncall-pager serve
+
+Runs the pager: the Twilio webhooks, the alert API and intake, and the
+background work (jobs, config refresh, voicemail reconciliation). Settings
+come from the environment and .env; with none it runs on the embedded
+default (./data, Twilio dry run, loopback only).
+`
+	case "sms":
+		return `usage: oncall-pager sms --from +15555550102 [--to NUMBER] [--url URL] [--base-url URL] [--path PATH] TEXT...
+
+Texts the control number of a running pager as a team member would: the
+webhook Twilio would post, signed with TWILIO_AUTH_TOKEN when it is set, and
+prints the pager's replies. --from is the member's number in E.164 (+ and
+country code).
+`
+	case "config":
+		return `usage: oncall-pager config validate FILE
+       oncall-pager config init [FILE]
+       oncall-pager config pull [FILE]
+       oncall-pager config push [--force] FILE
+
+validate  checks a config file and prints every problem with its JSON path.
+init      creates the stored config only if there is none (a conditional
+          create): from FILE (validated first) or the example team.
+pull      downloads the stored config into FILE (stdout without FILE) and
+          its ETag into FILE.etag.
+push      validates FILE and uploads it only if the stored config has not
+          changed since the pull (--force overwrites whatever is there).
+`
+	case "apikey":
+		return `usage: oncall-pager apikey new NAME [--can-read] [--write FILE] [--replace]
+
+Mints an API key for the alert API and intake. The key is printed once; the
+config keeps only its SHA-256. --write adds the entry to a config FILE
+(validated, everything else kept); --replace rotates an existing name.
+`
+	case "notify":
+		return `usage: oncall-pager notify test [--message TEXT] [--wait 1m] USER|GROUP|CHANNEL
+
+Sends a test message through the same durable outbound path alerts take and
+prints the result of every route, to check a channel before relying on it.
+`
+	case "heartbeat":
+		return `usage: oncall-pager heartbeat list
+
+Prints each configured heartbeat: its state, its last beat and where it came
+from, and when the next beat is due.
+`
+	case "healthcheck":
+		return `usage: oncall-pager healthcheck [--url URL]
+
+Exits 0 when the pager answers GET /livez (default on LISTEN_ADDR), 1
+otherwise. For container health checks: the image has no shell or curl.
+`
+	case "version":
+		return "usage: oncall-pager version\n\nPrints the module version, the VCS revision and the Go version it was built with.\n"
+	}
+	return ""
+}
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
 
 // Main runs the command line and returns the exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	// godotenv.Load never overrides variables already set: the environment wins.
-	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(stderr, "pager: .env: %v\n", err)
-		return 2
-	}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	}
+	switch {
+	case cmd == "help":
+		if len(args) > 0 && help(args[0]) != "" {
+			fmt.Fprint(stdout, help(args[0]))
+		} else {
+			fmt.Fprint(stdout, usage)
+		}
+		return 0
+	case wantsHelp(args):
+		if h := help(cmd); h != "" {
+			fmt.Fprint(stdout, h)
+		} else {
+			fmt.Fprint(stdout, usage)
+		}
+		return 0
+	case cmd == "version":
+		fmt.Fprintln(stdout, Version())
+		return 0
+	}
+	// godotenv.Load never overrides variables already set: the environment wins.
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stderr, "%s: .env: %v\n", Name, err)
+		return 2
 	}
 	var err error
 	switch cmd {
@@ -57,32 +164,61 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = apikeyCmd(ctx, args, stdout, stderr)
 	case "heartbeat":
 		err = heartbeatCmd(ctx, args, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	case "healthcheck":
+		err = healthcheck(ctx, args, stderr)
 	default:
-		fmt.Fprintf(stderr, "pager: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", Name, cmd, usage)
 		return 2
 	}
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "pager %s: %v\n", cmd, err)
+			fmt.Fprintf(stderr, "%s %s: %v\n(%s %s --help shows how)\n", Name, cmd, err, Name, cmd)
 			return 2
 		}
-		fmt.Fprintf(stderr, "pager %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", Name, cmd, err)
 		return 1
 	}
 	return 0
 }
 
+// Version is the module version and VCS revision from the build info.
+func Version() string {
+	v, rev, dirty := "(devel)", "", false
+	bi, ok := debug.ReadBuildInfo()
+	if ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	if rev == "" {
+		rev = "unknown revision"
+	}
+	return fmt.Sprintf("%s %s (%s, %s)", Name, v, rev, runtime.Version())
+}
+
 type usageError struct{ error }
 
-func newLogger(format string, w io.Writer) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+func newLogger(s app.Settings, w io.Writer) *slog.Logger {
+	o := &slog.HandlerOptions{Level: s.LogLevel}
+	if s.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, o))
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -99,7 +235,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// hot path. Every return below passes through Close, which flushes.
 	lw := newLogWriter(stderr, logFlushEvery)
 	defer lw.Close()
-	log := newLogger(s.LogFormat, lw)
+	log := newLogger(s, lw)
 	a, err := app.New(ctx, s, app.Options{Logger: log})
 	if err != nil {
 		return err
@@ -108,12 +244,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.ListenAddr, err)
 	}
-	log.Info("pager listening", "addr", ln.Addr().String(), "base_url", s.BaseURL,
+	log.Info("pager listening", "version", Version(), "addr", ln.Addr().String(), "base_url", s.BaseURL,
 		"store", a.Store.String(), "config_key", s.ConfigKey(),
 		"twilio", twilioMode(s), "signatures_checked", s.SignaturesChecked())
+	for _, w := range s.Webhooks() {
+		log.Info("twilio console: set the "+w.Kind+" webhook (POST) of the "+w.Number+" number", "url", w.URL)
+	}
 	if !s.SignaturesChecked() {
 		log.Warn("!!! TWILIO_AUTH_TOKEN is not set: Twilio signatures CANNOT be checked. " +
-			"Listening on loopback only; outbound Twilio calls are logged, not sent (dry run). " +
+			"Outbound Twilio calls are logged, not sent (dry run). " +
 			"Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN before exposing this pager.")
 	}
 	return a.Run(ctx, ln)

@@ -16,7 +16,7 @@ import (
 
 func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{errors.New("want validate, pull or push")}
+		return usageError{errors.New("want validate, init, pull or push")}
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("config "+sub, flag.ContinueOnError)
@@ -35,7 +35,7 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		return validate(data, fs.Arg(0), stdout)
-	case "pull", "push":
+	case "init", "pull", "push":
 		s, err := app.SettingsFromEnv(os.Getenv)
 		if err != nil {
 			return err
@@ -45,6 +45,9 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		file := fs.Arg(0)
+		if sub == "init" {
+			return initConfig(ctx, st, s.ConfigKey(), file, stdout)
+		}
 		if sub == "pull" {
 			return pull(ctx, st, s.ConfigKey(), file, stdout)
 		}
@@ -78,6 +81,9 @@ func validate(data []byte, name string, stdout io.Writer) error {
 
 func pull(ctx context.Context, st store.Store, key, file string, stdout io.Writer) error {
 	obj, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("there is no %s in %s yet (not found): create it with `oncall-pager config init [FILE]`", key, st)
+	}
 	if err != nil {
 		return fmt.Errorf("read %s from %s: %w", key, st, err)
 	}
@@ -108,7 +114,7 @@ func push(ctx context.Context, st store.Store, key, file string, force bool, std
 	if !force {
 		etag, err := os.ReadFile(file + ".etag")
 		if err != nil {
-			return fmt.Errorf("no %s.etag from `pager config pull`: pull first, or push --force to overwrite blindly", file)
+			return fmt.Errorf("no %s.etag from `oncall-pager config pull`: pull first, or push --force to overwrite blindly", file)
 		}
 		cond.IfMatch = strings.TrimSpace(string(etag))
 	}
@@ -121,5 +127,30 @@ func push(ctx context.Context, st store.Store, key, file string, force bool, std
 	}
 	_ = os.WriteFile(file+".etag", []byte(etag+"\n"), 0o600)
 	fmt.Fprintf(stdout, "pushed %s to %s (etag %s); running pagers pick it up within their refresh interval\n", file, st, etag)
+	return nil
+}
+
+// initConfig creates the stored config only if there is none: the first
+// step on an empty bucket, which never overwrites a team's config.
+func initConfig(ctx context.Context, st store.Store, key, file string, stdout io.Writer) error {
+	data, from := team.DefaultConfig(), "the example team"
+	if file != "" {
+		var err error
+		if data, err = os.ReadFile(file); err != nil {
+			return err
+		}
+		if err := validate(data, file, stdout); err != nil {
+			return fmt.Errorf("not created: %w", err)
+		}
+		from = file
+	}
+	etag, err := st.Put(ctx, key, data, store.Cond{IfNoneMatch: true})
+	if errors.Is(err, store.ErrPrecondition) {
+		return fmt.Errorf("%s already exists in %s: nothing changed; edit it with `oncall-pager config pull` and `push`", key, st)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s to %s: %w", key, st, err)
+	}
+	fmt.Fprintf(stdout, "created %s in %s from %s (etag %s)\n", key, st, from, etag)
 	return nil
 }

@@ -24,7 +24,7 @@ func heartbeatCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, s, app.Options{Logger: newLogger(s.LogFormat, stderr)})
+	a, err := app.New(ctx, s, app.Options{Logger: newLogger(s, stderr)})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/oncall/pager/app/notification"
 )
 
-// notifyCmd is `pager notify test USER_OR_CHANNEL`: one test message through
+// notifyCmd is `oncall-pager notify test USER_OR_CHANNEL`: one test message through
 // the same durable outbound path alerts take, waited for, with the result of
 // every route printed, so a channel is checked before anyone relies on it.
 func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,7 +36,7 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, s, app.Options{Logger: newLogger(s.LogFormat, stderr)})
+	a, err := app.New(ctx, s, app.Options{Logger: newLogger(s, stderr)})
 	if err != nil {
 		return err
 	}

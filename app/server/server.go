@@ -180,6 +180,11 @@ func New(o Options) *echo.Echo {
 		}
 	}
 
+	// Liveness: the process answers. Container and orchestrator probes use
+	// it; it touches nothing, so a store outage never restarts the pager.
+	e.GET("/livez", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
 	e.GET("/healthz", func(c echo.Context) error {
 		ok, detail := o.Health.Health(c.Request().Context())
 		if !ok {
