@@ -285,11 +285,21 @@ func (a *App) loadConfig(ctx context.Context) error {
 			"store", a.Store.String(), "key", a.Settings.ConfigKey())
 		err = a.Team.Load(ctx)
 	}
-	if err != nil {
+	var ve *team.ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.As(err, &ve):
 		return fmt.Errorf("app: load config %s from %s: %w", a.Settings.ConfigKey(), a.Store, err)
+	default:
+		return fmt.Errorf("app: load config %s from %s: %w: %w", a.Settings.ConfigKey(), a.Store, ErrStoreUnavailable, err)
 	}
-	return nil
 }
+
+// ErrStoreUnavailable marks a start that failed because the store did not
+// answer (network, outage, permissions): worth retrying, unlike a missing or
+// invalid config, which needs an operator.
+var ErrStoreUnavailable = errors.New("store unavailable")
 
 func (a *App) auditReject(c echo.Context, reason string) {
 	a.Audit.Try(c.Request().Context(), audit.Entry{Actor: "unknown", Action: audit.ActionRejected,
@@ -322,14 +332,32 @@ func (a *App) Health(ctx context.Context) (bool, any) {
 
 // Run serves HTTP and runs the background loops until ctx ends.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	// Background work ends with ctx, and Run returns only after it has: a
-	// step running at shutdown finishes within its grace period and is
+	srv := NewHTTPServer(a.Echo)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	return a.RunWith(ctx, srv, errc)
+}
+
+// NewHTTPServer is the pager's HTTP server around h, with its timeouts.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+// RunWith runs the background loops beside srv, already serving (its Serve
+// error arrives on errc), and shuts srv down when ctx ends.
+func (a *App) RunWith(ctx context.Context, srv *http.Server, errc <-chan error) error {
+	// Background work ends with ctx, and RunWith returns only after it has:
+	// a step running at shutdown finishes within its grace period and is
 	// recorded, instead of outliving the process's Run (and, in a test,
 	// sending after the "crashed" pager was replaced).
 	ctx, stop := context.WithCancel(ctx) // also when serving fails
 	var background sync.WaitGroup
-	defer background.Wait()
-	defer stop()
 	background.Go(func() { a.Team.Run(ctx, a.Settings.ConfigRefresh) })
 	background.Go(func() { a.sweepAlerts(ctx) })
 	background.Go(func() { a.Summary.Run(ctx, summaryCheck) })
@@ -341,27 +369,22 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			a.Log.Error("job runner stopped", "err", err)
 		}
 	})
-	srv := &http.Server{
-		Handler:           a.Echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	var err error
 	select {
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		return nil
-	case err := <-errc:
+	case err = <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
-			return nil
+			err = nil
 		}
-		return err
 	}
+	a.Log.Info("shutting down: finishing requests and running job steps")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	stop()
+	background.Wait()
+	a.Log.Info("stopped")
+	return err
 }
 
 // sweepAlerts finishes what a crash left half done (see alerts.Sweep), at

@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
+	"time"
 
 	"github.com/joho/godotenv"
 
@@ -236,14 +239,54 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	lw := newLogWriter(stderr, logFlushEvery)
 	defer lw.Close()
 	log := newLogger(s, lw)
-	a, err := app.New(ctx, s, app.Options{Logger: log})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", s.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.ListenAddr, err)
 	}
+	return serveOn(ctx, ln, s, app.Options{Logger: log}, backoff{first: time.Second, max: 30 * time.Second})
+}
+
+// backoff paces start-up attempts while the store does not answer.
+type backoff struct{ first, max time.Duration }
+
+// serveOn serves on ln at once: while the store does not answer at start,
+// the pager says it is alive but not ready and keeps trying with backoff,
+// rather than exiting into a restart loop that an orchestrator may give up on.
+func serveOn(ctx context.Context, ln net.Listener, s app.Settings, o app.Options, b backoff) error {
+	log := o.Logger
+	var h switchHandler
+	h.set(startingHandler())
+	srv := app.NewHTTPServer(&h)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+
+	wait := b.first
+	var a *app.App
+	for {
+		var err error
+		a, err = app.New(ctx, s, o)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, app.ErrStoreUnavailable) || ctx.Err() != nil {
+			shutdown()
+			return err
+		}
+		log.Warn("store not answering at start; not ready, retrying", "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			shutdown()
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, b.max)
+	}
+	h.set(a.Echo)
 	log.Info("pager listening", "version", Version(), "addr", ln.Addr().String(), "base_url", s.BaseURL,
 		"store", a.Store.String(), "config_key", s.ConfigKey(),
 		"twilio", twilioMode(s), "signatures_checked", s.SignaturesChecked())
@@ -255,7 +298,31 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			"Outbound Twilio calls are logged, not sent (dry run). " +
 			"Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN before exposing this pager.")
 	}
-	return a.Run(ctx, ln)
+	return a.RunWith(ctx, srv, errc)
+}
+
+// switchHandler serves the start-up answers until the pager is built.
+type switchHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *switchHandler) set(h http.Handler) { s.h.Store(&h) }
+func (s *switchHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
+
+// startingHandler answers while the store is unreachable at start: alive,
+// not ready, and 503 for everything else so Twilio retries its webhooks.
+func startingHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "5")
+		if r.URL.Path == "/livez" {
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, `{"status":"ok"}`)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"status":"starting","reason":"store_unreachable"}`)
+	})
 }
 
 func twilioMode(s app.Settings) string {
