@@ -28,6 +28,8 @@ const usage = `usage: oncall-pager [command] [flags]
 commands:
   serve                      run the pager (the default)
   sms --from +1... TEXT      text the control number of a running pager as a team member would
+  call --from +1... --record FILE.mp3|--hangup|--no-key
+                             call the pager line of a running pager as a caller would
   config validate FILE       check a config file; every problem with its JSON path
   config init [FILE]         create the stored config if there is none (from FILE, or the example)
   config pull [FILE]         download the config from the store (and FILE.etag)
@@ -64,6 +66,16 @@ Texts the control number of a running pager as a team member would: the
 webhook Twilio would post, signed with TWILIO_AUTH_TOKEN when it is set, and
 prints the pager's replies. --from is the member's number in E.164 (+ and
 country code).
+`
+	case "call":
+		return `usage: oncall-pager call --from +12125550123 (--record FILE.mp3 [--duration 12] | --hangup | --no-key) [--to NUMBER] [--url URL] [--base-url URL]
+
+Calls the pager line of a running pager as a caller would, and prints what
+the pager says: the voice webhook, the keypress, the recording's action and
+its status callback, each signed with TWILIO_AUTH_TOKEN when it is set.
+--record serves FILE.mp3 on loopback as the recording (a dry-run pager
+fetches it from there) and waits until the pager has fetched it; --hangup
+presses 1 and hangs up without a message; --no-key never presses a key.
 `
 	case "config":
 		return `usage: oncall-pager config validate FILE
@@ -159,6 +171,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = serve(ctx, args, stderr)
 	case "sms":
 		err = sms(ctx, args, stdout, stderr)
+	case "call":
+		err = callCmd(ctx, args, stdout, stderr)
 	case "config":
 		err = configCmd(ctx, args, stdout, stderr)
 	case "notify":

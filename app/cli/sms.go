@@ -83,7 +83,7 @@ func postWebhook(ctx context.Context, target, signedURL, token string, form url.
 	if err != nil {
 		return "", err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", fmt.Errorf("%s answered %s: %s", target, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return string(body), nil

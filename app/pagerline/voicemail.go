@@ -21,6 +21,7 @@ import (
 	"github.com/oncall/pager/app/page"
 	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/twiml"
 )
@@ -258,6 +259,13 @@ func (h *Handler) stepStore(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 		return nil, jobs.Permanent(err)
 	}
 	data, _, err := h.rec.FetchRecording(ctx, v.RecordingURL)
+	if twilio.IsPermanent(err) {
+		// A URL we must not or cannot fetch (untrusted host, dry run,
+		// too large) will not change on a retry; the reconciliation sweep
+		// still finds the recording on Twilio.
+		h.log.Error("pagerline: recording cannot be fetched; not retried", "job", job.ID, "err", err)
+		return nil, jobs.Permanent(fmt.Errorf("fetch recording: %w", err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch recording: %w", err)
 	}
