@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
 )
@@ -132,5 +133,36 @@ func TestCallHangupAndNoKey(t *testing.T) {
 	}
 	if code, _, errs := run(t, "call", "--from", "+12125550123"); code != 2 || !strings.Contains(errs, "exactly one of") {
 		t.Fatalf("call without a mode: exit %d %s", code, errs)
+	}
+}
+
+// jobs list shows what a dry-run pager has queued, and jobs cancel stops
+// one (the example team's email goes to smtp.example.com, which never
+// answers).
+func TestJobsListAndCancel(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("BACKING_STORE_DIR", dir)
+	for _, k := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "BACKING_STORE_S3_BUCKET", "BACKING_STORE_S3_KEY"} {
+		t.Setenv(k, "")
+	}
+	st, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := jobs.New(st, jobs.Options{})
+	if _, err := q.Enqueue(context.Background(), jobs.Job{ID: "vm-test", Kind: "voicemail",
+		Steps: []jobs.Step{{Name: "store", State: jobs.StepDone}, {Name: "email"}}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "jobs", "list")
+	if code != 0 || !strings.Contains(out, "vm-test") || !strings.Contains(out, "email=pending") || !strings.Contains(out, "1 queued") {
+		t.Fatalf("jobs list: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run(t, "jobs", "cancel", "vm-test")
+	if code != 0 || !strings.Contains(out, "email=failed") {
+		t.Fatalf("jobs cancel: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := run(t, "jobs", "cancel", "nosuch"); code != 1 || !strings.Contains(errs, "no job") {
+		t.Fatalf("cancel unknown: exit %d %s", code, errs)
 	}
 }

@@ -38,6 +38,8 @@ commands:
   notify test USER|GROUP|CHANNEL
                              send a test message through the outbound path and print each route's result
   heartbeat list             each configured heartbeat: its state, last beat, where from, when it is due
+  jobs list                  the queued jobs: steps, tries, last errors, when each is due
+  jobs cancel ID             fail a queued job's unfinished steps, so nothing more is sent for it
   healthcheck                exit 0 when the pager on LISTEN_ADDR answers /livez (container probes)
   version                    print the version and the VCS revision
   help [COMMAND]             this text, or a command's
@@ -110,6 +112,16 @@ prints the result of every route, to check a channel before relying on it.
 Prints each configured heartbeat: its state, its last beat and where it came
 from, and when the next beat is due.
 `
+	case "jobs":
+		return `usage: oncall-pager jobs list
+       oncall-pager jobs cancel [--reason TEXT] ID
+
+list    prints the queued jobs (voicemails, texts, notifications, escalation
+        timers) with each step's state, tries and last error, and when the
+        next step is due.
+cancel  fails the unfinished steps of job ID (done steps stay done) so
+        nothing more is sent for it; the pager files it as done.
+`
 	case "healthcheck":
 		return `usage: oncall-pager healthcheck [--url URL]
 
@@ -181,6 +193,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = apikeyCmd(ctx, args, stdout, stderr)
 	case "heartbeat":
 		err = heartbeatCmd(ctx, args, stdout, stderr)
+	case "jobs":
+		err = jobsCmd(ctx, args, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, args, stderr)
 	default:
