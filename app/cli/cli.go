@@ -83,7 +83,7 @@ presses 1 and hangs up without a message; --no-key never presses a key.
 		return `usage: oncall-pager config validate FILE
        oncall-pager config init [FILE]
        oncall-pager config pull [FILE]
-       oncall-pager config push [--force] FILE
+       oncall-pager config push [--force [--yes]] FILE
 
 validate  checks a config file and prints every problem with its JSON path.
 init      creates the stored config only if there is none (a conditional
@@ -91,7 +91,9 @@ init      creates the stored config only if there is none (a conditional
 pull      downloads the stored config into FILE (stdout without FILE) and
           its ETag into FILE.etag.
 push      validates FILE and uploads it only if the stored config has not
-          changed since the pull (--force overwrites whatever is there).
+          changed since the pull. --force overwrites whatever is there after
+          showing the diff and asking (--yes does not ask). A push that
+          changes who is on call texts both people, as TAKE does.
 `
 	case "apikey":
 		return `usage: oncall-pager apikey new NAME [--can-read] [--write FILE] [--replace]
@@ -186,7 +188,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "call":
 		err = callCmd(ctx, args, stdout, stderr)
 	case "config":
-		err = configCmd(ctx, args, stdout, stderr)
+		err = configCmd(ctx, args, stdin, stdout, stderr)
 	case "notify":
 		err = notifyCmd(ctx, args, stdout, stderr)
 	case "apikey":

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,18 +11,21 @@ import (
 	"strings"
 
 	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 )
 
-func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func configCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{errors.New("want validate, init, pull or push")}
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("config "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	force := fs.Bool("force", false, "push: overwrite even if the stored config changed since pull")
+	force := fs.Bool("force", false, "push: overwrite even if the stored config changed since pull (shows the diff and asks first)")
+	yes := fs.Bool("yes", false, "push --force: do not ask for confirmation")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -54,7 +58,7 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if file == "" {
 			return usageError{errors.New("want: config push FILE")}
 		}
-		return push(ctx, st, s.ConfigKey(), file, *force, stdout)
+		return push(ctx, st, s.ConfigKey(), file, pushOpts{force: *force, yes: *yes, stdin: stdin}, stdout)
 	default:
 		return usageError{fmt.Errorf("unknown config command %q", sub)}
 	}
@@ -102,7 +106,12 @@ func pull(ctx context.Context, st store.Store, key, file string, stdout io.Write
 	return nil
 }
 
-func push(ctx context.Context, st store.Store, key, file string, force bool, stdout io.Writer) error {
+type pushOpts struct {
+	force, yes bool
+	stdin      io.Reader
+}
+
+func push(ctx context.Context, st store.Store, key, file string, o pushOpts, stdout io.Writer) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -110,11 +119,31 @@ func push(ctx context.Context, st store.Store, key, file string, force bool, std
 	if err := validate(data, file, stdout); err != nil {
 		return fmt.Errorf("not pushed: %w", err)
 	}
+	stored, err := st.Get(ctx, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("read %s from %s: %w", key, st, err)
+	}
 	cond := store.Cond{}
-	if !force {
+	if o.force {
+		// Overwrite exactly what was shown: a change made while the
+		// operator reads the diff still refuses the push.
+		cond.IfMatch = stored.ETag
+		if stored.ETag == "" {
+			cond = store.Cond{IfNoneMatch: true}
+		}
+		d := lineDiff(string(stored.Data), string(data))
+		if d == "" {
+			fmt.Fprintf(stdout, "%s is already what %s holds: nothing to push\n", file, key)
+			return nil
+		}
+		fmt.Fprintf(stdout, "--- %s in %s (stored)\n+++ %s\n%s", key, st, file, d)
+		if !o.yes && !confirm(o.stdin, stdout, "overwrite the stored config with this? [y/N] ") {
+			return errors.New("not pushed: not confirmed (--yes skips the question)")
+		}
+	} else {
 		etag, err := os.ReadFile(file + ".etag")
 		if err != nil {
-			return fmt.Errorf("no %s.etag from `oncall-pager config pull`: pull first, or push --force to overwrite blindly", file)
+			return fmt.Errorf("no %s.etag from `oncall-pager config pull`: pull first, or push --force to overwrite after seeing the diff", file)
 		}
 		cond.IfMatch = strings.TrimSpace(string(etag))
 	}
@@ -127,7 +156,68 @@ func push(ctx context.Context, st store.Store, key, file string, force bool, std
 	}
 	_ = os.WriteFile(file+".etag", []byte(etag+"\n"), 0o600)
 	fmt.Fprintf(stdout, "pushed %s to %s (etag %s); running pagers pick it up within their refresh interval\n", file, st, etag)
+	return tellHandOver(ctx, st, stored.Data, data, etag, stdout)
+}
+
+// tellHandOver texts both people when a push changed who is on call, as a
+// TAKE does: through the durable text queue, which the running pager sends.
+func tellHandOver(ctx context.Context, st store.Store, before, after []byte, etag string, stdout io.Writer) error {
+	oldCfg, err := team.Parse(before)
+	if err != nil {
+		oldCfg = nil // the stored config was broken: nobody to tell
+	}
+	newCfg, err := team.Parse(after)
+	if err != nil {
+		return nil
+	}
+	now := newCfg.CurrentConfig.OncallUser
+	var was team.OncallUser
+	if oldCfg != nil {
+		was = oldCfg.CurrentConfig.OncallUser
+	}
+	if now.ID == was.ID || now.Phone == "" {
+		return nil
+	}
+	q := notify.TextQueue{Q: jobs.New(st, jobs.Options{})}
+	from := newCfg.CurrentConfig.FromPhone
+	id := "text-push-" + strings.Trim(etag, `"`)
+	texts := []notify.Text{{From: from, To: now.Phone,
+		Body: fmt.Sprintf("%s, you are now on call: the team config was changed by an operator.", now.Name)}}
+	if was.Phone != "" {
+		texts = append(texts, notify.Text{From: from, To: was.Phone,
+			Body: fmt.Sprintf("%s, %s is now on call: the team config was changed by an operator. You are no longer on call.", was.Name, now.Name)})
+	}
+	for i, t := range texts {
+		if err := q.Enqueue(ctx, fmt.Sprintf("%s-%d", sanitizeID(id), i), t); err != nil {
+			return fmt.Errorf("pushed, but the hand-over texts were not queued: %w", err)
+		}
+		fmt.Fprintf(stdout, "queued a text to %s (%s)\n", t.To, map[bool]string{true: "now on call", false: "no longer on call"}[i == 0])
+	}
 	return nil
+}
+
+// sanitizeID keeps what job ids allow.
+func sanitizeID(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+func confirm(in io.Reader, out io.Writer, question string) bool {
+	fmt.Fprint(out, question)
+	if in == nil {
+		return false
+	}
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
 }
 
 // initConfig creates the stored config only if there is none: the first

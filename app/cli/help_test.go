@@ -29,7 +29,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		}
 	}
 	// A command's own usage, not the list.
-	if _, out, _ := run(t, "config", "push", "-h"); !strings.Contains(out, "config push [--force] FILE") {
+	if _, out, _ := run(t, "config", "push", "-h"); !strings.Contains(out, "config push [--force [--yes]] FILE") {
 		t.Errorf("config push -h:\n%s", out)
 	}
 }
