@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,11 +30,17 @@ func (h *Handler) voice(c echo.Context, verbs ...twiml.Verb) error {
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(twiml.Voice(verbs...)))
 }
 
+// greeting is the configured greeting as a whole sentence, so the prompt
+// that follows it is read as a sentence of its own.
 func greeting(cfg *team.Config) string {
-	if g := cfg.CurrentConfig.Greeting; g != "" {
-		return g
+	g := strings.TrimSpace(cfg.CurrentConfig.Greeting)
+	if g == "" {
+		return DefaultGreeting
 	}
-	return DefaultGreeting
+	if !strings.ContainsAny(g[len(g)-1:], ".!?") {
+		g += "."
+	}
+	return g
 }
 
 func (h *Handler) gather(attempt int, prompt string) twiml.Gather {

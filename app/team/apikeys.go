@@ -85,7 +85,7 @@ func (k APIKey) validate(c *Config, at path, r *report) {
 		return
 	}
 	if k.IsEnabled() && strings.EqualFold(k.SHA256, ExampleAPIKeySHA256) {
-		r.warnf(hp, "is the example key published in the README; anyone can use it: mint your own with `pager apikey new`")
+		r.warnf(hp, "is the example key published in the README; anyone can use it: mint your own with `oncall-pager apikey new`")
 	}
 	name := at[len(at)-1]
 	for other, o := range c.APIKeys {

@@ -60,6 +60,9 @@ type Manager struct {
 	// conditional GETs: a broken upload is reported once, not on every tick.
 	seen   string
 	status Status
+	// warned holds the warnings already logged, so one that stays (the
+	// example API key) is logged once per start, not after every TAKE.
+	warned map[string]bool
 }
 
 // NewManager returns a Manager for the config under key in st. Call Load
@@ -181,9 +184,18 @@ func (m *Manager) install(cfg *Config, etag string, now time.Time) {
 	m.status.Problems = nil
 	m.status.Warnings = Warnings(cfg)
 	if changed {
-		m.log.Info("team: config loaded", "key", m.key, "etag", etag, "config", cfg)
+		oc := cfg.CurrentConfig.OncallUser.ID
+		m.log.Info("team: config loaded", "key", m.key, "etag", etag, "users", len(cfg.AvailableUsers.Users),
+			"oncall", oc, "groups", len(cfg.Groups), "events", len(cfg.Events), "api_keys", len(cfg.APIKeys),
+			"channels", len(cfg.NotificationChannels), "warnings", len(m.status.Warnings))
+		if m.warned == nil || len(m.warned) > 1000 {
+			m.warned = map[string]bool{}
+		}
 		for _, w := range m.status.Warnings {
-			m.log.Warn("team: config warning", "key", m.key, "etag", etag, "path", w.Path, "warning", w.Message)
+			if k := w.Path + "\x00" + w.Message; !m.warned[k] {
+				m.warned[k] = true
+				m.log.Warn("team: config warning", "key", m.key, "etag", etag, "path", w.Path, "warning", w.Message)
+			}
 		}
 	}
 }

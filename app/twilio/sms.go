@@ -43,7 +43,7 @@ func (c *Client) SendMessage(ctx context.Context, m Message) (sid string, err er
 		sid = fakeSID("SM")
 		c.log.InfoContext(ctx, "twilio dry run: message not sent",
 			"sid", sid, "to", m.To, "from", m.From,
-			"body_len", len(m.Body), "media_count", len(m.MediaURL),
+			"body", m.Body, "media_count", len(m.MediaURL),
 			"status_callback", m.StatusCallback != "")
 		return sid, nil
 	}

@@ -72,7 +72,7 @@ func (c *Client) StartCall(ctx context.Context, cl Call) (sid string, err error)
 		sid = fakeSID("CA")
 		c.log.InfoContext(ctx, "twilio dry run: call not placed",
 			"sid", sid, "to", cl.To, "from", cl.From,
-			"twiml_len", len(cl.Twiml), "url", cl.URL != "",
+			"twiml", cl.Twiml, "url", cl.URL,
 			"machine_detection", cl.MachineDetection)
 		return sid, nil
 	}
