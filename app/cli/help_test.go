@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -105,5 +106,29 @@ func TestHealthcheck(t *testing.T) {
 	live.Close()
 	if code, _, _ := run(t, "healthcheck", "--url", live.URL+"/livez"); code != 1 {
 		t.Fatalf("stopped pager: exit %d", code)
+	}
+}
+
+// A misspelt section is kept (unknown fields survive) but config validate
+// says what was probably meant.
+func TestConfigValidateSuggestsKnownKey(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg := strings.Replace(string(team.DefaultConfig()), `"current_config": {`, `"escalaton": {"steps": []},
+  "current_config": {
+    "greting": "Hello",
+    "ops_note": "kept as is",`, 1)
+	os.WriteFile("typo.json", []byte(cfg), 0o600)
+	code, out, errs := run(t, "config", "validate", "typo.json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{`escalaton: is not a known key and is ignored; did you mean "escalation"?`,
+		`current_config.greting: is not a known key and is ignored; did you mean "greeting"?`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ops_note") {
+		t.Errorf("a genuinely unknown key was warned about:\n%s", out)
 	}
 }

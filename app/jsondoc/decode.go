@@ -193,15 +193,55 @@ func decodeStruct(o *Object, rv reflect.Value, at Path, r Reporter) {
 		if known[k] {
 			continue
 		}
-		// Unknown keys are fine (newer sections, ops' notes) but a known key
-		// in the wrong case is silently ignored, which is worth a word.
-		for name := range known {
-			if strings.EqualFold(k, name) {
-				r.Warnf(at.Key(k), "is not a known key and is ignored; did you mean %q?", name)
-				break
-			}
+		// Unknown keys are kept and fine (newer sections, ops' notes), but
+		// a typo such as "escalaton" silently turns a section off: say so.
+		if name := closest(k, known); name != "" {
+			r.Warnf(at.Key(k), "is not a known key and is ignored; did you mean %q?", name)
 		}
 	}
+}
+
+// closest is the known name k most likely misspells, or "": the same word in
+// another case, or one within a small edit distance.
+func closest(k string, known map[string]bool) string {
+	best, bestDist := "", 0
+	for name := range known {
+		d := editDistance(strings.ToLower(k), strings.ToLower(name))
+		if d > max(1, min(len(name), len(k))/4) {
+			continue
+		}
+		if best == "" || d < bestDist || (d == bestDist && name < best) {
+			best, bestDist = name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, counting a swap of
+// two neighbours as one edit.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	prev2 := make([]int, len(y)+1)
+	prev := make([]int, len(y)+1)
+	cur := make([]int, len(y)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		cur[0] = i
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(y)]
 }
 
 func decodeFields(o *Object, rv reflect.Value, at Path, r Reporter, known map[string]bool) {
