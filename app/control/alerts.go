@@ -111,6 +111,10 @@ func (h *Handler) optInOut(ctx context.Context, user team.User, kw alerts.OptKey
 		}
 		return doc.Set([]string{"available_users", "users", user.ID, "channels", string(team.MediumSMS), "enabled"}, on)
 	})
+	if errors.Is(err, team.ErrStoredConfigInvalid) {
+		h.log.Error("control: SMS setting refused: the stored config is invalid", "user", user.ID, "on", on, "err", err)
+		return "Sorry, the team config in storage is broken (a bad upload), so nothing can be changed until ops fix it. Nothing changed."
+	}
 	if err != nil {
 		h.log.Error("control: SMS setting not saved", "user", user.ID, "on", on, "err", err)
 		return "Sorry, the change could not be saved. Try again in a minute."

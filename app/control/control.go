@@ -288,6 +288,10 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 	case errors.As(err, &lost):
 		return fmt.Sprintf("Too late, %s: %s took the pager since you sent TAKE. Nothing changed; text TAKE again if you still want it.",
 			user.Name, lost.winner.Name)
+	case errors.Is(err, team.ErrStoredConfigInvalid):
+		h.log.Error("control: TAKE refused: the stored config is invalid", "user", user.ID, "err", err)
+		return "Sorry, the team config in storage is broken (a bad upload), so nothing can be changed until ops fix it. " +
+			"Nothing changed: you are not on call."
 	case err != nil:
 		h.log.Error("control: TAKE not saved", "user", user.ID, "err", err)
 		if rerr := h.sessions.Restore(ctx, sess); rerr != nil {

@@ -269,6 +269,11 @@ func (m *Manager) Update(ctx context.Context, actor string, mutate func(cfg *Con
 	return nil, fmt.Errorf("team: config %s kept changing, gave up after %d attempts: %w", m.key, updateAttempts, err)
 }
 
+// ErrStoredConfigInvalid: the stored config does not validate (a broken
+// upload), so Update refuses to change it until ops fix it. The pager keeps
+// running on the last good config meanwhile.
+var ErrStoredConfigInvalid = errors.New("the stored config is invalid")
+
 // tryUpdate is one read-change-write; conflict reports a lost conditional
 // write, worth retrying.
 func (m *Manager) tryUpdate(ctx context.Context, actor string, mutate func(cfg *Config, doc *jsondoc.Doc) error) (*Config, bool, error) {
@@ -278,11 +283,11 @@ func (m *Manager) tryUpdate(ctx context.Context, actor string, mutate func(cfg *
 	}
 	doc, err := jsondoc.Parse(obj.Data)
 	if err != nil {
-		return nil, false, fmt.Errorf("team: config %s in the store is invalid, fix it before changing it: %w", m.key, err)
+		return nil, false, fmt.Errorf("team: config %s: %w, fix it before changing it: %w", m.key, ErrStoredConfigInvalid, err)
 	}
 	cfg, err := parseDoc(doc)
 	if err != nil {
-		return nil, false, fmt.Errorf("team: config %s in the store is invalid, fix it before changing it: %w", m.key, err)
+		return nil, false, fmt.Errorf("team: config %s: %w, fix it before changing it: %w", m.key, ErrStoredConfigInvalid, err)
 	}
 	before, err := doc.Marshal()
 	if err != nil {

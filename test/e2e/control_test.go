@@ -289,3 +289,26 @@ func waitHealth(t *testing.T, h *harness.Harness, want int, substr string) {
 	}
 	t.Fatalf("healthz never answered %d with %q; last %s", want, substr, last)
 }
+
+// A TAKE refused because the stored config is broken says so, instead of
+// blaming storage and inviting another C.
+func TestTakeRefusedOnBrokenStoredConfig(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	ctx := context.Background()
+	bob := h.Phone(harness.Bob)
+	bob.Text("TAKE").Expect("reply C")
+	good, err := h.Store.Get(ctx, h.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Store.Put(ctx, h.Key, []byte(`{"available_users": {"users": {}}, "current_config": {"from_phone": "not a number"}}`), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	bob.Text("C").Expect("config in storage is broken").Expect("you are not on call")
+	if _, err := h.Store.Put(ctx, h.Key, good.Data, store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Config().CurrentConfig.OncallUser.ID; got != "alice" {
+		t.Fatalf("on call %q after a refused TAKE", got)
+	}
+}
