@@ -49,20 +49,26 @@ func (h *Handler) Reconcile(ctx context.Context, since time.Time) (int, error) {
 		return 0, fmt.Errorf("pagerline: reconcile: %w", err)
 	}
 	var errs []error
-	recovered := 0
+	recovered, checked, known := 0, 0, 0
+	defer func() {
+		h.log.Info("pagerline: reconciliation sweep", "since", since.UTC().Format(time.RFC3339), "recordings", len(recs),
+			"checked", checked, "known", known, "recovered", recovered, "errors", len(errs))
+	}()
 	for _, r := range recs {
 		if r.Status != "completed" || r.Source != "RecordVerb" || r.CallSID == "" {
 			continue
 		}
+		checked++
 		sid := safeID(r.SID)
 		// Known first: it is a store read, where FetchCall costs a Twilio
 		// request on every sweep.
-		known, err := h.known(ctx, sid)
+		isKnown, err := h.known(ctx, sid)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if known {
+		if isKnown {
+			known++
 			continue
 		}
 		ok, err := h.recover(ctx, r.SID, r.CallSID, r.URL, r.Duration, r.DateCreated)
