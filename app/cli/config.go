@@ -12,7 +12,7 @@ import (
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 )
@@ -178,13 +178,13 @@ func tellHandOver(ctx context.Context, st store.Store, before, after []byte, eta
 	if now.ID == was.ID || now.Phone == "" {
 		return nil
 	}
-	q := notify.TextQueue{Q: jobs.New(st, jobs.Options{})}
+	q := outbound.TextQueue{Q: jobs.New(st, jobs.Options{})}
 	from := newCfg.CurrentConfig.FromPhone
 	id := "text-push-" + strings.Trim(etag, `"`)
-	texts := []notify.Text{{From: from, To: now.Phone,
+	texts := []outbound.Text{{From: from, To: now.Phone,
 		Body: fmt.Sprintf("%s, you are now on call: the team config was changed by an operator.", now.Name)}}
 	if was.Phone != "" {
-		texts = append(texts, notify.Text{From: from, To: was.Phone,
+		texts = append(texts, outbound.Text{From: from, To: was.Phone,
 			Body: fmt.Sprintf("%s, %s is now on call: the team config was changed by an operator. You are no longer on call.", was.Name, now.Name)})
 	}
 	for i, t := range texts {
