@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testclock"
 )
 
 // An operator lists what is queued and cancels a job that would otherwise
 // be retried for ever: nothing more runs for it, and it leaves the queue.
 func TestQueuedAndCancel(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	st := newLocal(t, t.TempDir())
 	q := jobs.New(st, jobs.Options{Now: clk.Now, Logger: testLogger(t)})
 	runs := newCounter()
@@ -23,7 +24,7 @@ func TestQueuedAndCancel(t *testing.T) {
 	})
 	q.Handle("mail", "ok", func(ctx context.Context, j *jobs.Job, s *jobs.Step) (any, error) { return "sent", nil })
 	mustEnqueue(t, q, jobs.Job{ID: "stuck", Kind: "mail", Steps: []jobs.Step{{Name: "ok"}, {Name: "send"}}})
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	mustEnqueue(t, q, oneStep("later", "mail", "ok"))
 	runOnce(t, q)
 
@@ -49,7 +50,7 @@ func TestQueuedAndCancel(t *testing.T) {
 		t.Fatalf("a done step changed: %s", fmtSteps(j))
 	}
 	before := runs.get("stuck/send")
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	runOnce(t, q)
 	if runs.get("stuck/send") != before {
 		t.Fatal("a canceled step ran again")

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oncall/pager/internal/testskip"
 )
 
 // sharedSpec parses Twilio's OpenAPI description once per test process.
@@ -62,6 +64,7 @@ func (res specResult) noSpec(t testing.TB, skipped string) {
 		t.Fatalf("Twilio OpenAPI spec not found at %s; CI=true requires it (set %s to its path)", where, SpecEnv)
 	}
 	t.Logf("Twilio OpenAPI spec not found at %s; skipping %s (set %s to its path)", where, skipped, SpecEnv)
+	testskip.Record("Twilio spec validation", "twilio_api_v2010.json not found (set "+SpecEnv+")")
 }
 
 // Request is one request the mock received, whatever became of it.

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oncall/pager/app/outbound/channel"
+	"github.com/oncall/pager/internal/testskip"
 )
 
 // fakeSignalCLI writes a stand-in signal-cli that records its argv,
@@ -22,7 +23,7 @@ import (
 func fakeSignalCLI(t *testing.T, tail string) (path, argvFile string) {
 	t.Helper()
 	if runtime.GOOS == "windows" {
-		t.Skip("stand-in signal-cli is a POSIX shell script")
+		testskip.Layer(t, "signal-cli stand-in", "needs a POSIX shell")
 	}
 	dir := t.TempDir()
 	argvFile = filepath.Join(dir, "argv")
