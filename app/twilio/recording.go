@@ -52,7 +52,7 @@ func (c *Client) FetchRecording(ctx context.Context, recordingURL string) (data 
 		// never contacts Twilio's hosts. Only a local simulator's recording
 		// (`oncall-pager call --record`) is fetched, without credentials.
 		if !loopbackHost(u.Hostname()) {
-			return nil, "", invalidf("dry run: not fetching the recording at %s (without a Twilio account only a loopback URL, as "oncall-pager call --record" serves, is fetched)", u.Host)
+			return nil, "", invalidf("dry run: not fetching the recording at %s (without a Twilio account only a loopback URL, as 'oncall-pager call --record' serves, is fetched)", u.Host)
 		}
 	} else if !c.trustedHost(u) {
 		return nil, "", fmt.Errorf("%w: %s", ErrUntrustedHost, u.Host)
