@@ -19,7 +19,7 @@ set -e
 passed=$(grep -c '^ok ' "$log" || true)
 failed=$(grep -c '^FAIL' "$log" || true)
 if [ -s "$skips" ]; then
-  echo "skipped layers: $(sort -u "$skips" | awk -F'\t' '{printf "%s%s (%s)", NR>1?"; ":"", $1, $2}')"
+  echo "skipped layers: $(sort -u "$skips" | awk -F'\t' '{printf "%s%s (%s)", (NR>1 ? "; " : ""), $1, $2}')"
 else
   echo "skipped layers: none"
 fi
