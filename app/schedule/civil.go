@@ -1,0 +1,106 @@
+package schedule
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Civil is a wall-clock date and time with no zone ("Monday 09:00"), counted
+// in seconds since 1970-01-01 00:00 on that wall clock. Adding days to it is
+// plain arithmetic; only Resolve, with a zone, turns it into an instant.
+type Civil int64
+
+const (
+	secPerMin  = 60
+	secPerHour = 3600
+	secPerDay  = 86400
+)
+
+// CivilOf builds a wall-clock date-time.
+func CivilOf(year int, month time.Month, day, hour, minute int) Civil {
+	return Civil(time.Date(year, month, day, hour, minute, 0, 0, time.UTC).Unix())
+}
+
+// civilLayout is how config files write a local date-time.
+const civilLayout = "2006-01-02T15:04"
+
+// ParseCivil reads "2026-11-30T09:00" (a space instead of T is accepted).
+func ParseCivil(s string) (Civil, error) {
+	t, err := time.Parse(civilLayout, strings.Replace(strings.TrimSpace(s), " ", "T", 1))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a local date and time like 2026-11-30T09:00", s)
+	}
+	return Civil(t.Unix()), nil
+}
+
+// String writes the layout ParseCivil reads.
+func (c Civil) String() string { return time.Unix(int64(c), 0).UTC().Format(civilLayout) }
+
+// CivilAt is the wall-clock reading of t in loc.
+func CivilAt(t time.Time, loc *time.Location) Civil {
+	return Civil(civilSec(t.Unix(), loc))
+}
+
+// Resolve is the instant the wall clock in loc shows c. A reading that
+// happens twice (clocks going back) is its first occurrence; one that never
+// happens (clocks going forward) is moved forward by the gap, so 02:30 on a
+// night the clocks jump from 02:00 to 03:00 is 03:30.
+func (c Civil) Resolve(loc *time.Location) time.Time {
+	return time.Unix(resolve(int64(c), loc), 0).In(loc)
+}
+
+func offset(u int64, loc *time.Location) int64 {
+	_, off := time.Unix(u, 0).In(loc).Zone()
+	return int64(off)
+}
+
+func civilSec(u int64, loc *time.Location) int64 { return u + offset(u, loc) }
+
+// resolve is Civil.Resolve in Unix seconds. The offsets in force a day
+// either side of c cover every zone's transitions, which are never less
+// than days apart.
+func resolve(c int64, loc *time.Location) int64 {
+	o1 := offset(c-secPerDay, loc)
+	o2 := offset(c+secPerDay, loc)
+	t1, t2 := c-o1, c-o2
+	v1 := offset(t1, loc) == o1
+	v2 := o1 != o2 && offset(t2, loc) == o2
+	switch {
+	case v1 && v2:
+		return min(t1, t2)
+	case v2:
+		return t2
+	default:
+		// Valid, or in a gap: the offset from before the jump lands after it.
+		return t1
+	}
+}
+
+// Clock is a time of day in minutes after midnight, 0 to 1440 (24:00).
+type Clock int
+
+// ParseClock reads "09:00"; "24:00" is the end of the day.
+func ParseClock(s string) (Clock, error) {
+	var h, m int
+	if n, err := fmt.Sscanf(strings.TrimSpace(s), "%d:%d", &h, &m); err != nil || n != 2 || len(strings.TrimSpace(s)) != 5 ||
+		h < 0 || h > 24 || m < 0 || m > 59 || h == 24 && m != 0 {
+		return 0, fmt.Errorf("%q is not a time of day like 09:00 (00:00 to 24:00)", s)
+	}
+	return Clock(h*60 + m), nil
+}
+
+func (c Clock) String() string { return fmt.Sprintf("%02d:%02d", int(c)/60, int(c)%60) }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// weekday of the civil day number d (day 0 was a Thursday).
+func weekday(d int64) time.Weekday {
+	return time.Weekday((d%7 + 7 + 4) % 7)
+}
