@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/jobs"
@@ -76,7 +77,9 @@ func validate(data []byte, name string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range team.Warnings(cfg) {
+	// The only clock read in validation: gaps in the schedule are about
+	// the coming 30 days.
+	for _, p := range append(team.Warnings(cfg), team.ScheduleWarnings(cfg, time.Now())...) {
 		fmt.Fprintf(stdout, "%s: warning: %s: %s\n", name, p.Path, p.Message)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d users)\n", name, len(cfg.AvailableUsers.Users))

@@ -104,3 +104,17 @@ func floorDiv(a, b int64) int64 {
 func weekday(d int64) time.Weekday {
 	return time.Weekday((d%7 + 7 + 4) % 7)
 }
+
+// ParseInstant reads a moment written either with its offset
+// ("2026-12-02T09:00:00-05:00", RFC 3339) or as a local date-time in loc
+// ("2026-12-02T09:00", see Civil.Resolve).
+func ParseInstant(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, strings.TrimSpace(s)); err == nil {
+		return t.In(loc), nil
+	}
+	c, err := ParseCivil(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date and time like 2026-12-02T09:00 (local) or 2026-12-02T09:00:00-05:00", s)
+	}
+	return c.Resolve(loc), nil
+}

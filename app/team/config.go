@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oncall/pager/app/schedule"
+
 	// Time zones are validated and used from config; embedding the database
 	// keeps that independent of what the host or container image ships.
 	_ "time/tzdata"
@@ -59,6 +61,12 @@ type Config struct {
 	// DailySummary, when set, texts the on-call a summary once a day
 	// (summary.go, app/summary).
 	DailySummary *DailySummary `json:"daily_summary,omitempty"`
+	// Schedule is the optional on-call schedule (schedule.go): rotations
+	// and overrides that hand the pager over by themselves.
+	Schedule *Schedule `json:"schedule,omitempty"`
+
+	// sched is Schedule compiled by Parse, for WHO's hot path.
+	sched *schedule.Schedule
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.

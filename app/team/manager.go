@@ -182,7 +182,7 @@ func (m *Manager) install(cfg *Config, etag string, now time.Time) {
 	m.status.LastCheck = now
 	m.status.LastError = ""
 	m.status.Problems = nil
-	m.status.Warnings = Warnings(cfg)
+	m.status.Warnings = append(Warnings(cfg), ScheduleWarnings(cfg, now)...)
 	if changed {
 		oc := cfg.CurrentConfig.OncallUser.ID
 		m.log.Info("team: config loaded", "key", m.key, "etag", etag, "users", len(cfg.AvailableUsers.Users),

@@ -85,6 +85,7 @@ func parseDoc(doc *jsondoc.Doc) (*Config, error) {
 	c.parseWarnings = parseWarnings
 	c.CurrentConfig.applyDefaults()
 	c.applyAlertingDefaults()
+	c.compileSchedule()
 	return c, nil
 }
 
