@@ -25,6 +25,8 @@ const (
 	ActionRejected       Action = "request_rejected"
 	ActionVoicemail      Action = "voicemail"
 	ActionPage           Action = "page"
+	// ActionHandOver is the schedule changing who is on call by itself.
+	ActionHandOver Action = "handover"
 )
 
 // Entry is one audit record.
