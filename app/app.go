@@ -29,6 +29,7 @@ import (
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/page"
 	"github.com/oncall/pager/app/pagerline"
+	"github.com/oncall/pager/app/schedule/handover"
 	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/sessions"
 	"github.com/oncall/pager/app/summary"
@@ -67,6 +68,8 @@ type App struct {
 	// Summary sends the daily summary when the config asks for one.
 	Summary *summary.Service
 	once    *server.Once
+	// HandOver applies the on-call schedule by itself.
+	HandOver *handover.Service
 	// pagerline sweeps Twilio for voicemails whose job was lost.
 	pagerline *pagerline.Handler
 
@@ -217,6 +220,14 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Now:        now,
 		Logger:     log,
 	})
+	a.HandOver = handover.New(handover.Options{
+		Config: a.Team,
+		Jobs:   a.Jobs,
+		Texter: texter{q: outbound.TextQueue{Q: a.Jobs}, now: now},
+		Audit:  a.Audit,
+		Now:    now,
+		Logger: log,
+	})
 
 	ctl := control.New(control.Options{
 		Alerts:   a.Alerts,
@@ -361,6 +372,7 @@ func (a *App) RunWith(ctx context.Context, srv *http.Server, errc <-chan error) 
 	background.Go(func() { a.Team.Run(ctx, a.Settings.ConfigRefresh) })
 	background.Go(func() { a.sweepAlerts(ctx) })
 	background.Go(func() { a.Summary.Run(ctx, summaryCheck) })
+	background.Go(func() { a.HandOver.Run(ctx, a.Settings.ConfigRefresh) })
 	// After the job queue exists (New), so a recovered voicemail is
 	// durable at once; the sweep goes back a day at start-up.
 	background.Go(func() { a.pagerline.Run(ctx, a.Settings.ReconcileInterval) })
@@ -419,6 +431,11 @@ func (a *App) ReconcileVoicemails(ctx context.Context, since time.Time) (int, er
 type texter struct {
 	q   outbound.TextQueue
 	now func() time.Time
+}
+
+// TextOnce queues a text under id: the same id twice sends once.
+func (t texter) TextOnce(ctx context.Context, id, from, to, body string) error {
+	return t.q.Enqueue(ctx, id, outbound.Text{From: from, To: to, Body: body})
 }
 
 func (t texter) Text(ctx context.Context, from, to, body string) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/schedule"
 	"github.com/oncall/pager/app/team"
 )
@@ -33,7 +34,7 @@ const (
 // Config is the part of the team manager hand-overs need.
 type Config interface {
 	Current() *team.Config
-	Update(ctx context.Context, actor string, mutate func(cfg *team.Config, doc *team.Doc) error) (*team.Config, error)
+	Update(ctx context.Context, actor string, mutate func(cfg *team.Config, doc *jsondoc.Doc) error) (*team.Config, error)
 	Status() team.Status
 }
 
@@ -253,7 +254,7 @@ func (s *Service) apply(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, 
 	var res applied
 	var wrote, already bool
 	var in, out team.User
-	cfg, err := s.cfg.Update(ctx, team.ScheduleActor, func(cfg *team.Config, doc *team.Doc) error {
+	cfg, err := s.cfg.Update(ctx, team.ScheduleActor, func(cfg *team.Config, doc *jsondoc.Doc) error {
 		wrote, already = false, false
 		sched, ok := cfg.OnCallSchedule()
 		if !ok {
