@@ -15,6 +15,9 @@ const (
 	CmdConfirm Command = "confirm"
 	CmdCancel  Command = "cancel"
 	CmdHelp    Command = "help"
+	// CmdNext lists the next shifts (NEXT, WHO NEXT); CmdMine the sender's.
+	CmdNext Command = "next"
+	CmdMine Command = "mine"
 	// CmdQuiet starts or ends a maintenance window: "QUIET 2h [scope]",
 	// "QUIET OFF". Only as the first word: it takes arguments.
 	CmdQuiet Command = "quiet"
@@ -47,10 +50,11 @@ func Parse(body string) Command {
 		return CmdQuiet
 	}
 	isWord := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+	var who, next, mine bool
 	for rest := b; ; {
 		i := strings.IndexFunc(rest, isWord)
 		if i < 0 {
-			return CmdHelp
+			break
 		}
 		rest = rest[i:]
 		j := strings.IndexFunc(rest, func(r rune) bool { return !isWord(r) })
@@ -59,10 +63,24 @@ func Parse(body string) Command {
 		}
 		switch w := rest[:j]; {
 		case strings.EqualFold(w, "take"):
-			return CmdTake
+			return CmdTake // it changes something, so it wins
 		case strings.EqualFold(w, "who"):
-			return CmdWho
+			who = true
+		case strings.EqualFold(w, "next"):
+			next = true
+		case strings.EqualFold(w, "mine"):
+			mine = true
 		}
 		rest = rest[j:]
 	}
+	// "who next" asks for the list.
+	switch {
+	case next:
+		return CmdNext
+	case mine:
+		return CmdMine
+	case who:
+		return CmdWho
+	}
+	return CmdHelp
 }

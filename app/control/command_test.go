@@ -6,6 +6,8 @@ func TestParse(t *testing.T) {
 	for body, want := range map[string]Command{
 		"WHO": CmdWho, " who? ": CmdWho, "who is on call": CmdWho,
 		"TAKE": CmdTake, "take please": CmdTake, "Take.": CmdTake,
+		"NEXT": CmdNext, "who next?": CmdNext, "mine": CmdMine, "MINE please": CmdMine,
+		"TAKE 4h": CmdTake, "take until fri 18:00": CmdTake,
 		"c": CmdConfirm, " C ": CmdConfirm, "confirm": CmdConfirm,
 		"x": CmdCancel, "X": CmdCancel,
 		"HALP": CmdHelp, "help": CmdHelp, "?": CmdHelp, "": CmdHelp,

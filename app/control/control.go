@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -48,8 +49,12 @@ type Handler struct {
 }
 
 type whoReply struct {
-	cfg   *team.Config
-	reply string
+	cfg *team.Config
+	// head is "On call: <name> (<phone>)" (or the whole answer when
+	// nobody is), tail " Changed <when> by <who>."; under a schedule the
+	// part between them (until when, who next) depends on the time.
+	head, tail string
+	onCall     string
 }
 
 // Options wires a Handler.
@@ -157,45 +162,59 @@ func (h *Handler) handle(ctx context.Context, from, body, sid, token string) ([]
 	switch cmd {
 	case CmdWho:
 		return []string{h.who(cfg) + quietNote(cfg, h.now())}, o
+	case CmdNext:
+		return []string{h.next(cfg)}, o
+	case CmdMine:
+		return []string{h.mine(cfg, user)}, o
 	case CmdQuiet:
 		return []string{h.quiet(ctx, cfg, user, body)}, o
 	case CmdTake:
-		return []string{h.take(ctx, cfg, user)}, o
+		return []string{h.take(ctx, cfg, user, body)}, o
 	case CmdConfirm:
 		return []string{h.confirm(ctx, user)}, o
 	case CmdCancel:
 		return []string{h.cancel(ctx, cfg, user)}, o
 	default:
 		return []string{"Hi " + user.Name + ". Text WHO to see who is on call, TAKE to take the pager, " +
+			"NEXT for the next shifts, MINE for yours, " +
 			"ACK or CLOSE (with a code, e.g. 1a or 1c, or alone for your latest page) to take an alert, " +
 			"STOP / START to switch SMS pages off / on, QUIET 2h / QUIET OFF (admins) to hold pages, HALP for this help."}, o
 	}
 }
 
 func (h *Handler) who(cfg *team.Config) string {
-	if w := h.whoReply.Load(); w != nil && w.cfg == cfg {
-		return w.reply
+	w := h.whoReply.Load()
+	if w == nil || w.cfg != cfg {
+		w = composeWho(cfg)
+		h.whoReply.Store(w)
 	}
-	reply := composeWho(cfg)
-	h.whoReply.Store(&whoReply{cfg: cfg, reply: reply})
-	return reply
+	if w.onCall == "" {
+		return w.head
+	}
+	// Under a schedule: "until Mon 09:00, then Carol." (no store call).
+	switch next := whoNext(cfg, w.onCall, h.now()); {
+	case strings.HasPrefix(next, " until"):
+		return w.head + next + w.tail
+	default:
+		return w.head + "." + next + w.tail
+	}
 }
 
-func composeWho(cfg *team.Config) string {
+func composeWho(cfg *team.Config) *whoReply {
 	oc, ok := cfg.OnCall()
 	if !ok {
-		return "Nobody is on call right now. Text TAKE to take the pager."
+		return &whoReply{cfg: cfg, head: "Nobody is on call right now. Text TAKE to take the pager."}
 	}
 	cc := cfg.CurrentConfig
-	s := fmt.Sprintf("On call: %s (%s).", oc.Name, oc.Phone)
+	w := &whoReply{cfg: cfg, onCall: oc.ID, head: fmt.Sprintf("On call: %s (%s)", oc.Name, oc.Phone)}
 	if cc.LastModifiedTime > 0 {
-		s += fmt.Sprintf(" Changed %s", formatTime(time.Unix(cc.LastModifiedTime, 0), cc.Timezone))
+		w.tail = fmt.Sprintf(" Changed %s", formatTime(time.Unix(cc.LastModifiedTime, 0), cc.Timezone))
 		if cc.LastModifiedUserID != "" {
-			s += " by " + cc.LastModifiedUserID
+			w.tail += " by " + cc.LastModifiedUserID
 		}
-		s += "."
+		w.tail += "."
 	}
-	return s
+	return w
 }
 
 func formatTime(t time.Time, tz string) string {
@@ -216,7 +235,7 @@ func lifetime(cfg *team.Config) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User) string {
+func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User, body string) string {
 	oc, hasOC := cfg.OnCall()
 	if hasOC && oc.ID == user.ID {
 		return fmt.Sprintf("You are already on call, %s. Nothing changes.", user.Name)
@@ -225,6 +244,23 @@ func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User) st
 	ttl := lifetime(cfg)
 	sess := sessions.Session{Kind: sessions.KindTake, Phone: user.Phone, UserID: user.ID,
 		PrevOnCallID: oc.ID, Created: now, Expires: now.Add(ttl)}
+	sched, scheduled := cfg.OnCallSchedule()
+	if scheduled {
+		// Under a schedule TAKE is an override: until the end of the
+		// current shift unless the text says otherwise.
+		until, err := takeEnd(body, now, sched.Location())
+		if err != nil {
+			return "Sorry, " + err.Error() + ". Nothing changed."
+		}
+		if until.IsZero() {
+			cur, _ := sched.Current(now, scheduleHorizon)
+			if cur.End.IsZero() {
+				return "The schedule has no hand-over ahead, so say until when: TAKE 4h or TAKE UNTIL FRI 18:00. Nothing changed."
+			}
+			until = cur.End
+		}
+		sess.Until = until
+	}
 	if err := h.sessions.Open(ctx, sess); err != nil {
 		h.log.Error("control: TAKE window not opened: store unavailable", "user", user.ID, "err", err)
 		return "Sorry, the pager cannot save anything right now (storage unavailable). Nothing changed; try TAKE again in a minute."
@@ -233,6 +269,10 @@ func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User) st
 	current := "nobody"
 	if hasOC {
 		current = oc.Name
+	}
+	if scheduled {
+		return fmt.Sprintf("%s, reply C within %s to be on call until %s (now: %s), or X to cancel.",
+			user.Name, humanDuration(ttl), when(sess.Until, now, sched.Location()), current)
 	}
 	return fmt.Sprintf("%s, reply C within %s to become the on-call engineer (now: %s), or X to cancel.",
 		user.Name, humanDuration(ttl), current)
@@ -253,6 +293,9 @@ func humanDuration(d time.Duration) string {
 // errLostRace aborts a confirmation whose TAKE was overtaken by someone else.
 type errLostRace struct{ winner team.User }
 
+// errTakeExpired aborts a confirmation whose override would already be over.
+var errTakeExpired = errors.New("the TAKE's end has passed")
+
 func (e errLostRace) Error() string { return "on-call changed since TAKE to " + e.winner.ID }
 
 func (h *Handler) confirm(ctx context.Context, user team.User) string {
@@ -266,7 +309,9 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 		return "Sorry, the pager cannot reach its storage right now. Nothing changed; reply C again in a minute."
 	}
 	var before team.User
+	until := sess.Until
 	newCfg, err := h.cfg.Update(ctx, user.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
+		until = sess.Until
 		cur, _ := cfg.OnCall()
 		if cur.ID == user.ID {
 			before = cur
@@ -281,10 +326,22 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 			return fmt.Errorf("user %s no longer in available_users", user.ID)
 		}
 		before = cur
+		if _, scheduled := cfg.OnCallSchedule(); scheduled && !sess.Until.IsZero() {
+			if !sess.Until.After(h.now()) {
+				return errTakeExpired
+			}
+			var err error
+			if until, err = takeOverride(cfg, doc, u, h.now(), sess.Until); err != nil {
+				return err
+			}
+		}
 		return team.SetOnCall(doc, u, user.ID, h.now())
 	})
 	var lost errLostRace
 	switch {
+	case errors.Is(err, errTakeExpired):
+		_ = h.sessions.Close(ctx, user.Phone)
+		return "The time you asked to take the pager until has passed. Nothing changed."
 	case errors.As(err, &lost):
 		return fmt.Sprintf("Too late, %s: %s took the pager since you sent TAKE. Nothing changed; text TAKE again if you still want it.",
 			user.Name, lost.winner.Name)
@@ -309,6 +366,10 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 		if err := h.texter.Text(ctx, newCfg.CurrentConfig.FromPhone, before.Phone, msg); err != nil {
 			h.log.Error("control: relieved engineer not told", "user", before.ID, "err", err)
 		}
+	}
+	if sched, ok := newCfg.OnCallSchedule(); ok && !sess.Until.IsZero() {
+		return fmt.Sprintf("Done, %s: you are on call until %s. Call %s and leave a test message to check that pages reach you.",
+			user.Name, when(until, h.now(), sched.Location()), pager)
 	}
 	return fmt.Sprintf("Done, %s: you are on call now. Call %s and leave a test message to check that pages reach you.",
 		user.Name, pager)

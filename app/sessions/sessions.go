@@ -25,9 +25,12 @@ type Session struct {
 	// PrevOnCallID is who was on call when the question was asked; a
 	// confirmation only wins if that is still true, so two members racing
 	// to confirm cannot both believe they hold the pager.
-	PrevOnCallID string    `json:"prev_oncall_id"`
-	Created      time.Time `json:"created"`
-	Expires      time.Time `json:"expires"`
+	PrevOnCallID string `json:"prev_oncall_id"`
+	// Until, for a TAKE under a schedule, is when the override it creates
+	// ends.
+	Until   time.Time `json:"until,omitzero"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
 }
 
 // ErrNone means there is no open (unexpired) window for that number.

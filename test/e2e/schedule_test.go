@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/internal/harness"
+)
+
+// waitOnCall waits until the stored config names id as on call.
+func waitOnCall(t *testing.T, h *harness.Harness, id string) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		cfg := h.Config()
+		if got = cfg.CurrentConfig.OncallUser.ID; got == id {
+			if cfg.CurrentConfig.LastModifiedUserID != "schedule" && cfg.CurrentConfig.LastModifiedUserID != id {
+				t.Fatalf("on-call %s changed by %q", id, cfg.CurrentConfig.LastModifiedUserID)
+			}
+			return
+		}
+	}
+	t.Fatalf("stored on-call is %s, want %s", got, id)
+}
+
+// TestScheduleHandsOverByItself: a three-person weekly rotation with an
+// ops override and a TAKE, on two replicas with a restart, driven by a fake
+// clock through the whole pager (S3, the fake Twilio).
+func TestScheduleHandsOverByItself(t *testing.T) {
+	clock := &harness.FakeClock{}
+	ny, _ := time.LoadLocation("America/New_York")
+	now := clock.Now().In(ny)
+	// B, the next hand-over (alice to bob), is the next full hour.
+	b := time.Date(now.Year(), now.Month(), now.Day(), now.Hour()+1, 0, 0, 0, ny)
+	local := func(t time.Time) string { return t.In(ny).Format("2006-01-02T15:04") }
+	cfg := strings.Replace(harness.DefaultConfig, `"x_extension"`, `"schedule": {
+    "rotations": [{"name": "weekly", "members": ["alice", "bob", "carol"], "start": "`+local(b.AddDate(0, 0, -7))+`", "shift": "1w"}],
+    "overrides": [{"member": "alice", "from": "`+local(b.Add(time.Hour))+`", "to": "`+local(b.Add(2*time.Hour))+`"}],
+    "reminder": "off"
+  },
+  "x_extension"`, 1)
+	cfg = strings.Replace(cfg, `"session_lifetime": 300,`, `"session_lifetime": 300, "timezone": "America/New_York",`, 1)
+	h := harness.New(t, harness.Options{Config: cfg, Now: clock.Now})
+	alice, bob, carol := h.Phone(harness.Alice), h.Phone(harness.Bob), h.Phone(harness.Carol)
+
+	bob.Text("WHO").Expect("On call: Alice McAlister (+15555550101) until " + b.Format("Mon 15:04") + ", then Bob Roberts.")
+	alice.Text("next").Expect("Next shifts:\nnow - " + b.Format("Mon 15:04") + " Alice McAlister\n" +
+		b.Format("Mon 15:04") + " - " + b.Add(time.Hour).Format("Mon 15:04") + " Bob Roberts\n")
+	carol.Text("MINE").Expect("Your shifts:\n" + b.AddDate(0, 0, 7).Format("Mon 2 Jan 15:04") + " - ")
+	h.Replica()
+
+	advanceTo := func(at time.Time) { clock.Advance(at.Sub(clock.Now())) }
+
+	advanceTo(b.Add(30 * time.Second))
+	waitOnCall(t, h, "bob")
+	bob.ExpectSMS("Bob Roberts, you are on call until " + b.Add(time.Hour).Format("Mon 2 Jan 15:04") + ", then Alice McAlister.")
+	alice.ExpectSMS("Alice McAlister, your on-call shift has ended: Bob Roberts is on call until")
+
+	advanceTo(b.Add(time.Hour + 30*time.Second))
+	waitOnCall(t, h, "alice")
+	alice.ExpectSMS("you are on call until " + b.Add(2*time.Hour).Format("Mon 2 Jan 15:04"))
+	bob.ExpectSMS("your on-call shift has ended")
+
+	// The first process stops; the replica hands over alone, and a new
+	// process starts after.
+	h.Stop()
+	advanceTo(b.Add(2*time.Hour + 30*time.Second))
+	waitOnCall(t, h, "bob")
+	h.Restart()
+	bob.ExpectSMS("you are on call until " + b.AddDate(0, 0, 7).Format("Mon 2 Jan 15:04") + ", then Carol Jones.")
+	alice.ExpectSMS("your on-call shift has ended")
+
+	// TAKE under a schedule: an override for four hours.
+	takeAt := clock.Now()
+	carol.Text("TAKE 4h").Expect("reply C within 5 minutes to be on call until").
+		ThenReply("C").Expect("you are on call until")
+	waitOnCall(t, h, "carol")
+	bob.ExpectSMS("Carol Jones has taken the pager")
+	raw := h.RawConfig()
+	ovs := raw["schedule"].(map[string]any)["overrides"].([]any)
+	if len(ovs) != 2 || ovs[1].(map[string]any)["member"] != "carol" || !strings.HasPrefix(ovs[1].(map[string]any)["by"].(string), "TAKE") {
+		t.Fatalf("overrides after TAKE: %v", ovs)
+	}
+	bob.Text("who").Expect("On call: Carol Jones (+447700900123) until").Expect("then Bob Roberts.")
+
+	advanceTo(takeAt.Add(4*time.Hour + 30*time.Second))
+	waitOnCall(t, h, "bob")
+	bob.ExpectSMS("Bob Roberts, you are on call until")
+	carol.ExpectSMS("Carol Jones, your on-call shift has ended")
+
+	// Each text once, whatever the replicas and the restart did: four
+	// hand-overs by the schedule, each told to both people (bob's two
+	// texts after the restart and after the TAKE read the same).
+	time.Sleep(300 * time.Millisecond)
+	var incoming, outgoing int
+	for _, m := range h.Twilio.Messages() {
+		if strings.Contains(m.Body, "you are on call until") {
+			incoming++
+		}
+		if strings.Contains(m.Body, "your on-call shift has ended") {
+			outgoing++
+		}
+		for _, r := range m.Body {
+			if r > 127 {
+				t.Errorf("not plain GSM-7: %q", m.Body)
+				break
+			}
+		}
+	}
+	if incoming != 4 || outgoing != 4 {
+		t.Errorf("hand-over texts: %d to the incoming, %d to the outgoing person, want 4 and 4", incoming, outgoing)
+	}
+}
