@@ -29,6 +29,7 @@ import (
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/page"
 	"github.com/oncall/pager/app/pagerline"
+	"github.com/oncall/pager/app/schedule/calendar"
 	"github.com/oncall/pager/app/schedule/handover"
 	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/sessions"
@@ -279,6 +280,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Pages:     pageCallbacks,
 		Heartbeat: a.Heartbeats,
 		Once:      a.once,
+		Calendar:  calendar.New(a.Team, now),
 	})
 	return a, nil
 }

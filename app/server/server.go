@@ -65,6 +65,11 @@ type Heartbeat interface {
 	ServeBeat(c echo.Context) error
 }
 
+// Calendar serves GET /calendar/<token>.ics.
+type Calendar interface {
+	Serve(c echo.Context) error
+}
+
 // Health reports whether the pager can do its job.
 type Health interface {
 	Health(ctx context.Context) (ok bool, detail any)
@@ -86,6 +91,8 @@ type Options struct {
 	Pages AlertPages
 	// Heartbeat, optional, serves /heartbeat/<name>.
 	Heartbeat Heartbeat
+	// Calendar, optional, serves the schedule's public iCalendar feed.
+	Calendar Calendar
 	// Once, optional, makes Twilio's retries of a webhook whose effect must
 	// not repeat act once (see WrapTwilioIdempotency). The control number
 	// does this itself, for the commands that change something only, so
@@ -180,11 +187,18 @@ func New(o Options) *echo.Echo {
 		}
 	}
 
+	// The schedule's calendar feed: public, the token in the path is the
+	// only credential (calendar apps send no headers).
+	if o.Calendar != nil {
+		e.GET("/calendar/:file", o.Calendar.Serve)
+	}
+
 	// Liveness: the process answers. Container and orchestrator probes use
 	// it; it touches nothing, so a store outage never restarts the pager.
 	e.GET("/livez", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
+
 	e.GET("/healthz", func(c echo.Context) error {
 		ok, detail := o.Health.Health(c.Request().Context())
 		if !ok {

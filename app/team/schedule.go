@@ -1,6 +1,9 @@
 package team
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -335,4 +338,37 @@ func fallbackName(c *Config) string {
 		return u.ID
 	}
 	return "nobody"
+}
+
+// CalendarTokenPrefix starts every calendar token, so a leaked one is easy
+// to recognise.
+const CalendarTokenPrefix = "cal_"
+
+// NewCalendarToken mints a calendar feed token: the prefix and 32 random
+// bytes, base64url (URL-safe, as it goes in the feed's path).
+func NewCalendarToken() (string, error) {
+	k, err := NewAPIKey()
+	if err != nil {
+		return "", err
+	}
+	return CalendarTokenPrefix + strings.TrimPrefix(k, APIKeyPrefix), nil
+}
+
+// CheckCalendarToken finds the calendar_tokens entry for token. Every entry
+// is compared, in constant time, whatever matches.
+func (c *Config) CheckCalendarToken(token string) (name string, t CalendarToken, ok bool) {
+	if c == nil || c.Schedule == nil || token == "" {
+		return "", CalendarToken{}, false
+	}
+	sum := sha256.Sum256([]byte(token))
+	for n, entry := range c.Schedule.CalendarTokens {
+		want, err := hex.DecodeString(entry.SHA256)
+		if err != nil || len(want) != sha256.Size {
+			continue
+		}
+		if subtle.ConstantTimeCompare(sum[:], want) == 1 && (!ok || n < name) {
+			name, t, ok = n, entry, true
+		}
+	}
+	return name, t, ok
 }
