@@ -37,6 +37,12 @@ commands:
   apikey new NAME            mint an alert API key, shown once, and its api_keys entry
   notify test USER|GROUP|CHANNEL
                              send a test message through the outbound path and print each route's result
+  schedule show [--days N] [--user ID]
+                             the coming shifts with local times
+  schedule override USER FROM TO
+                             add an override to the stored config (validated, If-Match)
+  schedule token new [--user ID]
+                             mint a calendar feed token (team, or one member's shifts)
   heartbeat list             each configured heartbeat: its state, last beat, where from, when it is due
   jobs list                  the queued jobs: steps, tries, last errors, when each is due
   jobs cancel ID             fail a queued job's unfinished steps, so nothing more is sent for it
@@ -107,6 +113,20 @@ config keeps only its SHA-256. --write adds the entry to a config FILE
 
 Sends a test message through the same durable outbound path alerts take and
 prints the result of every route, to check a channel before relying on it.
+`
+	case "schedule":
+		return `usage: oncall-pager schedule show [--days N] [--user ID]
+       oncall-pager schedule override USER FROM TO
+       oncall-pager schedule token new [--user ID] [--name NAME]
+
+show      prints the coming shifts (14 days unless --days) with local times
+          in current_config.timezone, one member's with --user.
+override  adds an override to the stored config: USER is on call from FROM
+          to TO (2026-12-24T18:00 local, or with an offset). Validated and
+          written with If-Match; a refused change writes nothing.
+token new mints a calendar feed token (the team's, or --user's shifts),
+          stores its SHA-256 under schedule.calendar_tokens and prints the
+          feed's URL once.
 `
 	case "heartbeat":
 		return `usage: oncall-pager heartbeat list
@@ -199,6 +219,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = jobsCmd(ctx, args, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, args, stderr)
+	case "schedule":
+		err = scheduleCmd(ctx, args, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", Name, cmd, usage)
 		return 2
