@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/schedule"
 	"github.com/oncall/pager/app/team"
 )
@@ -149,7 +150,7 @@ func addOverride(ctx context.Context, user, from, to string, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	cfg, err := m.Update(ctx, "cli", func(cfg *team.Config, doc *team.Doc) error {
+	cfg, err := m.Update(ctx, "cli", func(cfg *team.Config, doc *jsondoc.Doc) error {
 		if _, ok := cfg.UserByID(user); !ok {
 			return fmt.Errorf("%q is not in available_users", user)
 		}
@@ -164,7 +165,7 @@ func addOverride(ctx context.Context, user, from, to string, stdout io.Writer) e
 		}
 		raw, _ := doc.Get([]string{"schedule", "overrides"})
 		items, _ := raw.([]any)
-		o := team.NewObject()
+		o := jsondoc.NewObject()
 		for _, kv := range [][2]string{{"member", user}, {"from", f.Format(time.RFC3339)}, {"to", t.Format(time.RFC3339)}, {"by", "CLI"}} {
 			if err := o.Set(kv[0], kv[1]); err != nil {
 				return err
@@ -208,7 +209,7 @@ func newCalendarToken(ctx context.Context, user, name string, stdout io.Writer) 
 		return err
 	}
 	// Stored before the token is shown: a token without its entry is useless.
-	_, err = m.Update(ctx, "cli", func(cfg *team.Config, doc *team.Doc) error {
+	_, err = m.Update(ctx, "cli", func(cfg *team.Config, doc *jsondoc.Doc) error {
 		if cfg.Schedule == nil {
 			return errors.New("the config has no schedule section; add one first")
 		}

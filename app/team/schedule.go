@@ -162,8 +162,8 @@ func (s *Schedule) rotations(at path, r *report) ([]schedule.Rotation, bool) {
 			if win.To, err = schedule.ParseClock(w.To); err != nil {
 				bad(wp.Key("to"), "%v", err)
 			}
-			if win.From%(24*60) == win.To%(24*60) && w.From != "" && w.To != "" {
-				bad(wp.Key("to"), "equals from: a window must not be empty or a whole day (leave the window out for all day)")
+			if win.From == win.To && w.From != "" && w.To != "" {
+				bad(wp.Key("to"), "equals from: the window would be empty (00:00 to 24:00 is a whole day)")
 			}
 			rot.Window = win
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/internal/harness"
 )
 
@@ -41,7 +42,10 @@ func TestScheduleHandsOverByItself(t *testing.T) {
   },
   "x_extension"`, 1)
 	cfg = strings.Replace(cfg, `"session_lifetime": 300,`, `"session_lifetime": 300, "timezone": "America/New_York",`, 1)
-	h := harness.New(t, harness.Options{Config: cfg, Now: clock.Now})
+	// Texts are sent at least once: a lease that runs out under a loaded
+	// -race run would send one twice, which this test counts; a longer
+	// lease keeps that out of the picture (the restart waits for it).
+	h := harness.New(t, harness.Options{Config: cfg, Now: clock.Now, Lease: 3 * time.Second})
 	alice, bob, carol := h.Phone(harness.Alice), h.Phone(harness.Bob), h.Phone(harness.Carol)
 
 	bob.Text("WHO").Expect("On call: Alice McAlister (+15555550101) until " + b.Format("Mon 15:04") + ", then Bob Roberts.")
@@ -109,6 +113,42 @@ func TestScheduleHandsOverByItself(t *testing.T) {
 		}
 	}
 	if incoming != 4 || outgoing != 4 {
-		t.Errorf("hand-over texts: %d to the incoming, %d to the outgoing person, want 4 and 4", incoming, outgoing)
+		var all []string
+		for _, m := range h.Twilio.Messages() {
+			all = append(all, m.To+": "+m.Body)
+		}
+		t.Errorf("hand-over texts: %d to the incoming, %d to the outgoing person, want 4 and 4:\n%s", incoming, outgoing, strings.Join(all, "\n"))
+	}
+}
+
+// TestScheduleTextsMakeNoStoreCall: WHO, NEXT and MINE under a schedule
+// are computed from the config in memory.
+func TestScheduleTextsMakeNoStoreCall(t *testing.T) {
+	cfg := strings.Replace(harness.DefaultConfig, `"x_extension"`, `"schedule": {
+    "rotations": [{"members": ["alice", "bob", "carol"], "start": "2026-01-05T09:00", "shift": "1w"},
+                  {"members": ["carol"], "start": "2026-01-05T09:00", "shift": "1d", "window": {"days": ["weekends"], "from": "00:00", "to": "24:00"}}]
+  },
+  "x_extension"`, 1)
+	h := harness.New(t, harness.Options{Config: cfg, Settings: func(s *app.Settings) {
+		s.ConfigRefresh = time.Hour
+		s.JobPoll = time.Hour
+	}})
+	bob := h.Phone(harness.Bob)
+	bob.Text("WHO").Expect("On call:")
+	for quiet := 0; quiet < 3; time.Sleep(50 * time.Millisecond) {
+		if h.S3.Fault.Total() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		h.S3.Fault.ResetRequests()
+	}
+	for i := 0; i < 3; i++ {
+		bob.Text("WHO").Expect(", then ")
+		bob.Text("NEXT").Expect("Next shifts:")
+		bob.Text("MINE").Expect("Your shifts:")
+	}
+	if n := h.S3.Fault.Total(); n != 0 {
+		t.Fatalf("schedule texts made %d S3 requests: %v", n, h.S3.Fault.Requests())
 	}
 }

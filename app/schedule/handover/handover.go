@@ -252,10 +252,10 @@ func (s *Service) apply(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, 
 	boundary := time.Unix(p.Boundary, 0)
 	now := s.now()
 	var res applied
-	var wrote, already bool
+	var wrote, already, superseded bool
 	var in, out team.User
 	cfg, err := s.cfg.Update(ctx, team.ScheduleActor, func(cfg *team.Config, doc *jsondoc.Doc) error {
-		wrote, already = false, false
+		wrote, already, superseded = false, false, false
 		sched, ok := cfg.OnCallSchedule()
 		if !ok {
 			return nil
@@ -264,6 +264,14 @@ func (s *Service) apply(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, 
 		cur := cfg.CurrentConfig
 		res = applied{From: cur.OncallUser.ID, To: target}
 		if target == "" || src.Kind == schedule.ByFallback {
+			return nil
+		}
+		// A job that runs after the next change (a pager down across
+		// several, a slow catch-up) leaves the present shift to that
+		// change's own job, so no hand-over is made, or told, twice.
+		if sh := sched.Shifts(boundary, 2, now.Add(time.Second)); len(sh) > 1 {
+			res.To = ""
+			superseded = true
 			return nil
 		}
 		if cur.OncallUser.ID == target {
@@ -291,7 +299,7 @@ func (s *Service) apply(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, 
 	res.Changed = wrote || already
 	res.Late = now.Sub(boundary) > lateAfter
 	if !res.Changed {
-		s.log.Info("handover: nothing to change", "id", job.ID, "oncall", res.From)
+		s.log.Info("handover: nothing to change", "id", job.ID, "oncall", res.From, "superseded", superseded)
 		return res, nil
 	}
 	if already {

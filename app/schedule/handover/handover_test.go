@@ -234,3 +234,92 @@ func TestWeekOfHandOvers(t *testing.T) {
 	}
 	t.Logf("texts:\n%s", all)
 }
+
+// TestApplyRerunAfterCrash: an apply step that wrote the config but was
+// cut off before its outcome was stored runs again; it writes nothing more
+// and queues the same texts under the same ids (which the durable text
+// queue drops).
+func TestApplyRerunAfterCrash(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	st := storetest.NewMem()
+	ctx := context.Background()
+	if _, err := st.Put(ctx, configKey, configJSON("2026-11-30T09:00", ""), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	b := time.Date(2026, 12, 7, 9, 0, 0, 0, ny)
+	clk := &clock{t: b.Add(time.Second)}
+	tx := &texts{byID: map[string]string{}}
+	r := newReplica(t, st, clk, tx, "a")
+	job := jobs.Job{ID: HandOverID(b), Kind: KindHandOver, Payload: []byte(fmt.Sprintf(`{"boundary": %d}`, b.Unix())),
+		Steps: []jobs.Step{{Name: stepPlan, Result: []byte(`{"from": "alice"}`)}, {Name: stepApply}}}
+	if _, err := r.svc.apply(ctx, &job, job.Step(stepApply)); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := st.Get(ctx, configKey)
+	ids := append([]string(nil), tx.order...)
+	clk.Set(b.Add(time.Minute))
+	res, err := r.svc.apply(ctx, &job, job.Step(stepApply))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := st.Get(ctx, configKey)
+	if first.ETag != second.ETag {
+		t.Error("the re-run wrote the config again")
+	}
+	if a := res.(applied); !a.Changed || a.From != "alice" || a.To != "bob" {
+		t.Errorf("re-run result %+v", a)
+	}
+	if len(ids) != 2 || strings.Join(tx.dups, ",") != strings.Join(ids, ",") {
+		t.Errorf("texts first %v, re-queued %v", ids, tx.dups)
+	}
+}
+
+// TestDownAcrossSeveralBoundaries: a daily rotation, the only pager down
+// for two and a half days: when it is back the old timer changes nothing
+// and the present shift is handed over once, late.
+func TestDownAcrossSeveralBoundaries(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	st := storetest.NewMem()
+	ctx := context.Background()
+	// alice's day is Sunday 29 November, bob's Monday, carol's Tuesday.
+	data := strings.Replace(string(configJSON("2026-11-23T09:00", "")), `"shift": "1w"`, `"shift": "1d"`, 1)
+	if _, err := st.Put(ctx, configKey, []byte(data), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	// Monday 08:00: alice's day is ending; the timer for 09:00 is queued.
+	// The pager then stops for a day and a half.
+	clk := &clock{t: time.Date(2026, 11, 30, 8, 0, 0, 0, ny)}
+	tx := &texts{byID: map[string]string{}}
+	r := newReplica(t, st, clk, tx, "a")
+	r.tick(t)
+	if got := stored(t, st).CurrentConfig.OncallUser.ID; got != "alice" {
+		t.Fatalf("on call %s", got)
+	}
+	// Back on Tuesday 21:00 (carol's day since 09:00), as a new process.
+	clk.Set(time.Date(2026, 12, 1, 21, 0, 0, 0, ny))
+	r = newReplica(t, st, clk, tx, "b")
+	for range 3 {
+		r.tick(t)
+	}
+	if got := stored(t, st).CurrentConfig.OncallUser.ID; got != "carol" {
+		t.Fatalf("on call %s, want carol", got)
+	}
+	// Bob was reminded at 08:00 Monday, before the pager stopped.
+	if len(tx.order) != 3 || !strings.HasPrefix(tx.order[0], "reminder-") || len(tx.dups) != 0 {
+		t.Fatalf("texts %v dups %v", tx.order, tx.dups)
+	}
+	tx.order = tx.order[1:]
+	in := tx.byID[tx.order[0]] + tx.byID[tx.order[1]]
+	if !strings.Contains(in, "Carol, you are on call until Wed 2 Dec 09:00") || !strings.Contains(in, "late: the hand-over was due Tue 1 Dec 09:00") ||
+		!strings.Contains(in, "Alice, your on-call shift has ended") {
+		t.Errorf("texts:\n%s", strings.Join([]string{tx.byID[tx.order[0]], tx.byID[tx.order[1]]}, "\n"))
+	}
+	old, err := r.q.Get(ctx, HandOverID(time.Date(2026, 11, 30, 9, 0, 0, 0, ny)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a applied
+	if err := old.Step(stepApply).Decode(&a); err != nil || a.Changed {
+		t.Errorf("Monday's timer: %+v %v", a, err)
+	}
+}
