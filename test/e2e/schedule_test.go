@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -54,17 +56,26 @@ func TestScheduleHandsOverByItself(t *testing.T) {
 	carol.Text("MINE").Expect("Your shifts:\n" + b.AddDate(0, 0, 7).Format("Mon 2 Jan 15:04") + " - ")
 	h.Replica()
 
+	// The fake clock also judges job leases: before it jumps again, the
+	// hand-over's texts must be recorded as sent, or the jump would make a
+	// lease look expired and the text be sent again.
+	textsDone := func(boundary time.Time) {
+		h.WaitJob(fmt.Sprintf("handover-%d-in", boundary.Unix()))
+		h.WaitJob(fmt.Sprintf("handover-%d-out", boundary.Unix()))
+	}
 	advanceTo := func(at time.Time) { clock.Advance(at.Sub(clock.Now())) }
 
 	advanceTo(b.Add(30 * time.Second))
 	waitOnCall(t, h, "bob")
 	bob.ExpectSMS("Bob Roberts, you are on call until " + b.Add(time.Hour).Format("Mon 2 Jan 15:04") + ", then Alice McAlister.")
 	alice.ExpectSMS("Alice McAlister, your on-call shift has ended: Bob Roberts is on call until")
+	textsDone(b)
 
 	advanceTo(b.Add(time.Hour + 30*time.Second))
 	waitOnCall(t, h, "alice")
 	alice.ExpectSMS("you are on call until " + b.Add(2*time.Hour).Format("Mon 2 Jan 15:04"))
 	bob.ExpectSMS("your on-call shift has ended")
+	textsDone(b.Add(time.Hour))
 
 	// The first process stops; the replica hands over alone, and a new
 	// process starts after.
@@ -74,6 +85,7 @@ func TestScheduleHandsOverByItself(t *testing.T) {
 	h.Restart()
 	bob.ExpectSMS("you are on call until " + b.AddDate(0, 0, 7).Format("Mon 2 Jan 15:04") + ", then Carol Jones.")
 	alice.ExpectSMS("your on-call shift has ended")
+	textsDone(b.Add(2 * time.Hour))
 
 	// TAKE under a schedule: an override for four hours.
 	takeAt := clock.Now()
@@ -87,6 +99,16 @@ func TestScheduleHandsOverByItself(t *testing.T) {
 		t.Fatalf("overrides after TAKE: %v", ovs)
 	}
 	bob.Text("who").Expect("On call: Carol Jones (+447700900123) until").Expect("then Bob Roberts.")
+	// The relieved-engineer text's job, too, must be done before the jump.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		active, err := h.Store.List(context.Background(), "jobs/active/text-")
+		if err == nil && len(active) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("text jobs still active: %v %v", active, err)
+		}
+	}
 
 	advanceTo(takeAt.Add(4*time.Hour + 30*time.Second))
 	waitOnCall(t, h, "bob")
