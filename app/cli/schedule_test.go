@@ -2,12 +2,17 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-ical"
 
 	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/schedule/calendar"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
@@ -128,5 +133,54 @@ func TestScheduleTokenNew(t *testing.T) {
 	}
 	if code, _, _ := run(t, "schedule", "token", "new", "--user", "zoe"); code != 1 {
 		t.Error("token for an unknown user")
+	}
+}
+
+// TestCalendarFeedMatchesScheduleShow: what a calendar app shows is what
+// `schedule show` prints.
+func TestCalendarFeedMatchesScheduleShow(t *testing.T) {
+	st := scheduleStore(t)
+	if code, out, errs := run(t, "schedule", "override", "carol", "2026-12-09T12:00", "2026-12-09T18:00"); code != 0 {
+		t.Fatalf("%s%s", out, errs)
+	}
+	cfg := storedConfig(t, st)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	code, out, errs := run(t, "schedule", "show", "--from", now.Format(time.RFC3339), "--days", "90")
+	if code != 0 {
+		t.Fatalf("%s%s", out, errs)
+	}
+	line := regexp.MustCompile(`^(\w{3} [0-9-]{10} [0-9:]{5} \w+)  to  (\w{3} [0-9-]{10} [0-9:]{5} \w+)  (\w+) \(`)
+	loc := cfg.CurrentConfig.Location()
+	var shown []string
+	for _, l := range strings.Split(out, "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		start, err1 := time.ParseInLocation("Mon 2006-01-02 15:04 MST", m[1], loc)
+		end, err2 := time.ParseInLocation("Mon 2006-01-02 15:04 MST", m[2], loc)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if start.After(now) { // the first line is cut at --from
+			shown = append(shown, fmt.Sprintf("%s %s %s", start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), m[3]))
+		}
+	}
+	sched, _ := cfg.OnCallSchedule()
+	cal, err := ical.NewDecoder(strings.NewReader(calendar.Feed(cfg, sched, "", now))).Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var feed []string
+	for _, ev := range cal.Events() {
+		start, _ := ev.DateTimeStart(time.UTC)
+		end, _ := ev.DateTimeEnd(time.UTC)
+		summary, _ := ev.Props.Text(ical.PropSummary)
+		if start.After(now) && len(feed) < len(shown) {
+			feed = append(feed, fmt.Sprintf("%s %s %s", start.Format(time.RFC3339), end.Format(time.RFC3339), strings.TrimPrefix(summary, "On call: ")))
+		}
+	}
+	if len(shown) < 10 || strings.Join(feed, "\n") != strings.Join(shown, "\n") {
+		t.Errorf("feed:\n%s\nschedule show:\n%s", strings.Join(feed, "\n"), strings.Join(shown, "\n"))
 	}
 }
