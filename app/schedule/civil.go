@@ -39,7 +39,7 @@ func (c Civil) String() string { return time.Unix(int64(c), 0).UTC().Format(civi
 
 // CivilAt is the wall-clock reading of t in loc.
 func CivilAt(t time.Time, loc *time.Location) Civil {
-	return Civil(civilSec(t.Unix(), loc))
+	return Civil(civilSec(t.Unix(), &zone{loc: loc}))
 }
 
 // Resolve is the instant the wall clock in loc shows c. A reading that
@@ -47,25 +47,81 @@ func CivilAt(t time.Time, loc *time.Location) Civil {
 // happens (clocks going forward) is moved forward by the gap, so 02:30 on a
 // night the clocks jump from 02:00 to 03:00 is 03:30.
 func (c Civil) Resolve(loc *time.Location) time.Time {
-	return time.Unix(resolve(int64(c), loc), 0).In(loc)
+	return time.Unix(resolve(int64(c), &zone{loc: loc}), 0).In(loc)
 }
 
-func offset(u int64, loc *time.Location) int64 {
-	_, off := time.Unix(u, 0).In(loc).Zone()
+// zone answers "what is the UTC offset at u" from a table of the zone's
+// periods, built once per schedule, which is several times quicker than
+// asking time.Location each time (the answer is needed for every boundary
+// computed). Outside the table it asks loc.
+type zone struct {
+	loc        *time.Location
+	starts     []int64 // period starts, ascending; starts[0] is tableFrom
+	offs       []int64
+	tableUntil int64
+}
+
+// The table covers these years; schedules live well inside them.
+var (
+	tableFrom  = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	tableUntil = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+)
+
+func newZone(loc *time.Location) *zone {
+	z := &zone{loc: loc, tableUntil: tableUntil}
+	for u := tableFrom; u < tableUntil; {
+		t := time.Unix(u, 0).In(loc)
+		_, off := t.Zone()
+		_, end := t.ZoneBounds()
+		if !end.IsZero() && end.Unix() <= u {
+			// Where a zone's listed transitions give way to its rule,
+			// ZoneBounds can report a period that has already ended; the
+			// table stops there and loc answers beyond.
+			z.tableUntil = u
+			break
+		}
+		z.starts = append(z.starts, u)
+		z.offs = append(z.offs, int64(off))
+		if end.IsZero() {
+			break // no change ever again
+		}
+		u = end.Unix()
+	}
+	return z
+}
+
+func (z *zone) offset(u int64) int64 {
+	if n := len(z.starts); n > 0 && u >= z.starts[0] && u < z.tableUntil {
+		// The last period starting at or before u.
+		lo, hi := 0, n
+		for hi-lo > 1 {
+			m := int(uint(lo+hi) >> 1)
+			if z.starts[m] <= u {
+				lo = m
+			} else {
+				hi = m
+			}
+		}
+		return z.offs[lo]
+	}
+	_, off := time.Unix(u, 0).In(z.loc).Zone()
 	return int64(off)
 }
 
-func civilSec(u int64, loc *time.Location) int64 { return u + offset(u, loc) }
+func civilSec(u int64, z *zone) int64 { return u + z.offset(u) }
 
 // resolve is Civil.Resolve in Unix seconds. The offsets in force a day
 // either side of c cover every zone's transitions, which are never less
 // than days apart.
-func resolve(c int64, loc *time.Location) int64 {
-	o1 := offset(c-secPerDay, loc)
-	o2 := offset(c+secPerDay, loc)
+func resolve(c int64, z *zone) int64 {
+	o1 := z.offset(c - secPerDay)
+	o2 := z.offset(c + secPerDay)
 	t1, t2 := c-o1, c-o2
-	v1 := offset(t1, loc) == o1
-	v2 := o1 != o2 && offset(t2, loc) == o2
+	if o1 == o2 {
+		return t1
+	}
+	v1 := z.offset(t1) == o1
+	v2 := z.offset(t2) == o2
 	switch {
 	case v1 && v2:
 		return min(t1, t2)

@@ -141,15 +141,15 @@ func (w *Window) span() int64 {
 }
 
 // covers reports whether the window is open at instant u.
-func (w *Window) covers(u int64, loc *time.Location) bool {
-	d := floorDiv(civilSec(u, loc), secPerDay)
+func (w *Window) covers(u int64, z *zone) bool {
+	d := floorDiv(civilSec(u, z), secPerDay)
 	// A window that opens on day d-1 may still be open (past midnight).
 	for day := d - 1; day <= d; day++ {
 		if !w.Days[weekday(day)] {
 			continue
 		}
 		open := day*secPerDay + int64(w.From)*secPerMin
-		if resolve(open, loc) <= u && u < resolve(open+w.span(), loc) {
+		if resolve(open, z) <= u && u < resolve(open+w.span(), z) {
 			return true
 		}
 	}
@@ -157,17 +157,17 @@ func (w *Window) covers(u int64, loc *time.Location) bool {
 }
 
 // nextEdge is the first opening or closing of the window after u, or 0.
-func (w *Window) nextEdge(u int64, loc *time.Location) int64 {
-	d := floorDiv(civilSec(u, loc), secPerDay)
+func (w *Window) nextEdge(u int64, z *zone) int64 {
+	d := floorDiv(civilSec(u, z), secPerDay)
 	for day := d - 1; day <= d+8; day++ {
 		if !w.Days[weekday(day)] {
 			continue
 		}
 		open := day*secPerDay + int64(w.From)*secPerMin
-		if t := resolve(open, loc); t > u {
+		if t := resolve(open, z); t > u {
 			return t
 		}
-		if t := resolve(open+w.span(), loc); t > u {
+		if t := resolve(open+w.span(), z); t > u {
 			return t
 		}
 	}
@@ -175,25 +175,25 @@ func (w *Window) nextEdge(u int64, loc *time.Location) int64 {
 }
 
 // boundary is the instant shift k starts.
-func (r *Rotation) boundary(k int64, loc *time.Location) int64 {
-	return resolve(int64(r.Start)+k*r.Shift.seconds(), loc)
+func (r *Rotation) boundary(k int64, z *zone) int64 {
+	return resolve(int64(r.Start)+k*r.Shift.seconds(), z)
 }
 
 // shift is the index of the shift running at u, or -1 before Start.
-func (r *Rotation) shift(u int64, loc *time.Location) int64 {
-	if u < r.boundary(0, loc) {
+func (r *Rotation) shift(u int64, z *zone) int64 {
+	if u < r.boundary(0, z) {
 		return -1
 	}
-	k := floorDiv(civilSec(u, loc)-int64(r.Start), r.Shift.seconds())
+	k := floorDiv(civilSec(u, z)-int64(r.Start), r.Shift.seconds())
 	if k < 0 {
 		k = 0
 	}
 	// The wall clock reading of u can be off by the DST jump; the
 	// boundaries themselves decide.
-	for k > 0 && r.boundary(k, loc) > u {
+	for k > 0 && r.boundary(k, z) > u {
 		k--
 	}
-	for r.boundary(k+1, loc) <= u {
+	for r.boundary(k+1, z) <= u {
 		k++
 	}
 	return k
@@ -205,14 +205,14 @@ func (r *Rotation) member(k int64) string {
 }
 
 // at is who the rotation names at u, if anyone.
-func (r *Rotation) at(u int64, loc *time.Location) (string, int64, bool) {
+func (r *Rotation) at(u int64, z *zone) (string, int64, bool) {
 	if len(r.Members) == 0 || r.Shift.seconds() <= 0 {
 		return "", 0, false
 	}
-	if r.Window != nil && !r.Window.covers(u, loc) {
+	if r.Window != nil && !r.Window.covers(u, z) {
 		return "", 0, false
 	}
-	k := r.shift(u, loc)
+	k := r.shift(u, z)
 	if k < 0 {
 		return "", 0, false
 	}
@@ -221,13 +221,13 @@ func (r *Rotation) at(u int64, loc *time.Location) (string, int64, bool) {
 
 // nextBoundary is the first instant after u at which the rotation's answer
 // may change, or 0.
-func (r *Rotation) nextBoundary(u int64, loc *time.Location) int64 {
+func (r *Rotation) nextBoundary(u int64, z *zone) int64 {
 	if len(r.Members) == 0 || r.Shift.seconds() <= 0 {
 		return 0
 	}
-	next := r.boundary(r.shift(u, loc)+1, loc)
+	next := r.boundary(r.shift(u, z)+1, z)
 	if r.Window != nil {
-		if e := r.Window.nextEdge(u, loc); e != 0 && e < next {
+		if e := r.Window.nextEdge(u, z); e != 0 && e < next {
 			next = e
 		}
 	}

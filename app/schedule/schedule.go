@@ -45,6 +45,7 @@ type Source struct {
 // New; it is read-only afterwards and safe for concurrent use.
 type Schedule struct {
 	loc       *time.Location
+	z         *zone
 	rotations []Rotation
 	overrides []Override // by From
 	from, to  []int64    // overrides' bounds in Unix seconds, for search
@@ -58,7 +59,7 @@ func New(loc *time.Location, rotations []Rotation, overrides []Override, fallbac
 	if loc == nil {
 		loc = time.UTC
 	}
-	s := &Schedule{loc: loc, rotations: append([]Rotation(nil), rotations...), fallback: fallback}
+	s := &Schedule{loc: loc, z: newZone(loc), rotations: append([]Rotation(nil), rotations...), fallback: fallback}
 	s.overrides = make([]Override, 0, len(overrides))
 	for _, o := range overrides {
 		if o.To.After(o.From) {
@@ -99,7 +100,7 @@ func (s *Schedule) who(u int64) (string, Source) {
 		return s.overrides[i].Member, Source{Kind: ByOverride, Index: i}
 	}
 	for ri := range s.rotations {
-		if m, k, ok := s.rotations[ri].at(u, s.loc); ok {
+		if m, k, ok := s.rotations[ri].at(u, s.z); ok {
 			return m, Source{Kind: ByRotation, Index: ri, Shift: k}
 		}
 	}
@@ -136,7 +137,7 @@ func (s *Schedule) nextBoundary(u int64) int64 {
 		}
 	}
 	for ri := range s.rotations {
-		take(s.rotations[ri].nextBoundary(u, s.loc))
+		take(s.rotations[ri].nextBoundary(u, s.z))
 	}
 	return next
 }

@@ -306,3 +306,21 @@ func TestParse(t *testing.T) {
 		t.Error("Feb 30 accepted")
 	}
 }
+
+// TestZoneTable: the offset table agrees with time.Location everywhere,
+// inside the table's years and outside.
+func TestZoneTable(t *testing.T) {
+	for _, name := range []string{"America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "America/Sao_Paulo"} {
+		loc := mustLoc(t, name)
+		z := newZone(loc)
+		from := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+		until := time.Date(2130, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+		// Every 1h13m17s, so every hour of day and minute offset is hit.
+		for u := from; u < until; u += 4397 {
+			_, want := time.Unix(u, 0).In(loc).Zone()
+			if got := z.offset(u); got != int64(want) {
+				t.Fatalf("%s at %s: offset %d, want %d", name, time.Unix(u, 0).UTC(), got, want)
+			}
+		}
+	}
+}
