@@ -250,7 +250,7 @@ func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User, bo
 		// current shift unless the text says otherwise.
 		until, err := takeEnd(body, now, sched.Location())
 		if err != nil {
-			return "Sorry, " + err.Error() + ". Nothing changed."
+			return "Sorry: " + err.Error() + ". Nothing changed."
 		}
 		if until.IsZero() {
 			cur, _ := sched.Current(now, scheduleHorizon)

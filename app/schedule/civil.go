@@ -61,15 +61,16 @@ type zone struct {
 	tableUntil int64
 }
 
-// The table covers these years; schedules live well inside them.
-var (
-	tableFrom  = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
-	tableUntil = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+// The table covers 1990 to 2099 (Unix seconds of 1 January 1990 and
+// 2100, UTC); schedules live well inside those years.
+const (
+	tableFrom  = 631152000
+	tableUntil = 4102444800
 )
 
 func newZone(loc *time.Location) *zone {
 	z := &zone{loc: loc, tableUntil: tableUntil}
-	for u := tableFrom; u < tableUntil; {
+	for u := int64(tableFrom); u < tableUntil; {
 		t := time.Unix(u, 0).In(loc)
 		_, off := t.Zone()
 		_, end := t.ZoneBounds()

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -153,9 +152,9 @@ func (s *Service) Plan(ctx context.Context) error {
 	}
 	cur, next := sched.Current(now, horizon)
 	if !cur.End.IsZero() {
-		errs = append(errs, s.enqueue(ctx, HandOverID(cur.End), KindHandOver, cur.End, cur.End, ""))
+		errs = append(errs, s.enqueue(ctx, HandOverID(cur.End), KindHandOver, cur.End, cur.End, "", false))
 		if r := cfg.ReminderBefore(); r > 0 && next != "" && cur.End.Sub(now) > 0 {
-			errs = append(errs, s.enqueue(ctx, reminderID(cur.End, next), KindReminder, cur.End, cur.End.Add(-r), next))
+			errs = append(errs, s.enqueue(ctx, reminderID(cur.End, next), KindReminder, cur.End, cur.End.Add(-r), next, false))
 		}
 	}
 	return errors.Join(errs...)
@@ -172,7 +171,7 @@ func (s *Service) catchUp(ctx context.Context, b time.Time) error {
 	known := s.queued[id]
 	s.mu.Unlock()
 	if !known {
-		return s.enqueue(ctx, id, KindHandOver, b, b, "")
+		return s.enqueue(ctx, id, KindHandOver, b, b, "", false)
 	}
 	j, err := s.q.Get(ctx, id)
 	if err != nil {
@@ -182,19 +181,19 @@ func (s *Service) catchUp(ctx context.Context, b time.Time) error {
 		return nil
 	}
 	sum := sha256.Sum256([]byte(s.cfg.Status().ETag))
-	return s.enqueue(ctx, id+"-"+hex.EncodeToString(sum[:4]), KindHandOver, b, b, "")
+	return s.enqueue(ctx, id+"-"+hex.EncodeToString(sum[:4]), KindHandOver, b, b, "", true)
 }
 
 // enqueue stores a timer job due at due, once per process (and, by its
 // id, once in the store).
-func (s *Service) enqueue(ctx context.Context, id string, kind jobs.Kind, boundary, due time.Time, member string) error {
+func (s *Service) enqueue(ctx context.Context, id string, kind jobs.Kind, boundary, due time.Time, member string, catchUp bool) error {
 	s.mu.Lock()
 	done := s.queued[id]
 	s.mu.Unlock()
 	if done {
 		return nil
 	}
-	data, err := json.Marshal(payload{Boundary: boundary.Unix(), Member: member, CatchUp: strings.Count(id, "-") > 1 && kind == KindHandOver})
+	data, err := json.Marshal(payload{Boundary: boundary.Unix(), Member: member, CatchUp: catchUp})
 	if err != nil {
 		return err
 	}
