@@ -217,7 +217,7 @@ func (s *Schedule) validate(c *Config, at path, r *report) {
 		case !ok:
 			r.errorf(p, "%q is not in available_users", id)
 		case !u.IsEnabled():
-			r.warnf(p, "user %q is disabled but scheduled", id)
+			r.warnf(p, "user %q is disabled but scheduled: the pager is not handed to them (whoever has it keeps it)", id)
 		}
 	}
 	names := map[string]int{}

@@ -251,10 +251,10 @@ func (s *Service) apply(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, 
 	boundary := time.Unix(p.Boundary, 0)
 	now := s.now()
 	var res applied
-	var wrote, already, superseded bool
+	var wrote, already, superseded, disabled bool
 	var in, out team.User
 	cfg, err := s.cfg.Update(ctx, team.ScheduleActor, func(cfg *team.Config, doc *jsondoc.Doc) error {
-		wrote, already, superseded = false, false, false
+		wrote, already, superseded, disabled = false, false, false, false
 		sched, ok := cfg.OnCallSchedule()
 		if !ok {
 			return nil
@@ -287,6 +287,13 @@ func (s *Service) apply(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, 
 		if !ok {
 			return fmt.Errorf("handover: %s is not in available_users", target)
 		}
+		if !u.IsEnabled() {
+			// A disabled member is paged by nobody's rule: the pager stays
+			// with whoever has it (config validation warns about this).
+			res.To = ""
+			disabled = true
+			return nil
+		}
 		in = u
 		out, _ = cfg.UserByID(cur.OncallUser.ID)
 		wrote = true
@@ -297,6 +304,9 @@ func (s *Service) apply(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, 
 	}
 	res.Changed = wrote || already
 	res.Late = now.Sub(boundary) > lateAfter
+	if disabled {
+		s.log.Error("handover: the schedule names a disabled member; the on-call stays", "id", job.ID, "oncall", res.From)
+	}
 	if !res.Changed {
 		s.log.Info("handover: nothing to change", "id", job.ID, "oncall", res.From, "superseded", superseded)
 		return res, nil
@@ -368,8 +378,8 @@ func (s *Service) remind(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any,
 		return "shift changed", nil
 	}
 	u, ok := cfg.UserByID(p.Member)
-	if !ok || u.Phone == "" {
-		return "member unknown", nil
+	if !ok || u.Phone == "" || !u.IsEnabled() {
+		return "member unknown or disabled", nil
 	}
 	loc := sched.Location()
 	shift, _ := sched.Current(start, horizon)

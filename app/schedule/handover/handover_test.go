@@ -323,3 +323,31 @@ func TestDownAcrossSeveralBoundaries(t *testing.T) {
 		t.Errorf("Monday's timer: %+v %v", a, err)
 	}
 }
+
+// TestNoHandOverToADisabledMember: the pager stays with whoever has it.
+func TestNoHandOverToADisabledMember(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	st := storetest.NewMem()
+	data := strings.Replace(string(configJSON("2026-11-30T09:00", "")),
+		`"phone": "+19195551003"}`, `"phone": "+19195551003", "enabled": false}`, 1)
+	if _, err := st.Put(context.Background(), configKey, []byte(data), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 12, 14, 8, 0, 0, 0, ny)}
+	tx := &texts{byID: map[string]string{}}
+	r := newReplica(t, st, clk, tx, "a")
+	for _, at := range []string{"08:00", "09:00", "09:05"} {
+		hm, _ := time.Parse("15:04", at)
+		clk.Set(time.Date(2026, 12, 14, hm.Hour(), hm.Minute(), 0, 0, ny))
+		r.tick(t)
+	}
+	// Bob (caught up at 08:00: his week began on the 7th) keeps it.
+	if got := stored(t, st).CurrentConfig.OncallUser.ID; got != "bob" {
+		t.Errorf("on call %s", got)
+	}
+	for _, id := range tx.order {
+		if strings.Contains(tx.byID[id], "+19195551003") {
+			t.Errorf("disabled member texted: %s", tx.byID[id])
+		}
+	}
+}
