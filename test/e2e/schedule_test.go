@@ -9,6 +9,7 @@ import (
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/store"
 )
 
 // waitOnCall waits until the stored config names id as on call.
@@ -114,8 +115,32 @@ func TestScheduleHandsOverByItself(t *testing.T) {
 	waitOnCall(t, h, "bob")
 	bob.ExpectSMS("Bob Roberts, you are on call until")
 	carol.ExpectSMS("Carol Jones, your on-call shift has ended")
+	textsDone(takeAt.Truncate(time.Second).Add(4 * time.Hour))
 
-	// Each text once, whatever the replicas and the restart did: four
+	// Ops move the rotation two hours later: bob's week now ends at B+7d+2h.
+	obj, err := h.Store.Get(context.Background(), h.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(string(obj.Data), `"start": "`+local(b.AddDate(0, 0, -7))+`"`, `"start": "`+local(b.AddDate(0, 0, -7).Add(2*time.Hour))+`"`, 1)
+	if moved == string(obj.Data) {
+		t.Fatal("rotation start not found in the stored config")
+	}
+	if _, err := h.Store.Put(context.Background(), h.Key, []byte(moved), store.Cond{IfMatch: obj.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a few refresh intervals
+	advanceTo(b.AddDate(0, 0, 7).Add(30 * time.Second))
+	time.Sleep(300 * time.Millisecond) // the old timer fires and changes nothing
+	if got := h.Config().CurrentConfig.OncallUser.ID; got != "bob" {
+		t.Fatalf("at the old boundary the stored on-call is %s", got)
+	}
+	advanceTo(b.AddDate(0, 0, 7).Add(2*time.Hour + 30*time.Second))
+	waitOnCall(t, h, "carol")
+	carol.ExpectSMS("Carol Jones, you are on call until " + b.AddDate(0, 0, 14).Add(2*time.Hour).Format("Mon 2 Jan 15:04"))
+	bob.ExpectSMS("your on-call shift has ended")
+
+	// Each text once, whatever the replicas and the restart did: five
 	// hand-overs by the schedule, each told to both people (bob's two
 	// texts after the restart and after the TAKE read the same).
 	time.Sleep(300 * time.Millisecond)
@@ -134,12 +159,12 @@ func TestScheduleHandsOverByItself(t *testing.T) {
 			}
 		}
 	}
-	if incoming != 4 || outgoing != 4 {
+	if incoming != 5 || outgoing != 5 {
 		var all []string
 		for _, m := range h.Twilio.Messages() {
 			all = append(all, m.To+": "+m.Body)
 		}
-		t.Errorf("hand-over texts: %d to the incoming, %d to the outgoing person, want 4 and 4:\n%s", incoming, outgoing, strings.Join(all, "\n"))
+		t.Errorf("hand-over texts: %d to the incoming, %d to the outgoing person, want 5 and 5:\n%s", incoming, outgoing, strings.Join(all, "\n"))
 	}
 }
 
