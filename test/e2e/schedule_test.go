@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app"
+	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/store"
 )
@@ -197,5 +198,32 @@ func TestScheduleTextsMakeNoStoreCall(t *testing.T) {
 	}
 	if n := h.S3.Fault.Total(); n != 0 {
 		t.Fatalf("schedule texts made %d S3 requests: %v", n, h.S3.Fault.Requests())
+	}
+}
+
+// TestEscalationFollowsTheSchedule: after a scheduled hand-over, an alert
+// pages the new on-call.
+func TestEscalationFollowsTheSchedule(t *testing.T) {
+	clock := &harness.FakeClock{}
+	now := clock.Now().UTC()
+	b := now.Truncate(time.Hour).Add(time.Hour)
+	cfg := strings.NewReplacer("PD_SHA", team.HashAPIKey(pdRoutingKey), "HOOK_SHA", team.HashAPIKey(hookKey)).Replace(alertConfig)
+	cfg = strings.Replace(cfg, `"steps": [{"targets": ["oncall", "user:bob"], "delay": "1m"}, {"targets": ["user:carol"], "delay": "1m"}]`,
+		`"steps": [{"targets": ["oncall"], "delay": "1m"}]`, 1)
+	cfg = strings.Replace(cfg, `"escalation"`, `"schedule": {"rotations": [{"members": ["alice", "carol"], "start": "`+
+		b.AddDate(0, 0, -7).Format("2006-01-02T15:04")+`", "shift": "1w"}], "reminder": "off"},
+  "escalation"`, 1)
+	h := harness.New(t, harness.Options{Config: cfg, Now: clock.Now, Lease: 5 * time.Minute})
+	clock.Advance(b.Add(30 * time.Second).Sub(clock.Now()))
+	waitOnCall(t, h, "carol")
+	h.WaitJob(fmt.Sprintf("handover-%d-in", b.Unix()))
+
+	a := trigger(t, h, "Disk full on db1", "disk-db1")
+	h.Phone(harness.Carol).ExpectSMS("Disk full on db1")
+	if n := countSMS(h, harness.Alice, "Disk full"); n != 0 {
+		t.Errorf("the outgoing on-call was paged %d times", n)
+	}
+	if a.Code == "" {
+		t.Errorf("alert %+v", a)
 	}
 }
