@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app"
-	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/internal/teamtest"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 )
 
@@ -33,19 +34,19 @@ func waitOnCall(t *testing.T, h *harness.Harness, id string) {
 // ops override and a TAKE, on two replicas with a restart, driven by a fake
 // clock through the whole pager (S3, the fake Twilio).
 func TestScheduleHandsOverByItself(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	ny, _ := time.LoadLocation("America/New_York")
 	now := clock.Now().In(ny)
 	// B, the next hand-over (alice to bob), is the next full hour.
 	b := time.Date(now.Year(), now.Month(), now.Day(), now.Hour()+1, 0, 0, 0, ny)
 	local := func(t time.Time) string { return t.In(ny).Format("2006-01-02T15:04") }
-	cfg := strings.Replace(harness.DefaultConfig, `"x_extension"`, `"schedule": {
-    "rotations": [{"name": "weekly", "members": ["alice", "bob", "carol"], "start": "`+local(b.AddDate(0, 0, -7))+`", "shift": "1w"}],
-    "overrides": [{"member": "alice", "from": "`+local(b.Add(time.Hour))+`", "to": "`+local(b.Add(2*time.Hour))+`"}],
+	cfg := harness.DefaultConfig(teamtest.Merge(`{
+  "current_config": {"timezone": "America/New_York"},
+  "schedule": {
+    "rotations": [{"name": "weekly", "members": ["alice", "bob", "carol"], "start": "` + local(b.AddDate(0, 0, -7)) + `", "shift": "1w"}],
+    "overrides": [{"member": "alice", "from": "` + local(b.Add(time.Hour)) + `", "to": "` + local(b.Add(2*time.Hour)) + `"}],
     "reminder": "off"
-  },
-  "x_extension"`, 1)
-	cfg = strings.Replace(cfg, `"session_lifetime": 300,`, `"session_lifetime": 300, "timezone": "America/New_York",`, 1)
+  }}`))
 	// Texts are sent at least once: a lease that runs out under a loaded
 	// -race run would send one twice, which this test counts; a longer
 	// lease keeps that out of the picture (the restart waits for it).
@@ -172,12 +173,12 @@ func TestScheduleHandsOverByItself(t *testing.T) {
 // TestScheduleTextsMakeNoStoreCall: WHO, NEXT and MINE under a schedule
 // are computed from the config in memory.
 func TestScheduleTextsMakeNoStoreCall(t *testing.T) {
-	cfg := strings.Replace(harness.DefaultConfig, `"x_extension"`, `"schedule": {
-    "rotations": [{"members": ["alice", "bob", "carol"], "start": "2026-01-05T09:00", "shift": "1w"},
+	cfg := harness.DefaultConfig(teamtest.Merge(`{"schedule": {
+    "rotations": [{"members": ["alice", "bob", "carol"], "start": "2026-02-23T09:00", "shift": "1w"},
                   {"members": ["carol"], "start": "2026-01-05T09:00", "shift": "1d", "window": {"days": ["weekends"], "from": "00:00", "to": "24:00"}}]
-  },
-  "x_extension"`, 1)
-	h := harness.New(t, harness.Options{Config: cfg, Settings: func(s *app.Settings) {
+  }}`))
+	// The test clock stands on Sunday 1 March 2026, in alice's week.
+	h := harness.New(t, harness.Options{Config: cfg, Now: testclock.New().Now, Settings: func(s *app.Settings) {
 		s.ConfigRefresh = time.Hour
 		s.JobPoll = time.Hour
 	}})
@@ -192,7 +193,7 @@ func TestScheduleTextsMakeNoStoreCall(t *testing.T) {
 		h.S3.Fault.ResetRequests()
 	}
 	for i := 0; i < 3; i++ {
-		bob.Text("WHO").Expect(", then ")
+		bob.Text("WHO").Expect("On call: Alice McAlister (+15555550101) until Mon 09:00, then Bob Roberts.")
 		bob.Text("NEXT").Expect("Next shifts:")
 		bob.Text("MINE").Expect("Your shifts:")
 	}
@@ -204,24 +205,28 @@ func TestScheduleTextsMakeNoStoreCall(t *testing.T) {
 // TestEscalationFollowsTheSchedule: after a scheduled hand-over, an alert
 // pages the new on-call.
 func TestEscalationFollowsTheSchedule(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	now := clock.Now().UTC()
 	b := now.Truncate(time.Hour).Add(time.Hour)
-	cfg := strings.NewReplacer("PD_SHA", team.HashAPIKey(pdRoutingKey), "HOOK_SHA", team.HashAPIKey(hookKey)).Replace(alertConfig)
-	cfg = strings.Replace(cfg, `"steps": [{"targets": ["oncall", "user:bob"], "delay": "1m"}, {"targets": ["user:carol"], "delay": "1m"}]`,
-		`"steps": [{"targets": ["oncall"], "delay": "1m"}]`, 1)
-	cfg = strings.Replace(cfg, `"escalation"`, `"schedule": {"rotations": [{"members": ["alice", "carol"], "start": "`+
-		b.AddDate(0, 0, -7).Format("2006-01-02T15:04")+`", "shift": "1w"}], "reminder": "off"},
-  "escalation"`, 1)
+	cfg := alertConfig(
+		teamtest.WithEscalation(`{"steps": [{"targets": ["oncall"], "delay": "1m"}], "repeat": 0}`),
+		teamtest.Merge(`{"schedule": {"rotations": [{"members": ["alice", "carol"], "start": "`+
+			b.AddDate(0, 0, -7).Format("2006-01-02T15:04")+`", "shift": "1w"}], "reminder": "off"}}`))
 	h := harness.New(t, harness.Options{Config: cfg, Now: clock.Now, Lease: 5 * time.Minute})
 	clock.Advance(b.Add(30 * time.Second).Sub(clock.Now()))
 	waitOnCall(t, h, "carol")
 	h.WaitJob(fmt.Sprintf("handover-%d-in", b.Unix()))
 
+	carol := h.Phone(harness.Carol)
+	carol.ExpectSMS("Carol Jones, you are on call until")
+	h.Phone(harness.Alice).ExpectSMS("Alice McAlister, your on-call shift has ended")
+
 	a := trigger(t, h, "Disk full on db1", "disk-db1")
-	h.Phone(harness.Carol).ExpectSMS("Disk full on db1")
-	if n := countSMS(h, harness.Alice, "Disk full"); n != 0 {
-		t.Errorf("the outgoing on-call was paged %d times", n)
+	carol.ExpectSMS("Disk full on db1")
+	for _, m := range h.Twilio.Messages() {
+		if m.To == harness.Alice && strings.Contains(m.Body, "Disk full") {
+			t.Errorf("the outgoing on-call was paged: %q", m.Body)
+		}
 	}
 	if a.Code == "" {
 		t.Errorf("alert %+v", a)

@@ -11,21 +11,10 @@ import (
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // texts records what was queued, by id, as the durable text queue would
 // keep it: a second text under one id is the duplicate the queue drops,
@@ -79,7 +68,7 @@ type replica struct {
 	svc *Service
 }
 
-func newReplica(t *testing.T, st store.Store, clk *clock, tx *texts, name string) *replica {
+func newReplica(t *testing.T, st store.Store, clk *testclock.Clock, tx *texts, name string) *replica {
 	t.Helper()
 	mgr := team.NewManager(st, configKey, team.ManagerOptions{Now: clk.Now})
 	if err := mgr.Load(context.Background()); err != nil {
@@ -135,7 +124,7 @@ func TestWeekOfHandOvers(t *testing.T) {
 	if _, err := st.Put(context.Background(), configKey, configJSON("2026-11-30T09:00", override), store.Cond{}); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: at("2026-12-07 06:00")}
+	clk := testclock.At(at("2026-12-07 06:00"))
 	tx := &texts{byID: map[string]string{}}
 	a := newReplica(t, st, clk, tx, "a")
 	b := newReplica(t, st, clk, tx, "b")
@@ -247,7 +236,7 @@ func TestApplyRerunAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := time.Date(2026, 12, 7, 9, 0, 0, 0, ny)
-	clk := &clock{t: b.Add(time.Second)}
+	clk := testclock.At(b.Add(time.Second))
 	tx := &texts{byID: map[string]string{}}
 	r := newReplica(t, st, clk, tx, "a")
 	job := jobs.Job{ID: HandOverID(b), Kind: KindHandOver, Payload: []byte(fmt.Sprintf(`{"boundary": %d}`, b.Unix())),
@@ -288,7 +277,7 @@ func TestDownAcrossSeveralBoundaries(t *testing.T) {
 	}
 	// Monday 08:00: alice's day is ending; the timer for 09:00 is queued.
 	// The pager then stops for a day and a half.
-	clk := &clock{t: time.Date(2026, 11, 30, 8, 0, 0, 0, ny)}
+	clk := testclock.At(time.Date(2026, 11, 30, 8, 0, 0, 0, ny))
 	tx := &texts{byID: map[string]string{}}
 	r := newReplica(t, st, clk, tx, "a")
 	r.tick(t)
@@ -333,7 +322,7 @@ func TestNoHandOverToADisabledMember(t *testing.T) {
 	if _, err := st.Put(context.Background(), configKey, []byte(data), store.Cond{}); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 12, 14, 8, 0, 0, 0, ny)}
+	clk := testclock.At(time.Date(2026, 12, 14, 8, 0, 0, 0, ny))
 	tx := &texts{byID: map[string]string{}}
 	r := newReplica(t, st, clk, tx, "a")
 	for _, at := range []string{"08:00", "09:00", "09:05"} {
