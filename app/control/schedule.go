@@ -52,6 +52,9 @@ func whoNext(cfg *team.Config, onCallID string, now time.Time) string {
 	loc := sched.Location()
 	cur, next := sched.Current(now, scheduleHorizon)
 	if cur.Member != onCallID {
+		if u, ok := cfg.UserByID(cur.Member); ok && !u.IsEnabled() {
+			return fmt.Sprintf(" The schedule names %s, who is disabled, so the pager stays.", u.Name)
+		}
 		return fmt.Sprintf(" The schedule names %s now; the hand-over is under way.", displayName(cfg, cur.Member))
 	}
 	if cur.End.IsZero() {
