@@ -218,6 +218,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Heartbeats: a.Heartbeats,
 		Config:     a.Team,
 		Sender:     summarySender{teller: teller{out: a.Outbound, cfg: a.Team}},
+		Next:       a.nextOnCall,
 		Now:        now,
 		Logger:     log,
 	})
@@ -481,4 +482,24 @@ func (s summarySender) Email(ctx context.Context, subject, body string) error {
 	ms := s.cfg.Current().CurrentConfig.MailSettings
 	_, err := s.out.Email(ctx, ms, []string{ms.ToEmail}, channel.Message{Subject: subject, Body: body})
 	return err
+}
+
+// nextOnCall is the schedule's next hand-over after after, for the daily
+// summary: who (by name) and when; false without a schedule or a change
+// in the coming 90 days.
+func (a *App) nextOnCall(_ context.Context, after time.Time) (string, time.Time, bool, error) {
+	cfg := a.Team.Current()
+	sched, ok := cfg.OnCallSchedule()
+	if !ok {
+		return "", time.Time{}, false, nil
+	}
+	cur, next := sched.Current(after, 90*24*time.Hour)
+	if next == "" || cur.End.IsZero() {
+		return "", time.Time{}, false, nil
+	}
+	name := next
+	if u, ok := cfg.UserByID(next); ok {
+		name = u.Name
+	}
+	return name, cur.End, true, nil
 }
