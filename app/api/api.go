@@ -30,6 +30,7 @@ type ConfigSource interface {
 type Notifier interface {
 	Notify(ctx context.Context, q *jobs.Queue, n notification.Notification) error
 	GetNotification(ctx context.Context, q *jobs.Queue, id string) (notification.Report, error)
+	RecordStatus(ctx context.Context, q *jobs.Queue, s notification.Status, now time.Time) (bool, error)
 }
 
 // AlertTrigger raises alerts (alerts.Service), for events that page.
@@ -226,7 +227,7 @@ func (h *Handler) recordStatus(ctx context.Context, st notification.Status) erro
 	ctx, cancel := context.WithTimeout(ctx, ackWait)
 	defer cancel()
 	err := retry.Policy{First: 20 * time.Millisecond, Max: 500 * time.Millisecond}.Do(ctx, func(int) (bool, error) {
-		_, err := notification.RecordStatus(ctx, h.q, st, h.now())
+		_, err := h.out.RecordStatus(ctx, h.q, st, h.now())
 		return errors.Is(err, notification.ErrNotRecordedYet), err
 	})
 	if errors.Is(err, notification.ErrNotRecordedYet) {

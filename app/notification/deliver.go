@@ -71,12 +71,17 @@ func (o *Service) deliverStep(q *jobs.Queue) jobs.StepFunc {
 			return nil, err
 		}
 		if err != nil {
+			if jobs.IsPermanent(err) || (step.MaxAttempts > 0 && step.Attempts+1 >= step.MaxAttempts) {
+				o.meter.Notification(string(d.Route.Medium), outcomeFailed)
+			}
 			return nil, err
 		}
 		res.SentAt = o.now().UTC()
 		res.UpdatedAt = res.SentAt
+		o.meter.Notification(string(d.Route.Medium), outcomeSent)
 		if res.Status == "delivered" {
 			res.DeliveredAt = res.SentAt
+			o.meter.Notification(string(d.Route.Medium), outcomeDelivered)
 		}
 		o.log.Info("notify: delivery sent", "notification", p.ID, "step", step.Name, "medium", d.Route.Medium,
 			"sid", res.SID, "attempt", res.Attempts)

@@ -30,17 +30,37 @@ type Options struct {
 	// Now is the clock for delivery times; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Meter, optional, counts deliveries by channel and outcome (sent,
+	// delivered, failed) for metrics (metrics.Metrics).
+	Meter Meter
 }
+
+// Meter counts notification deliveries (metrics.Metrics).
+type Meter interface {
+	Notification(channel, outcome string)
+}
+
+// Delivery outcomes as Meter counts them.
+const (
+	outcomeSent      = "sent"
+	outcomeDelivered = "delivered"
+	outcomeFailed    = "failed"
+)
+
+type noMeter struct{}
+
+func (noMeter) Notification(string, string) {}
 
 // Service queues RedFlash notifications, delivers them over the outbound
 // path and reports on them.
 type Service struct {
-	out  *outbound.Outbound
-	st   store.Store
-	cfg  ConfigSource
-	base string
-	now  func() time.Time
-	log  *slog.Logger
+	out   *outbound.Outbound
+	st    store.Store
+	cfg   ConfigSource
+	base  string
+	now   func() time.Time
+	log   *slog.Logger
+	meter Meter
 }
 
 // New returns the notifications over out.
@@ -51,7 +71,11 @@ func New(out *outbound.Outbound, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{out: out, st: o.Store, cfg: o.Config, base: strings.TrimRight(o.BaseURL, "/"), now: o.Now, log: o.Logger}
+	if o.Meter == nil {
+		o.Meter = noMeter{}
+	}
+	return &Service{out: out, st: o.Store, cfg: o.Config, base: strings.TrimRight(o.BaseURL, "/"), now: o.Now, log: o.Logger,
+		meter: o.Meter}
 }
 
 // Register adds the deliveries' handler to q. Notification steps are named

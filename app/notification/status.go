@@ -51,20 +51,42 @@ var (
 	ErrNotRecordedYet = errors.New("notify: delivery not recorded yet")
 )
 
+// RecordStatus is the package's RecordStatus, counting the deliveries a
+// callback settles (delivered, or failed) on the Service's Meter.
+func (o *Service) RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (bool, error) {
+	changed, settled, err := recordStatus(ctx, q, s, now)
+	if settled != "" {
+		ch := "sms"
+		if s.Kind == twilio.KindCall {
+			ch = "voice"
+		}
+		o.meter.Notification(ch, settled)
+	}
+	return changed, err
+}
+
 // RecordStatus writes a delivery status callback into the step's result.
 // A callback for an earlier attempt (another SID), an unknown status or an
 // older state than the one recorded changes nothing (changed is false).
 func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (changed bool, err error) {
+	changed, _, err = recordStatus(ctx, q, s, now)
+	return changed, err
+}
+
+// recordStatus is RecordStatus; settled is outcomeDelivered when this
+// callback first says a person got it, outcomeFailed when it says the
+// delivery failed for good, else empty.
+func recordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (changed bool, settled string, err error) {
 	if !ValidID(s.ID) || s.Step == "" {
-		return false, ErrUnknownDelivery
+		return false, "", ErrUnknownDelivery
 	}
 	next := twilio.StatusOutcome(s.Kind, s.Status, s.ErrorCode, "")
 	if !next.Known() {
-		return false, nil
+		return false, "", nil
 	}
 	jobID, err := findJob(ctx, q, s)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	_, err = q.Update(ctx, jobID, func(j *jobs.Job) error {
 		changed = false
@@ -86,8 +108,12 @@ func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 			return errStale
 		}
 		d.Status, d.ErrorCode, d.UpdatedAt = s.Status, s.ErrorCode, now.UTC()
+		settled = ""
 		if next.Reached && d.DeliveredAt.IsZero() {
 			d.DeliveredAt = now.UTC()
+			settled = outcomeDelivered
+		} else if next.Failed && d.DeliveredAt.IsZero() {
+			settled = outcomeFailed
 		}
 		raw, err := json.Marshal(d)
 		if err != nil {
@@ -99,15 +125,18 @@ func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 	})
 	switch {
 	case errors.Is(err, errStale):
-		return false, nil
+		return false, "", nil
 	case errors.Is(err, ErrNotRecordedYet):
-		return false, ErrNotRecordedYet
+		return false, "", ErrNotRecordedYet
 	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, jobs.ErrInvalidJob), errors.Is(err, ErrUnknownDelivery):
-		return false, fmt.Errorf("%w: %s %s", ErrUnknownDelivery, s.ID, s.Step)
+		return false, "", fmt.Errorf("%w: %s %s", ErrUnknownDelivery, s.ID, s.Step)
 	case err != nil:
-		return false, err
+		return false, "", err
 	}
-	return changed, nil
+	if !changed {
+		settled = ""
+	}
+	return changed, settled, nil
 }
 
 // findJob is the job of the step s reports on.

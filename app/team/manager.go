@@ -63,6 +63,24 @@ type Manager struct {
 	// warned holds the warnings already logged, so one that stays (the
 	// example API key) is logged once per start, not after every TAKE.
 	warned map[string]bool
+
+	reloads struct{ unchanged, loaded, rejected, failed atomic.Int64 }
+}
+
+// Reloads count the manager's reads of the stored config by outcome since
+// NewManager, for metrics.
+type Reloads struct {
+	Unchanged int64 // the object had not changed (conditional GET)
+	Loaded    int64 // a changed, valid config was taken up
+	Rejected  int64 // a changed config failed validation; the last good one stays
+	Failed    int64 // the store did not answer, or the object is gone
+}
+
+// Reloads returns the counts.
+func (m *Manager) Reloads() Reloads {
+	r := &m.reloads
+	return Reloads{Unchanged: r.unchanged.Load(), Loaded: r.loaded.Load(),
+		Rejected: r.rejected.Load(), Failed: r.failed.Load()}
 }
 
 // NewManager returns a Manager for the config under key in st. Call Load
@@ -130,15 +148,18 @@ func (m *Manager) fetch(ctx context.Context, etag string) error {
 	m.status.LastCheck = now
 	switch {
 	case errors.Is(err, store.ErrNotModified):
+		m.reloads.unchanged.Add(1)
 		m.status.Healthy = m.cur.Load() != nil
 		return nil
 	case errors.Is(err, store.ErrNotFound):
+		m.reloads.failed.Add(1)
 		m.seen = ""
 		m.status.Healthy = false
 		m.status.Degraded = m.cur.Load() != nil
 		m.status.LastError = fmt.Sprintf("no config %q in %s", m.key, m.st)
 		return fmt.Errorf("team: config %s in %s: %w", m.key, m.st, err)
 	case err != nil:
+		m.reloads.failed.Add(1)
 		m.status.Healthy = false
 		m.status.LastError = err.Error()
 		return fmt.Errorf("team: read config %s from %s: %w", m.key, m.st, err)
@@ -147,6 +168,7 @@ func (m *Manager) fetch(ctx context.Context, etag string) error {
 	cfg, perr := Parse(obj.Data)
 	m.seen = obj.ETag
 	if perr != nil {
+		m.reloads.rejected.Add(1)
 		var ve *ValidationError
 		errors.As(perr, &ve)
 		m.status.Healthy = m.cur.Load() != nil
@@ -160,6 +182,7 @@ func (m *Manager) fetch(ctx context.Context, etag string) error {
 		}
 		return fmt.Errorf("team: config %s (etag %s): %w", m.key, obj.ETag, perr)
 	}
+	m.reloads.loaded.Add(1)
 	if m.gen != gen {
 		// An Update installed a config it wrote while we were reading; ours
 		// may be older. The next Refresh sorts it out.
