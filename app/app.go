@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,6 +25,7 @@ import (
 	"github.com/oncall/pager/app/intake/grafana"
 	"github.com/oncall/pager/app/intake/pagerduty"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/metrics"
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/outbound/channel"
@@ -46,6 +48,9 @@ const (
 	alertSweepEvery = 5 * time.Minute
 	// onceMarkerAge: Twilio stops retrying a webhook within minutes.
 	onceMarkerAge = 24 * time.Hour
+	// openAlertsEvery bounds how often a metrics scrape lists the open
+	// alerts (a store read per alert).
+	openAlertsEvery = 30 * time.Second
 )
 
 // App is a built pager.
@@ -61,6 +66,13 @@ type App struct {
 	// Notifications are the RedFlash API's notifications.
 	Notifications *notification.Service
 	Echo          *echo.Echo
+	// Admin is the admin listener's router (ADMIN_LISTEN_ADDR): metrics
+	// and health detail.
+	Admin *echo.Echo
+	// Metrics is the pager's Prometheus registry and counters, served on
+	// the admin listener's /metrics.
+	Metrics   *metrics.Metrics
+	adminAddr atomic.Value // string, once listening
 
 	// Alerts is the alert lifecycle: intake, reply codes, escalation.
 	Alerts *alerts.Service
@@ -127,17 +139,27 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 			return nil, err
 		}
 	}
-	a := &App{Settings: s, Log: log, Store: st, now: now}
+	m := metrics.New()
+	// Every store call the pager makes is counted and timed here, the
+	// config manager's, the job queue's and the handlers' alike.
+	st = m.Store(st)
+	a := &App{Settings: s, Log: log, Store: st, Metrics: m, now: now}
 	a.Team = team.NewManager(st, s.ConfigKey(), team.ManagerOptions{Logger: log, Now: now})
 	if err := a.loadConfig(ctx); err != nil {
 		return nil, err
 	}
+	// Twilio's API calls are counted at the transport, below the client.
+	hc := &http.Client{}
+	if o.HTTPClient != nil {
+		hc.Transport, hc.Timeout = o.HTTPClient.Transport, o.HTTPClient.Timeout
+	}
+	hc.Transport = m.Twilio(hc.Transport)
 	tw, err := twilio.New(twilio.Config{
 		AccountSID: s.TwilioAccountSID,
 		AuthToken:  s.TwilioAuthToken,
 		BaseURL:    s.TwilioAPIBaseURL,
 		DryRun:     s.TwilioAccountSID == "",
-		HTTPClient: o.HTTPClient,
+		HTTPClient: hc,
 		Logger:     log,
 	})
 	if err != nil {
@@ -174,14 +196,14 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	a.Outbound = outbound.New(no)
 	a.Outbound.Register(a.Jobs)
 	a.Notifications = notification.New(a.Outbound, notification.Options{
-		Store: st, Config: a.Team, BaseURL: s.BaseURL, Now: now, Logger: log})
+		Store: st, Config: a.Team, BaseURL: s.BaseURL, Now: now, Logger: log, Meter: m})
 	a.Notifications.Register(a.Jobs)
 
 	// The alert service pages over the outbound path (by SMS or call, the
 	// others told who took an alert, targets resolved from the team
 	// config). Its escalation and digest handlers are registered on the
 	// queue here, before the runner starts.
-	pages := page.New(a.Outbound, a.Team, a.Settings.BaseURL, log)
+	pages := page.New(m.PageSender(a.Outbound), a.Team, a.Settings.BaseURL, log)
 	a.Alerts = alerts.New(st, alerts.Options{
 		Jobs:     a.Jobs,
 		Pager:    pages,
@@ -201,7 +223,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Limiter: intake.NewRateLimiter(0, 0, now),
 		Logger:  log,
 	})
-	pageCallbacks := page.NewCallbacks(a.Alerts, pages, log)
+	pageCallbacks := page.NewCallbacks(m.PageCallbacks(a.Alerts), pages, log)
 	a.Heartbeats = heartbeat.New(st, heartbeat.Options{
 		Jobs:   a.Jobs,
 		Alerts: a.Alerts,
@@ -267,7 +289,10 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger:    log,
 		Signature: twilio.NewValidator(s.TwilioAuthToken, s.TwilioAuthTokenSecond),
 		BaseURL:   s.BaseURL,
-		OnReject:  a.auditReject,
+		OnReject: func(c echo.Context, reason string) {
+			m.SignatureRejected(c.Path(), reason)
+			a.auditReject(c, reason)
+		},
 		Control:   ctl,
 		Pagerline: pl,
 		API:       alerts,
@@ -283,6 +308,12 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Once:      a.once,
 		Calendar:  calendar.New(a.Team, now),
 	})
+	// After routing, so requests are counted by route template.
+	a.Echo.Use(m.HTTP())
+	m.Jobs(a.Jobs, now)
+	m.Config(a.Team)
+	m.Alerts(a.Alerts, openAlertsEvery)
+	a.Admin = a.newAdmin()
 	return a, nil
 }
 
@@ -372,6 +403,12 @@ func (a *App) RunWith(ctx context.Context, srv *http.Server, errc <-chan error) 
 	// sending after the "crashed" pager was replaced).
 	ctx, stop := context.WithCancel(ctx) // also when serving fails
 	var background sync.WaitGroup
+	if admin, aerr := a.listenAdmin(); aerr != nil {
+		// The public routes matter more than the detail page: serve them.
+		a.Log.Error("admin listener not started; the pager runs without it", "err", aerr)
+	} else if admin != nil {
+		background.Go(func() { a.serveAdmin(ctx, admin) })
+	}
 	background.Go(func() { a.Team.Run(ctx, a.Settings.ConfigRefresh) })
 	background.Go(func() { a.sweepAlerts(ctx) })
 	background.Go(func() { a.Summary.Run(ctx, summaryCheck) })
@@ -398,7 +435,9 @@ func (a *App) RunWith(ctx context.Context, srv *http.Server, errc <-chan error) 
 	_ = srv.Shutdown(sctx)
 	stop()
 	background.Wait()
-	a.Log.Info("stopped")
+	// What the runner last saw still to do: it runs on the next start.
+	b := a.Jobs.Backlog()
+	a.Log.Info("stopped", "jobs_left_queued", b.Queued, "next_due_job", b.NextDueJob)
 	return err
 }
 

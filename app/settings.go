@@ -17,6 +17,11 @@ type Settings struct {
 	ListenAddr string // LISTEN_ADDR
 	BaseURL    string // ONCALL_APP_BASE_URL
 
+	// AdminListenAddr serves health detail and metrics apart from the
+	// public routes (ADMIN_LISTEN_ADDR, default 127.0.0.1:9090; empty
+	// turns it off).
+	AdminListenAddr string
+
 	TwilioAccountSID      string // TWILIO_ACCOUNT_SID
 	TwilioAuthToken       string // TWILIO_AUTH_TOKEN
 	TwilioAuthTokenSecond string // TWILIO_AUTH_TOKEN_SECONDARY (rotation)
@@ -115,6 +120,16 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		}
 	}
 
+	s.AdminListenAddr = "127.0.0.1:9090"
+	if v, ok := lookup(getenv, "ADMIN_LISTEN_ADDR"); ok {
+		s.AdminListenAddr = strings.TrimSpace(v)
+	}
+	if s.AdminListenAddr != "" {
+		if _, _, err := net.SplitHostPort(s.AdminListenAddr); err != nil {
+			problems = append(problems, "ADMIN_LISTEN_ADDR: want host:port (such as 127.0.0.1:9090), or empty to turn the admin listener off, got "+strconv.Quote(s.AdminListenAddr))
+		}
+	}
+
 	if s.StoreDir == "" {
 		s.StoreDir = "./data"
 	}
@@ -174,6 +189,19 @@ func (s Settings) ConfigKey() string {
 		return s.S3Key
 	}
 	return DefaultConfigKey
+}
+
+// lookup tells an empty setting from an absent one: getenv cannot, so an
+// absent variable is recognised through os.LookupEnv when getenv is the
+// process environment, and otherwise by "" meaning absent.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	if v := getenv(name); v != "" {
+		return v, true
+	}
+	if _, ok := os.LookupEnv(name); ok {
+		return "", true
+	}
+	return "", false
 }
 
 func isLoopback(host string) bool {
