@@ -128,6 +128,8 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Lines logged with a request's context name the request.
+	log = slog.New(server.RequestIDLogs(log.Handler()))
 	now := o.Now
 	if now == nil {
 		now = time.Now

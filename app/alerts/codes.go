@@ -70,7 +70,7 @@ func (s *Service) allocCode(ctx context.Context, alertID string) (string, error)
 				skip[n] = true
 				continue
 			}
-			s.log.Info("alerts: taking over a code held by an alert that is not open", "code", code, "held_by", rec.AlertID)
+			s.log.InfoContext(ctx, "alerts: taking over a code held by an alert that is not open", "code", code, "held_by", rec.AlertID)
 		}
 		err = s.claimSlot(ctx, ref, codeRecord{Code: code, AlertID: alertID, At: s.now().UTC()})
 		if errors.Is(err, errConflict) {

@@ -139,7 +139,7 @@ func (s *Service) runPage(ctx context.Context, job *jobs.Job, step *jobs.Step) (
 		}
 	}
 	if len(users) == 0 {
-		s.log.Warn("alerts: escalation step reaches nobody", "id", a.ID, "step", step.Name, "targets", p.Policy.Steps[idx].Targets)
+		s.log.WarnContext(ctx, "alerts: escalation step reaches nobody", "id", a.ID, "step", step.Name, "targets", p.Policy.Steps[idx].Targets)
 		_, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
 			x.log(Entry{Time: s.now().UTC(), Action: ActionNobody, Detail: where + ": no one to page", Ref: ref})
 			return true, nil
@@ -206,7 +206,7 @@ func (s *Service) runPage(ctx context.Context, job *jobs.Job, step *jobs.Step) (
 		failed, err := s.pager.Page(withRef(ctx, ref), a, now)
 		for _, d := range failed {
 			if _, rerr := s.RecordDelivery(ctx, a.ID, d); rerr != nil && !errors.Is(rerr, ErrNotFound) {
-				s.log.Warn("alerts: refused page not recorded", "id", a.ID, "user", d.UserID, "err", rerr)
+				s.log.WarnContext(ctx, "alerts: refused page not recorded", "id", a.ID, "user", d.UserID, "err", rerr)
 			}
 		}
 		if err != nil {
@@ -308,7 +308,7 @@ func (s *Service) runNotify(ctx context.Context, job *jobs.Job, step *jobs.Step)
 		return true, nil
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Warn("alerts: told, but not recorded in the history", "id", a.ID, "err", err)
+		s.log.WarnContext(ctx, "alerts: told, but not recorded in the history", "id", a.ID, "err", err)
 	}
 	return NotifyResult{Told: users}, nil
 }

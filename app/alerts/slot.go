@@ -37,7 +37,7 @@ func (s *Service) readSlot(ctx context.Context, key string, v any) (ref slotRef,
 	if err := json.Unmarshal(obj.Data, v); err != nil {
 		// Treat an unreadable slot as free: it is overwritten conditionally,
 		// and the alternative is a problem that can never page again.
-		s.log.Error("alerts: unreadable slot; reusing it", "key", key, "err", err)
+		s.log.ErrorContext(ctx, "alerts: unreadable slot; reusing it", "key", key, "err", err)
 		return ref, false, nil
 	}
 	return ref, true, nil

@@ -127,7 +127,7 @@ func (s *Service) admit(ctx context.Context, user, ref, alertID string) (bool, e
 			return false, fmt.Errorf("alerts: throttle of %s: %w", user, err)
 		}
 		if !allowed {
-			s.log.Info("alerts: page held back by throttling", "user", user, "alert", alertID, "digest_at", st.FlushAt)
+			s.log.InfoContext(ctx, "alerts: page held back by throttling", "user", user, "alert", alertID, "digest_at", st.FlushAt)
 		}
 		return allowed, nil
 	}
@@ -193,7 +193,7 @@ func (s *Service) runDigest(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 	for _, h := range st.Held {
 		a, err := s.Get(ctx, h.AlertID)
 		if errors.Is(err, ErrNotFound) {
-			s.log.Error("alerts: held page for an alert that does not exist", "user", p.UserID, "alert", h.AlertID)
+			s.log.ErrorContext(ctx, "alerts: held page for an alert that does not exist", "user", p.UserID, "alert", h.AlertID)
 			ids = append(ids, h.AlertID)
 			continue
 		}
@@ -229,10 +229,10 @@ func (s *Service) runDigest(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 			return true, nil
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("alerts: digest sent, but not recorded in the history", "id", a.ID, "err", err)
+			s.log.WarnContext(ctx, "alerts: digest sent, but not recorded in the history", "id", a.ID, "err", err)
 		}
 	}
-	s.log.Info("alerts: digest sent", "user", p.UserID, "alerts", len(batch), "more", more)
+	s.log.InfoContext(ctx, "alerts: digest sent", "user", p.UserID, "alerts", len(batch), "more", more)
 	return DigestResult{Status: "sent", Alerts: ids, More: more}, nil
 }
 

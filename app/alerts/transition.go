@@ -110,7 +110,7 @@ func (s *Service) ack(ctx context.Context, id, actor string) (Transition, error)
 		}
 	}
 	if out == OutcomeChanged {
-		s.log.Info("alerts: alert acknowledged", "id", a.ID, "code", a.Code, "by", actor)
+		s.log.InfoContext(ctx, "alerts: alert acknowledged", "id", a.ID, "code", a.Code, "by", actor)
 		t.Told = others(a.PagedUsers, actor)
 	}
 	return t, nil
@@ -153,7 +153,7 @@ func (s *Service) close(ctx context.Context, id, actor string) (Transition, erro
 		return t, err
 	}
 	if out == OutcomeChanged {
-		s.log.Info("alerts: alert closed", "id", a.ID, "code", a.Code, "by", actor)
+		s.log.InfoContext(ctx, "alerts: alert closed", "id", a.ID, "code", a.Code, "by", actor)
 		if prev == StateTriggered {
 			t.Told = others(a.PagedUsers, actor)
 		}
@@ -286,7 +286,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		return n, err
 	}
 	if n += freed; n > 0 {
-		s.log.Warn("alerts: sweep repaired what was left half done", "count", n)
+		s.log.WarnContext(ctx, "alerts: sweep repaired what was left half done", "count", n)
 	}
 	return n, s.refreshCodes(ctx, true)
 }
@@ -336,7 +336,7 @@ func (s *Service) sweepSlots(ctx context.Context, cut time.Time) (int, error) {
 			if err := s.freeSlot(ctx, ref); err != nil && !errors.Is(err, errConflict) {
 				return n, err
 			}
-			s.log.Info("alerts: freed a slot whose alert is not open", "key", in.Key, "held_by", holder)
+			s.log.InfoContext(ctx, "alerts: freed a slot whose alert is not open", "key", in.Key, "held_by", holder)
 			n++
 		}
 	}

@@ -194,7 +194,7 @@ func (s *Service) createWith(ctx context.Context, id, slotKey string, ev Event, 
 	case err != nil:
 		return Alert{}, false, fmt.Errorf("alerts: create %s: %w", id, err)
 	}
-	s.log.Info("alerts: alert triggered", "id", id, "origin", ev.Integration, "source", ev.Source)
+	s.log.InfoContext(ctx, "alerts: alert triggered", "id", id, "origin", ev.Integration, "source", ev.Source)
 	return a, true, nil
 }
 
@@ -288,7 +288,7 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 	if b.Code != code {
 		// Closed meanwhile, or a concurrent completion gave it another code.
 		if rerr := s.releaseCode(ctx, code, a.ID); rerr != nil {
-			s.log.Warn("alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
+			s.log.WarnContext(ctx, "alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
 		}
 	}
 	return b, err
@@ -347,7 +347,7 @@ func (s *Service) ByDedupKey(ctx context.Context, routingKey, dedupKey string) (
 func (s *Service) enqueueEscalation(ctx context.Context, a Alert) (string, error) {
 	pol := s.settings().Policy
 	if probs := pol.Validate(); len(probs) > 0 {
-		s.log.Error("alerts: escalation policy invalid; using the default", "problems", probs)
+		s.log.ErrorContext(ctx, "alerts: escalation policy invalid; using the default", "problems", probs)
 		pol = DefaultPolicy()
 	}
 	id := escalationID(a.ID)

@@ -49,7 +49,7 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 		reached++
 	}
 	if reached == 0 {
-		h.log.Warn("api: nobody reachable; nothing queued", "source", a.source, "key", cl.keyName, "skipped", skipReasons(skips))
+		h.log.WarnContext(ctx, "api: nobody reachable; nothing queued", "source", a.source, "key", cl.keyName, "skipped", skipReasons(skips))
 		return reply(c, http.StatusUnprocessableEntity, answer{
 			Message: "Nobody reachable: every recipient is disabled or has no enabled channel; nothing was sent",
 			Skipped: skips, MissingFields: a.missing})
@@ -68,14 +68,14 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 	duplicate := errors.Is(err, notification.ErrDuplicate)
 	switch {
 	case duplicate:
-		h.log.Info("api: notification already accepted (same Idempotency-Key); not queued again",
+		h.log.InfoContext(ctx, "api: notification already accepted (same Idempotency-Key); not queued again",
 			"notification", n.ID, "source", a.source, "key", cl.keyName)
 	case errors.Is(err, notification.ErrNothingToSend):
-		h.log.Warn("api: no route to any recipient; nothing queued", "source", a.source, "key", cl.keyName)
+		h.log.WarnContext(ctx, "api: no route to any recipient; nothing queued", "source", a.source, "key", cl.keyName)
 		return reply(c, http.StatusUnprocessableEntity, answer{Message: "Nobody reachable: no recipient has a route; nothing was sent",
 			Skipped: skips, MissingFields: a.missing})
 	case err != nil:
-		h.log.Error("api: notification not stored; answered 503", "notification", n.ID, "source", a.source, "key", cl.keyName, "err", err)
+		h.log.ErrorContext(ctx, "api: notification not stored; answered 503", "notification", n.ID, "source", a.source, "key", cl.keyName, "err", err)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "The notification could not be stored, so it is not queued " +
 			"(if the store took it despite the error it will still be sent). Retry later, with an " + IdempotencyHeader +
 			" header to be sure it is sent once."})
@@ -88,9 +88,9 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 				ids = append(ids, rc.UserID)
 			}
 		}
-		h.log.Info("api: notification accepted", "notification", n.ID, "source", a.source, "key", cl.keyName,
+		h.log.InfoContext(ctx, "api: notification accepted", "notification", n.ID, "source", a.source, "key", cl.keyName,
 			"recipients", reached, "deliveries", steps, "skipped", skipReasons(skips), "missing_fields", a.missing)
-		h.log.Debug("api: notification text", "notification", n.ID, "chars", len([]rune(a.message)))
+		h.log.DebugContext(ctx, "api: notification text", "notification", n.ID, "chars", len([]rune(a.message)))
 		h.audit.Try(ctx, audit.Entry{Actor: "api:" + cl.keyName, Action: ActionNotification, Source: c.RealIP(),
 			Detail: fmt.Sprintf("%s: %d recipient(s), %d delivery(ies), %d skipped", a.source, reached, steps, len(skips)),
 			After:  map[string]any{"notification_id": n.ID, "source": a.source, "recipients": ids, "skipped": skips}})

@@ -139,14 +139,14 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 	if perr != nil {
 		var re *RequestError
 		if errors.As(perr, &re) {
-			h.log.Warn("api: request refused", "path", c.Request().URL.Path, "status", re.Status, "reason", re.Message, "remote", c.RealIP())
+			h.log.WarnContext(c.Request().Context(), "api: request refused", "path", c.Request().URL.Path, "status", re.Status, "reason", re.Message, "remote", c.RealIP())
 			return cl, false, reply(c, re.Status, answer{Message: re.Message})
 		}
 		return cl, false, reply(c, http.StatusBadRequest, answer{Message: "malformed request"})
 	}
 	cfg := h.cfg.Current()
 	if cfg == nil {
-		h.log.Error("api: no team config loaded")
+		h.log.ErrorContext(c.Request().Context(), "api: no team config loaded")
 		return cl, false, reply(c, http.StatusServiceUnavailable, answer{Message: "The pager has no configuration loaded yet; retry shortly"})
 	}
 	name, key, found := cfg.CheckAPIKey(req.Key)
@@ -156,7 +156,7 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 			reason = "no key given"
 		}
 		// Never the key itself: a typo of a real key is nearly the key.
-		h.log.Warn("api: request refused", "path", c.Request().URL.Path, "status", http.StatusForbidden, "reason", reason, "remote", c.RealIP())
+		h.log.WarnContext(c.Request().Context(), "api: request refused", "path", c.Request().URL.Path, "status", http.StatusForbidden, "reason", reason, "remote", c.RealIP())
 		return cl, false, reply(c, http.StatusForbidden, answer{Message: msgInvalidKey})
 	}
 	return caller{req: req, keyName: name, key: key, cfg: cfg}, true, nil
@@ -176,7 +176,7 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 	case notification.IsNotFound(gerr) || errors.Is(gerr, jobs.ErrInvalidJob):
 		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
 	case gerr != nil:
-		h.log.Error("api: notification report unavailable", "notification", id, "key", cl.keyName, "err", gerr)
+		h.log.ErrorContext(c.Request().Context(), "api: notification report unavailable", "notification", id, "key", cl.keyName, "err", gerr)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "The notification store is unavailable; retry shortly"})
 	}
 	return c.JSON(http.StatusOK, rep)
@@ -211,9 +211,9 @@ func (h *Handler) ServeAck(c echo.Context) error {
 	err := h.recordStatus(c.Request().Context(), st)
 	switch {
 	case errors.Is(err, notification.ErrUnknownDelivery):
-		h.log.Warn("api: status callback for an unknown delivery", "notification", st.ID, "step", st.Step)
+		h.log.WarnContext(c.Request().Context(), "api: status callback for an unknown delivery", "notification", st.ID, "step", st.Step)
 	case err != nil:
-		h.log.Error("api: delivery status not recorded", "notification", st.ID, "step", st.Step, "err", err)
+		h.log.ErrorContext(c.Request().Context(), "api: delivery status not recorded", "notification", st.ID, "step", st.Step, "err", err)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "status not recorded"})
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -231,7 +231,7 @@ func (h *Handler) recordStatus(ctx context.Context, st notification.Status) erro
 		return errors.Is(err, notification.ErrNotRecordedYet), err
 	})
 	if errors.Is(err, notification.ErrNotRecordedYet) {
-		h.log.Warn("api: status callback for a delivery still not recorded; dropped", "notification", st.ID, "step", st.Step, "status", st.Status)
+		h.log.WarnContext(ctx, "api: status callback for a delivery still not recorded; dropped", "notification", st.ID, "step", st.Step, "status", st.Status)
 		return nil
 	}
 	return err

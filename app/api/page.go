@@ -25,7 +25,7 @@ const ActionEventAlert audit.Action = "event_alert"
 // and reply code.
 func (h *Handler) pageEvent(c echo.Context, cl caller, slug, msg string, missing []string) error {
 	if h.alerts == nil {
-		h.log.Error("api: event configured to page but no alert service", "event", slug)
+		h.log.ErrorContext(c.Request().Context(), "api: event configured to page but no alert service", "event", slug)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "Paging is unavailable; retry shortly"})
 	}
 	dedup := strings.TrimSpace(cl.req.Fields["dedup_key"])
@@ -47,14 +47,14 @@ func (h *Handler) pageEvent(c echo.Context, cl caller, slug, msg string, missing
 	case errors.Is(err, alerts.ErrInvalid):
 		return reply(c, http.StatusBadRequest, answer{Message: err.Error()})
 	case err != nil:
-		h.log.Error("api: event alert not recorded", "event", slug, "key", cl.keyName, "err", err)
+		h.log.ErrorContext(c.Request().Context(), "api: event alert not recorded", "event", slug, "key", cl.keyName, "err", err)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "The alert could not be stored; retry shortly"})
 	}
 	status, out, text := http.StatusCreated, alerts.OutcomeCreated, "Alert created; paging by the escalation policy"
 	if !created {
 		status, out, text = http.StatusAccepted, alerts.OutcomeDeduplicated, "Alert already open; counted on it, nobody paged again"
 	}
-	h.log.Info("api: event paged", "event", slug, "key", cl.keyName, "alert", a.ID, "outcome", out)
+	h.log.InfoContext(c.Request().Context(), "api: event paged", "event", slug, "key", cl.keyName, "alert", a.ID, "outcome", out)
 	h.audit.Try(c.Request().Context(), audit.Entry{Actor: "api:" + cl.keyName, Action: ActionEventAlert, Source: c.RealIP(),
 		Detail: "event:" + slug + " alert " + a.ID + " " + string(out)})
 	return reply(c, status, answer{Message: text, AlertID: a.ID, Code: a.Code, DedupKey: dedup, Outcome: out, MissingFields: missing})

@@ -149,20 +149,20 @@ func (h *Handler) ServeGroupInfo(c echo.Context) error {
 }
 
 func (h *Handler) noRead(c echo.Context, cl caller) error {
-	h.log.Warn("api: request refused: key may not read", "path", c.Request().URL.Path, "key", cl.keyName, "remote", c.RealIP())
+	h.log.WarnContext(c.Request().Context(), "api: request refused: key may not read", "path", c.Request().URL.Path, "key", cl.keyName, "remote", c.RealIP())
 	return reply(c, http.StatusForbidden, answer{Message: msgInvalidKey})
 }
 
 func (h *Handler) unknown(c echo.Context, cl caller, kind, slug string, err error) error {
 	if !errors.Is(err, notification.ErrUnknown) {
-		h.log.Error("api: lookup failed", "kind", kind, "slug", slug, "err", err)
+		h.log.ErrorContext(c.Request().Context(), "api: lookup failed", "kind", kind, "slug", slug, "err", err)
 	}
-	h.log.Info("api: unknown or disabled "+kind, "slug", slug, "key", cl.keyName)
+	h.log.InfoContext(c.Request().Context(), "api: unknown or disabled "+kind, "slug", slug, "key", cl.keyName)
 	return reply(c, http.StatusNotFound, answer{Message: "Unknown or disabled " + kind + " " + slug})
 }
 
 func (h *Handler) emptyMessage(c echo.Context, cl caller, source string) error {
-	h.log.Warn("api: empty message; nothing queued", "source", source, "key", cl.keyName)
+	h.log.WarnContext(c.Request().Context(), "api: empty message; nothing queued", "source", source, "key", cl.keyName)
 	return reply(c, http.StatusBadRequest, answer{Message: "Empty message: give a non-empty \"message\" field"})
 }
 

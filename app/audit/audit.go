@@ -77,7 +77,7 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	key := fmt.Sprintf("%s%s/%s_%s_%s.json", Prefix, e.Time.Format("2006/01/02"),
 		e.Time.Format("20060102T150405.000000000Z"), e.Action, hex.EncodeToString(rnd[:]))
 	if _, err := l.st.Put(ctx, key, data, store.Cond{IfNoneMatch: true}); err != nil {
-		l.log.Error("audit entry not written", "action", e.Action, "actor", e.Actor, "err", err)
+		l.log.ErrorContext(ctx, "audit entry not written", "action", e.Action, "actor", e.Actor, "err", err)
 		return fmt.Errorf("audit: write %s: %w", key, err)
 	}
 	return nil

@@ -42,7 +42,7 @@ func (h *Handler) reply(ctx context.Context, cfg *team.Config, user team.User, r
 			return "You have no open alert to " + verb(r.Action) + ". Reply with its code, e.g. 1a."
 		}
 		if err != nil {
-			h.log.Error("control: latest alert not found: store unavailable", "user", user.ID, "err", err)
+			h.log.ErrorContext(ctx, "control: latest alert not found: store unavailable", "user", user.ID, "err", err)
 			return "Sorry, the pager cannot reach its storage right now. Try again in a minute."
 		}
 		ref = a.ID
@@ -62,7 +62,7 @@ func (h *Handler) reply(ctx context.Context, cfg *team.Config, user team.User, r
 	case errors.Is(err, alerts.ErrNotFound):
 		return fmt.Sprintf("No open alert has code %s. It may have been closed already.", r.Code)
 	case err != nil:
-		h.log.Error("control: alert not updated", "user", user.ID, "ref", ref, "err", err)
+		h.log.ErrorContext(ctx, "control: alert not updated", "user", user.ID, "ref", ref, "err", err)
 		return "Sorry, that could not be saved (storage unavailable). Nothing changed; try again in a minute."
 	}
 	a := tr.Alert
@@ -116,7 +116,7 @@ func (h *Handler) optInOut(ctx context.Context, user team.User, kw alerts.OptKey
 		return "Sorry, the team config in storage is broken (a bad upload), so nothing can be changed until ops fix it. Nothing changed."
 	}
 	if err != nil {
-		h.log.Error("control: SMS setting not saved", "user", user.ID, "on", on, "err", err)
+		h.log.ErrorContext(ctx, "control: SMS setting not saved", "user", user.ID, "on", on, "err", err)
 		return "Sorry, the change could not be saved. Try again in a minute."
 	}
 	action := ActionSMSOff
@@ -124,7 +124,7 @@ func (h *Handler) optInOut(ctx context.Context, user team.User, kw alerts.OptKey
 		action = ActionSMSOn
 	}
 	h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: action, Source: user.Phone})
-	h.log.Info("control: SMS pages switched", "user", user.ID, "on", on)
+	h.log.InfoContext(ctx, "control: SMS pages switched", "user", user.ID, "on", on)
 	if on {
 		return fmt.Sprintf("SMS pages are on again, %s.", user.Name)
 	}
@@ -148,7 +148,7 @@ func (h *Handler) firstDelivery(ctx context.Context, token string) bool {
 	}
 	first, err := h.once.First(ctx, token)
 	if err != nil {
-		h.log.Warn("control: delivery not recorded; acting anyway", "err", err)
+		h.log.WarnContext(ctx, "control: delivery not recorded; acting anyway", "err", err)
 		return true
 	}
 	return first

@@ -262,7 +262,7 @@ func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User, bo
 		sess.Until = until
 	}
 	if err := h.sessions.Open(ctx, sess); err != nil {
-		h.log.Error("control: TAKE window not opened: store unavailable", "user", user.ID, "err", err)
+		h.log.ErrorContext(ctx, "control: TAKE window not opened: store unavailable", "user", user.ID, "err", err)
 		return "Sorry, the pager cannot save anything right now (storage unavailable). Nothing changed; try TAKE again in a minute."
 	}
 	h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: audit.ActionTakeRequested, Source: user.Phone})
@@ -305,7 +305,7 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 			humanDuration(lifetime(h.cfg.Current())))
 	}
 	if err != nil {
-		h.log.Error("control: confirm failed: store unavailable", "user", user.ID, "err", err)
+		h.log.ErrorContext(ctx, "control: confirm failed: store unavailable", "user", user.ID, "err", err)
 		return "Sorry, the pager cannot reach its storage right now. Nothing changed; reply C again in a minute."
 	}
 	var before team.User
@@ -350,9 +350,9 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 		return "Sorry, the team config in storage is broken (a bad upload), so nothing can be changed until ops fix it. " +
 			"Nothing changed: you are not on call."
 	case err != nil:
-		h.log.Error("control: TAKE not saved", "user", user.ID, "err", err)
+		h.log.ErrorContext(ctx, "control: TAKE not saved", "user", user.ID, "err", err)
 		if rerr := h.sessions.Restore(ctx, sess); rerr != nil {
-			h.log.Error("control: TAKE window not restored", "user", user.ID, "err", rerr)
+			h.log.ErrorContext(ctx, "control: TAKE window not restored", "user", user.ID, "err", rerr)
 		}
 		return "Sorry, the change could not be saved (storage unavailable). Nothing changed; reply C again to retry."
 	}
@@ -360,11 +360,11 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 	pager := newCfg.CurrentConfig.PagerPhone
 	h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: audit.ActionTake, Source: user.Phone,
 		Before: onCallView(before), After: onCallView(user)})
-	h.log.Info("control: on-call changed", "from_user", before.ID, "to_user", user.ID)
+	h.log.InfoContext(ctx, "control: on-call changed", "from_user", before.ID, "to_user", user.ID)
 	if before.ID != "" && before.ID != user.ID && before.Phone != "" && h.texter != nil {
 		msg := fmt.Sprintf("%s, %s has taken the pager: you are no longer on call.", before.Name, user.Name)
 		if err := h.texter.Text(ctx, newCfg.CurrentConfig.FromPhone, before.Phone, msg); err != nil {
-			h.log.Error("control: relieved engineer not told", "user", before.ID, "err", err)
+			h.log.ErrorContext(ctx, "control: relieved engineer not told", "user", before.ID, "err", err)
 		}
 	}
 	if sched, ok := newCfg.OnCallSchedule(); ok && !sess.Until.IsZero() {
@@ -388,7 +388,7 @@ func (h *Handler) cancel(ctx context.Context, cfg *team.Config, user team.User) 
 		return "There is nothing to cancel."
 	}
 	if err != nil {
-		h.log.Error("control: cancel failed: store unavailable", "user", user.ID, "err", err)
+		h.log.ErrorContext(ctx, "control: cancel failed: store unavailable", "user", user.ID, "err", err)
 		return "Sorry, the pager cannot reach its storage right now. Your TAKE will lapse on its own."
 	}
 	_ = h.sessions.Close(ctx, user.Phone)

@@ -131,7 +131,7 @@ func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]alerts.Even
 		return c.JSON(http.StatusServiceUnavailable, Answer{Message: "The pager has no configuration loaded yet; retry shortly"})
 	}
 	if name == "" {
-		in.log.Warn("intake: webhook refused: unknown or missing key", "path", c.Request().URL.Path, "remote", c.RealIP())
+		in.log.WarnContext(c.Request().Context(), "intake: webhook refused: unknown or missing key", "path", c.Request().URL.Path, "remote", c.RealIP())
 		return c.JSON(http.StatusForbidden, Answer{Message: msgInvalidKey})
 	}
 	if !in.Allow(name) {
@@ -175,9 +175,9 @@ func (in *Intake) Apply(ctx context.Context, name string, ev alerts.Event) (Resu
 	case errors.Is(err, alerts.ErrInvalid):
 		return res, echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	case err != nil:
-		in.log.Error("intake: event not recorded", "key", name, "action", ev.Action, "err", err)
+		in.log.ErrorContext(ctx, "intake: event not recorded", "key", name, "action", ev.Action, "err", err)
 		return res, echo.NewHTTPError(http.StatusServiceUnavailable, "event not recorded; retry")
 	}
-	in.log.Info("intake: event", "key", name, "integration", ev.Integration, "action", ev.Action, "alert", tr.Alert.ID, "outcome", tr.Outcome)
+	in.log.InfoContext(ctx, "intake: event", "key", name, "integration", ev.Integration, "action", ev.Action, "alert", tr.Alert.ID, "outcome", tr.Outcome)
 	return res, nil
 }

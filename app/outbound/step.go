@@ -146,11 +146,11 @@ func (o *Outbound) reschedule(ctx context.Context, q *jobs.Queue, job *jobs.Job,
 		return nil
 	})
 	if err != nil {
-		o.log.Warn("notify: could not reschedule a rate-limited delivery; waiting for its slot instead",
+		o.log.WarnContext(ctx, "notify: could not reschedule a rate-limited delivery; waiting for its slot instead",
 			"job", job.ID, "step", step.Name, "err", err)
 		return l.Wait(ctx, key, cost)
 	}
-	o.log.Debug("notify: delivery rescheduled for its rate-limit slot", "job", job.ID, "step", step.Name, "at", at)
+	o.log.DebugContext(ctx, "notify: delivery rescheduled for its rate-limit slot", "job", job.ID, "step", step.Name, "at", at)
 	return ErrDeferred
 }
 

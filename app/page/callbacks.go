@@ -62,7 +62,7 @@ func (in *Callbacks) ServeAlertStatus(c echo.Context) error {
 	case errors.Is(err, alerts.ErrNotFound):
 		return c.NoContent(http.StatusNoContent) // closed: nobody needs reaching
 	case err != nil:
-		in.log.Error("intake: page status not recorded", "alert", alertID, "err", err)
+		in.log.ErrorContext(ctx, "intake: page status not recorded", "alert", alertID, "err", err)
 		return c.NoContent(http.StatusServiceUnavailable)
 	}
 	if !up.NotReached() || up.Delivery.Channel != alerts.ChannelSMS {
@@ -72,9 +72,9 @@ func (in *Callbacks) ServeAlertStatus(c echo.Context) error {
 	if err != nil || a.State != alerts.StateTriggered {
 		return c.NoContent(http.StatusNoContent)
 	}
-	in.log.Warn("intake: page SMS not delivered; calling", "alert", alertID, "user", userID, "status", up.Delivery.Status)
+	in.log.WarnContext(ctx, "intake: page SMS not delivered; calling", "alert", alertID, "user", userID, "status", up.Delivery.Status)
 	if err := in.pages.Call(ctx, a, userID); err != nil {
-		in.log.Error("intake: fallback call failed", "alert", alertID, "user", userID, "err", err)
+		in.log.ErrorContext(ctx, "intake: fallback call failed", "alert", alertID, "user", userID, "err", err)
 		return c.NoContent(http.StatusServiceUnavailable)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -99,7 +99,7 @@ func (in *Callbacks) ServePageKey(c echo.Context) error {
 		return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(in.pages.CallTwiML(alertID, userID, a.Summary)))
 	}
 	if err != nil {
-		in.log.Error("intake: key on a page call not acted on", "alert", alertID, "user", userID, "err", err)
+		in.log.ErrorContext(ctx, "intake: key on a page call not acted on", "alert", alertID, "user", userID, "err", err)
 		return voice(c, twiml.Say{Text: "Sorry, that could not be saved. Please reply to the text message instead."}, twiml.Hangup{})
 	}
 	msg := "Acknowledged. Thank you."

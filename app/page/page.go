@@ -88,7 +88,7 @@ func (p *Pages) Page(ctx context.Context, a alerts.Alert, userIDs []string) ([]a
 	for _, id := range userIDs {
 		u, ok := cfg.UserByID(id)
 		if !ok || u.Phone == "" {
-			p.log.Warn("notify: page for an unknown user or one without a phone skipped", "alert", a.ID, "user", id)
+			p.log.WarnContext(ctx, "notify: page for an unknown user or one without a phone skipped", "alert", a.ID, "user", id)
 			continue
 		}
 		if !SMSOn(u) {
@@ -120,7 +120,7 @@ func (p *Pages) text(ctx context.Context, cfg *team.Config, alertID string, u te
 	if !twilio.IsOptOut(err) && !twilio.IsPermanent(err) {
 		return nil, err
 	}
-	p.log.Warn("notify: page SMS refused; calling instead", "alert", alertID, "user", u.ID, "opted_out", twilio.IsOptOut(err))
+	p.log.WarnContext(ctx, "notify: page SMS refused; calling instead", "alert", alertID, "user", u.ID, "opted_out", twilio.IsOptOut(err))
 	d := PageDelivery(alerts.ChannelSMS, u.ID, twilio.RefusedMessage("send-"+u.ID+"-"+alerts.StepRef(ctx), err))
 	return &d, nil
 }

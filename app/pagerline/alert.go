@@ -59,13 +59,13 @@ func (h *Handler) stepAlert(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 	if errors.Is(err, alerts.ErrInvalid) || jobs.IsPermanent(err) {
 		// The alert can never be raised (a bug, not an outage): the
 		// voicemail is still paged, without a reply code.
-		h.log.Error("pagerline: voicemail alert not raised; paging without a reply code", "job", job.ID, "err", err)
+		h.log.ErrorContext(ctx, "pagerline: voicemail alert not raised; paging without a reply code", "job", job.ID, "err", err)
 		return VoicemailAlert{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("voicemail alert: %w", err)
 	}
-	h.log.Info("pagerline: voicemail alert triggered", "job", job.ID, "alert", a.ID, "code", a.Code)
+	h.log.InfoContext(ctx, "pagerline: voicemail alert triggered", "job", job.ID, "alert", a.ID, "code", a.Code)
 	return VoicemailAlert{AlertID: a.ID, Code: a.Code}, nil
 }
 

@@ -113,13 +113,13 @@ func (h *Handler) ServeMedia(c echo.Context) error {
 	name := c.Param("name")
 	ctx := c.Request().Context()
 	if err := h.signer.Check(ctx, name, c.QueryParam("exp"), c.QueryParam("sig")); err != nil {
-		h.log.Warn("pagerline: media link refused", "name", name, "reason", err.Error(), "remote", c.RealIP())
+		h.log.WarnContext(ctx, "pagerline: media link refused", "name", name, "reason", err.Error(), "remote", c.RealIP())
 		return echo.NewHTTPError(http.StatusForbidden, "invalid or expired link")
 	}
 	id := strings.TrimSuffix(name, ".mp3")
 	data, err := h.audio(ctx, id)
 	if err != nil {
-		h.log.Error("pagerline: media not available", "job", id, "err", err)
+		h.log.ErrorContext(ctx, "pagerline: media not available", "job", id, "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "recording not available yet")
 	}
 	c.Response().Header().Set("Cache-Control", "private, max-age=3600")

@@ -29,7 +29,7 @@ func (h *Handler) Run(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		if n, err := h.Reconcile(ctx, h.now().Add(-ReconcileWindow)); err != nil && ctx.Err() == nil {
-			h.log.Warn("pagerline: reconciliation sweep incomplete; retried later", "recovered", n, "err", err)
+			h.log.WarnContext(ctx, "pagerline: reconciliation sweep incomplete; retried later", "recovered", n, "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -120,7 +120,7 @@ func (h *Handler) recover(ctx context.Context, recSID, callSID, recURL string, d
 		return false, err
 	}
 	if ok {
-		h.log.Warn("pagerline: voicemail recovered from Twilio", "job", job.ID, "call_sid", v.CallSID,
+		h.log.WarnContext(ctx, "pagerline: voicemail recovered from Twilio", "job", job.ID, "call_sid", v.CallSID,
 			"caller", v.CallerNum, "created", created)
 	}
 	return ok, nil

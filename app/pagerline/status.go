@@ -92,10 +92,10 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 	switch {
 	case errors.Is(err, errStale):
 	case errors.Is(err, store.ErrNotFound):
-		h.log.Warn("pagerline: status callback for unknown job", "job", id)
+		h.log.WarnContext(ctx, "pagerline: status callback for unknown job", "job", id)
 	case err != nil:
 		// Twilio does not retry status callbacks; the page itself went out.
-		h.log.Error("pagerline: delivery status not recorded", "job", id, "err", err)
+		h.log.ErrorContext(ctx, "pagerline: delivery status not recorded", "job", id, "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "status not recorded")
 	}
 	if got.Final {

@@ -56,7 +56,7 @@ func (h *Handler) gather(attempt int, prompt string) twiml.Gather {
 // ServeAnswer is POST /public/answer, the pager line's voice webhook.
 func (h *Handler) ServeAnswer(c echo.Context) error {
 	cfg := h.cfg.Current()
-	h.log.Info("pagerline: call", "call_sid", c.FormValue("CallSid"), "from", c.FormValue("From"))
+	h.log.InfoContext(c.Request().Context(), "pagerline: call", "call_sid", c.FormValue("CallSid"), "from", c.FormValue("From"))
 	if cfg.CurrentConfig.RecordWithoutKeypress {
 		return h.voice(c, append([]twiml.Verb{twiml.Say{Text: greeting(cfg)}}, h.record(c, cfg)...)...)
 	}

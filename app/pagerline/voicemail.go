@@ -166,7 +166,7 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		}
 		job = jobs.Job{ID: "missed-" + cmp.Or(v.CallSID, v.RecordingSID), Kind: KindMissed, Steps: []jobs.Step{{Name: StepText}}}
 	default:
-		h.log.Warn("pagerline: recording callback ignored", "status", status, "recording_sid", v.RecordingSID)
+		h.log.WarnContext(ctx, "pagerline: recording callback ignored", "status", status, "recording_sid", v.RecordingSID)
 		return c.NoContent(http.StatusNoContent)
 	}
 	payload, err := json.Marshal(v)
@@ -180,15 +180,15 @@ func (h *Handler) ServeRecordingCallback(c echo.Context) error {
 		// Twilio will not call again; keep trying in the background so a
 		// short store outage does not drop the voicemail (the recording
 		// itself stays on Twilio until it is stored).
-		h.log.Error("pagerline: voicemail job not yet durable; retrying in the background",
+		h.log.ErrorContext(ctx, "pagerline: voicemail job not yet durable; retrying in the background",
 			"job", job.ID, "err", err)
 		go h.enqueueLater(h.lifetime(), job)
 		return c.NoContent(http.StatusNoContent)
 	}
 	if !created {
-		h.log.Info("pagerline: duplicate recording callback ignored", "job", job.ID)
+		h.log.InfoContext(ctx, "pagerline: duplicate recording callback ignored", "job", job.ID)
 	} else {
-		h.log.Info("pagerline: voicemail accepted", "job", job.ID, "duration", v.Duration, "caller", v.CallerNum)
+		h.log.InfoContext(ctx, "pagerline: voicemail accepted", "job", job.ID, "duration", v.Duration, "caller", v.CallerNum)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -235,11 +235,11 @@ func (h *Handler) enqueueLater(life context.Context, job jobs.Job) {
 	}
 	switch {
 	case err == nil:
-		h.log.Info("pagerline: voicemail job durable after retry", "job", job.ID, "attempts", tries)
+		h.log.InfoContext(life, "pagerline: voicemail job durable after retry", "job", job.ID, "attempts", tries)
 	case life.Err() != nil:
-		h.log.Error("pagerline: voicemail job not stored before shutdown; the reconciliation sweep recovers it from Twilio", "job", job.ID)
+		h.log.ErrorContext(life, "pagerline: voicemail job not stored before shutdown; the reconciliation sweep recovers it from Twilio", "job", job.ID)
 	default:
-		h.log.Error("pagerline: voicemail job could not be stored; the recording is still on Twilio", "job", job.ID)
+		h.log.ErrorContext(life, "pagerline: voicemail job could not be stored; the recording is still on Twilio", "job", job.ID)
 	}
 }
 

@@ -137,17 +137,17 @@ func WrapTwilioIdempotency(once *Once, log *slog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				// Fail open: a pager that acts twice beats one that does not
 				// act while its store is briefly down.
-				log.Warn("twilio webhook: delivery not recorded; acting anyway", "path", c.Request().URL.Path, "err", err)
+				log.WarnContext(ctx, "twilio webhook: delivery not recorded; acting anyway", "path", c.Request().URL.Path, "err", err)
 				return next(c)
 			}
 			if !first {
-				log.Info("twilio webhook: repeated delivery ignored", "path", c.Request().URL.Path)
+				log.InfoContext(ctx, "twilio webhook: repeated delivery ignored", "path", c.Request().URL.Path)
 				return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
 			}
 			err = next(c)
 			if err != nil || c.Response().Status >= http.StatusInternalServerError {
 				if ferr := once.Forget(context.WithoutCancel(ctx), token); ferr != nil {
-					log.Warn("twilio webhook: failed delivery not forgotten; Twilio's retry will be ignored", "err", ferr)
+					log.WarnContext(ctx, "twilio webhook: failed delivery not forgotten; Twilio's retry will be ignored", "err", ferr)
 				}
 			}
 			return err

@@ -44,7 +44,7 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 				reason = twilio.SignatureHeader + " does not match"
 			}
 			if reason != "" {
-				log.Warn("twilio webhook rejected", "path", r.URL.Path, "reason", reason,
+				log.WarnContext(c.Request().Context(), "twilio webhook rejected", "path", r.URL.Path, "reason", reason,
 					"remote", c.RealIP(), "signed_url", full,
 					"hint", "check ONCALL_APP_BASE_URL matches the URL configured in the Twilio console and TWILIO_AUTH_TOKEN")
 				if onReject != nil {

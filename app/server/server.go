@@ -107,6 +107,9 @@ func New(o Options) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(o.Logger)
 	e.Use(middleware.Recover())
+	// The id first, so the access line and every line the handler logs
+	// with the request's context carry it.
+	e.Use(WrapRequestID())
 	e.Use(WrapRequestLog(o.Logger))
 
 	sig := WrapTwilioSignature(o.Signature, o.BaseURL, o.Logger, o.OnReject)
@@ -226,7 +229,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				msg = http.StatusText(code)
 			}
 		} else {
-			log.Error("unhandled error", "path", c.Request().URL.Path, "err", err)
+			log.ErrorContext(c.Request().Context(), "unhandled error", "path", c.Request().URL.Path, "err", err)
 		}
 		if code == http.StatusRequestEntityTooLarge {
 			msg = "request body too large"
