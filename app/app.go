@@ -195,6 +195,9 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	if no.PushoverURL == "" {
 		no.PushoverURL = s.PushoverAPIURL
 	}
+	// A dry run (no Twilio account) logs email too: the embedded default's
+	// mail server is a placeholder.
+	no.DryRunEmail = no.DryRunEmail || tw.DryRun()
 	a.Outbound = outbound.New(no)
 	a.Outbound.Register(a.Jobs)
 	a.Notifications = notification.New(a.Outbound, notification.Options{

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +43,7 @@ type Outbound struct {
 	calls   *Limiter
 	log     *slog.Logger
 	emailFn func(e channel.Email) channel.Sender
+	dryMail bool
 	cfg     ConfigSource
 	now     func() time.Time
 	client  *http.Client
@@ -75,6 +78,11 @@ type Options struct {
 	Sleep func(context.Context, time.Duration) error
 	// Email builds the SMTP sender; tests use it to trust a test CA.
 	Email func(e channel.Email) channel.Sender
+	// DryRunEmail logs each email instead of sending it: the pager runs
+	// without a Twilio account (a dry run), and its embedded default's mail
+	// server is a placeholder that never answers, so trying it would only
+	// retry for ever.
+	DryRunEmail bool
 
 	// Config is the team config, for its sending rates.
 	Config ConfigSource
@@ -105,7 +113,7 @@ func New(o Options) *Outbound {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	out := &Outbound{tw: o.Twilio, log: o.Logger, emailFn: o.Email, cfg: o.Config, now: o.Now, client: o.HTTPClient, pushURL: o.PushoverURL,
+	out := &Outbound{tw: o.Twilio, log: o.Logger, emailFn: o.Email, dryMail: o.DryRunEmail, cfg: o.Config, now: o.Now, client: o.HTTPClient, pushURL: o.PushoverURL,
 		fixedSMS: o.Rates.SMSPerSecond > 0 || o.SMSLimiter != nil, fixedCalls: o.Rates.CallsPerSecond > 0 || o.CallLimiter != nil,
 		maxHold: o.MaxRateWait}
 	out.sms, out.calls = o.SMSLimiter, o.CallLimiter
@@ -220,6 +228,19 @@ func (o *Outbound) Email(ctx context.Context, ms team.MailSettings, to []string,
 	port := ms.MailPort
 	if port == 0 {
 		port = 25
+	}
+	if o.dryMail {
+		names := make([]string, len(m.Attachments))
+		for i, a := range m.Attachments {
+			names[i] = fmt.Sprintf("%s (%d bytes)", a.Name, len(a.Data))
+		}
+		masked := make([]string, len(to))
+		for i, a := range to {
+			masked[i] = maskEmail(a)
+		}
+		o.log.InfoContext(ctx, "email dry run: not sent", "server", net.JoinHostPort(ms.MailServer, strconv.Itoa(port)),
+			"from", ms.FromEmail, "to", masked, "subject", m.Subject, "body", m.Body, "attachments", names)
+		return channel.Receipt{ID: "dry-run", Detail: "dry run: logged, not sent"}, nil
 	}
 	sender := o.emailFn(channel.Email{
 		Server:   ms.MailServer,
