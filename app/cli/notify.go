@@ -12,14 +12,15 @@ import (
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/notification"
+	"github.com/oncall/pager/app/team"
 )
 
-// notifyCmd is `oncall-pager notify test USER_OR_CHANNEL`: one test message through
+// notifyCmd is `oncall-pager notify test USER_CHANNEL_OR_GROUP`: one test message through
 // the same durable outbound path alerts take, waited for, with the result of
 // every route printed, so a channel is checked before anyone relies on it.
 func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "test" {
-		return usageError{errors.New("want: notify test USER_OR_CHANNEL")}
+		return usageError{errors.New("want: notify test USER_CHANNEL_OR_GROUP")}
 	}
 	fs := flag.NewFlagSet("notify test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,7 +30,7 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{err}
 	}
 	if fs.NArg() != 1 {
-		return usageError{errors.New("want: notify test USER_OR_CHANNEL")}
+		return usageError{errors.New("want: notify test USER_CHANNEL_OR_GROUP")}
 	}
 	target := fs.Arg(0)
 	s, err := app.SettingsFromEnv(os.Getenv)
@@ -40,19 +41,12 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg := a.Team.Current()
-	rec, err := notification.ResolveContact(cfg, target)
-	if errors.Is(err, notification.ErrUnknown) {
-		rec, err = notification.ResolveChannel(cfg, target)
-	}
+	recs, err := testRecipients(a.Team.Current(), target)
 	if err != nil {
-		return fmt.Errorf("%q is neither an enabled user nor an enabled notification channel", target)
-	}
-	if rec.Skipped != "" || len(rec.Routes) == 0 {
-		return fmt.Errorf("%s has no enabled route: %s", target, rec.Skipped)
+		return err
 	}
 	n := notification.Notification{ID: notification.NewID(), Source: "test:" + target, Subject: "Pager test",
-		Message: *msg, Recipients: []notification.Recipient{rec}, APIKey: "cli", Created: time.Now()}
+		Message: *msg, Recipients: recs, APIKey: "cli", Created: time.Now()}
 	if err := a.Notifications.Notify(ctx, a.Jobs, n); err != nil {
 		return fmt.Errorf("queue test message: %w", err)
 	}
@@ -81,4 +75,33 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "test notification %s: every route accepted the message\n", n.ID)
 	return nil
+}
+
+// testRecipients are whom `notify test` reaches for target: a user, a
+// notification channel, or every member of a group (those left out are
+// reported in the result). A name that is several of these is taken in that
+// order.
+func testRecipients(cfg *team.Config, target string) ([]notification.Recipient, error) {
+	rec, err := notification.ResolveContact(cfg, target)
+	if errors.Is(err, notification.ErrUnknown) {
+		rec, err = notification.ResolveChannel(cfg, target)
+	}
+	if errors.Is(err, notification.ErrUnknown) {
+		_, recs, gerr := notification.ResolveGroup(cfg, target)
+		if gerr == nil {
+			for _, r := range recs {
+				if r.Skipped == "" && len(r.Routes) > 0 {
+					return recs, nil
+				}
+			}
+			return nil, fmt.Errorf("group %s has no member with an enabled route", target)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither an enabled user, an enabled notification channel nor an enabled group", target)
+	}
+	if rec.Skipped != "" || len(rec.Routes) == 0 {
+		return nil, fmt.Errorf("%s has no enabled route: %s", target, rec.Skipped)
+	}
+	return []notification.Recipient{rec}, nil
 }

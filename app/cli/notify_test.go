@@ -52,8 +52,13 @@ func TestNotifyTestChannelAndUser(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, "dry-run") {
 		t.Fatalf("notify test alice: exit %d\n%s\n%s", code, out, errs)
 	}
+	// A group: each member by their own routes.
+	code, out, errs = run(t, "notify", "test", "ops")
+	if code != 0 || !strings.Contains(out, `"alice"`) || !strings.Contains(out, `"bob"`) {
+		t.Fatalf("notify test ops: exit %d\n%s\n%s", code, out, errs)
+	}
 	code, _, errs = run(t, "notify", "test", "nobody")
-	if code != 1 || !strings.Contains(errs, "neither an enabled user nor an enabled notification channel") {
+	if code != 1 || !strings.Contains(errs, "neither an enabled user, an enabled notification channel nor an enabled group") {
 		t.Fatalf("notify test nobody: exit %d %s", code, errs)
 	}
 }
