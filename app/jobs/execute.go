@@ -122,8 +122,14 @@ func (h *claim) runStep(ctx context.Context, job Job, name string, fn StepFunc) 
 	res, err := h.call(ctx, fn, &job, s)
 	if err != nil && ctx.Err() != nil {
 		// Shutdown or lost lease: the failure says nothing about the step,
-		// so it is neither recorded nor counted; the step runs again.
-		q.log.Info("jobs: step abandoned", "id", h.id, "step", name, "cause", context.Cause(ctx))
+		// so it is neither recorded nor counted; the step runs again. A
+		// shutdown interrupting a step (one waiting for its send slot, say)
+		// is the normal end of a drain, not lost work: debug only.
+		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) || errors.Is(cause, errGone) {
+			q.log.Info("jobs: step stopped: the job is no longer ours; whoever holds it runs the step", "id", h.id, "step", name, "cause", cause)
+		} else {
+			q.log.Debug("jobs: step interrupted by shutdown; it runs again on the next start, not counted as an attempt", "id", h.id, "step", name)
+		}
 		return
 	}
 	var raw json.RawMessage

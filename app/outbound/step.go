@@ -145,6 +145,10 @@ func (o *Outbound) reschedule(ctx context.Context, q *jobs.Queue, job *jobs.Job,
 		s.NextAt = at
 		return nil
 	})
+	if err != nil && ctx.Err() != nil {
+		// Shutting down: the step runs again on the next start.
+		return ctx.Err()
+	}
 	if err != nil {
 		o.log.WarnContext(ctx, "notify: could not reschedule a rate-limited delivery; waiting for its slot instead",
 			"job", job.ID, "step", step.Name, "err", err)

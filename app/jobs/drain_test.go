@@ -1,0 +1,89 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/store/local"
+)
+
+// lockedBuffer is a log sink safe for the runner's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A shutdown that interrupts a running step (one waiting for its send
+// slot, say) is the normal end of a drain: the step runs again on the next
+// start, and no INFO or louder line about it reads like lost work.
+func TestShutdownInterruptingAStepLogsNoLostWork(t *testing.T) {
+	st, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	q := jobs.New(st, jobs.Options{Poll: time.Hour, Lease: 2 * time.Second,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	started := make(chan struct{})
+	q.Handle("k", "wait", func(ctx context.Context, _ *jobs.Job, _ *jobs.Step) (any, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = q.Run(ctx)
+	}()
+	if _, err := q.Enqueue(context.Background(), jobs.Job{ID: "slow-1", Kind: "k", Steps: []jobs.Step{{Name: "wait"}}}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	cancel()
+	<-done
+
+	j, err := q.Get(context.Background(), "slow-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := j.Step("wait"); s.State != jobs.StepPending || s.Attempts != 0 {
+		t.Fatalf("interrupted step: %+v; want pending, no attempt counted", s)
+	}
+	interrupted := false
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := rec["msg"].(string)
+		if rec["level"] != "DEBUG" && rec["id"] == "slow-1" {
+			t.Errorf("a %s line about the interrupted step: %s", rec["level"], line)
+		}
+		if strings.Contains(msg, "interrupted by shutdown") {
+			interrupted = true
+		}
+	}
+	if !interrupted {
+		t.Errorf("the interruption is not even at debug level:\n%s", logs.String())
+	}
+}
