@@ -93,6 +93,21 @@ func New() *Metrics {
 		m.httpRequests, m.httpDuration, m.sigRejects, m.pages, m.notes,
 		m.storeCalls, m.storeErrors, m.storeDur, m.twilioCalls, m.twilioErrors,
 	)
+	// The series alerts are written on exist from the start at 0, so a
+	// rate over them means something before the first failure.
+	for _, ch := range []string{"sms", "voice"} {
+		for _, o := range []string{Sent, Delivered, Failed} {
+			m.pages.WithLabelValues(ch, o)
+			m.notes.WithLabelValues(ch, o)
+		}
+	}
+	for _, op := range []string{"get", "get_if_changed", "put", "put_conditional", "list", "delete"} {
+		m.storeCalls.WithLabelValues(op)
+		m.storeErrors.WithLabelValues(op)
+	}
+	for _, r := range []string{"Messages", "Calls", "Recordings"} {
+		m.twilioErrors.WithLabelValues(r)
+	}
 	return m
 }
 

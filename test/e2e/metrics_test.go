@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +147,25 @@ func TestMetricsAfterRealTraffic(t *testing.T) {
 	}
 	if v := value(m, "pager_store_errors_total"); v != 0 {
 		t.Errorf("store errors with a healthy store: %v", v)
+	}
+	// The shipped dashboard and alerting rules only name metrics the pager
+	// exposes.
+	name := regexp.MustCompile(`\bpager_[a-z_]+`)
+	for _, f := range []string{"../../deploy/grafana-dashboard.json", "../../deploy/prometheus-rules.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := name.FindAllString(string(b), -1)
+		if len(names) < 10 {
+			t.Fatalf("%s names only %d pager metrics", f, len(names))
+		}
+		for _, n := range names {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
+			if m[base] == nil {
+				t.Errorf("%s uses %s, which /metrics does not expose", f, n)
+			}
+		}
 	}
 	// Bounded labels: no raw path reaches a label.
 	for _, f := range []string{"pager_http_requests_total", "pager_twilio_signature_rejections_total"} {
