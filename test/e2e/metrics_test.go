@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/oncall/pager/app"
-	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
 )
 
@@ -83,8 +82,7 @@ metrics:
 // scrape comes after the traffic: the open-alert count is cached between
 // scrapes.)
 func TestMetricsAfterRealTraffic(t *testing.T) {
-	cfg := strings.NewReplacer("PD_SHA", team.HashAPIKey(pdRoutingKey), "HOOK_SHA", team.HashAPIKey(hookKey)).Replace(alertConfig)
-	h := harness.New(t, harness.Options{Config: cfg, Settings: func(s *app.Settings) { s.AdminListenAddr = "127.0.0.1:0" }})
+	h := harness.New(t, harness.Options{Config: alertConfig(), Settings: func(s *app.Settings) { s.AdminListenAddr = "127.0.0.1:0" }})
 	alice, bob := h.Phone(harness.Alice), h.Phone(harness.Bob)
 
 	alice.Text("WHO").Expect("on call")
