@@ -58,3 +58,27 @@ type Store interface {
 	// String names the store for logs ("dir:./data", "s3://bucket").
 	String() string
 }
+
+// KeyLister is implemented by stores that can list keys more cheaply than
+// List (the local folder store, which must read a file to give its ETag).
+type KeyLister interface {
+	// Keys returns the keys that start with prefix, sorted.
+	Keys(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Keys lists the keys under prefix, sorted, without reading the objects where
+// the store can avoid it: paginated views (the console) need the names only.
+func Keys(ctx context.Context, st Store, prefix string) ([]string, error) {
+	if kl, ok := st.(KeyLister); ok {
+		return kl.Keys(ctx, prefix)
+	}
+	infos, err := st.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(infos))
+	for i, in := range infos {
+		keys[i] = in.Key
+	}
+	return keys, nil
+}
