@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/oncall/pager/store"
@@ -27,6 +29,17 @@ const (
 	ActionPage           Action = "page"
 	// ActionHandOver is the schedule changing who is on call by itself.
 	ActionHandOver Action = "handover"
+	// The web console's own actions (app/console); the actor is the
+	// signed-in member.
+	ActionSignIn        Action = "signin"
+	ActionSignInRefused Action = "signin_refused"
+	ActionSignOut       Action = "signout"
+	ActionAlertAck      Action = "alert_ack"
+	ActionAlertClose    Action = "alert_close"
+	ActionAlertReopen   Action = "alert_reopen"
+	ActionTestPage      Action = "test_page"
+	ActionAPIKeyMint    Action = "apikey_mint"
+	ActionAPIKeyRevoke  Action = "apikey_revoke"
 )
 
 // Entry is one audit record.
@@ -112,4 +125,100 @@ func (l *Log) List(ctx context.Context, prefix string) ([]Entry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// Query selects a page of the audit log, newest first.
+type Query struct {
+	// Actor and Action keep the entries with that actor or action; "" keeps
+	// all.
+	Actor  string
+	Action Action
+	// Before is the cursor: only entries whose key sorts before it.
+	Before string
+	// Limit is the page size; default 50, at most 200.
+	Limit int
+}
+
+// Page is one page of entries and the cursor of the next ("" at the end).
+type Page struct {
+	Entries []Entry
+	Next    string
+}
+
+// pageMonths is how far back a page looks for entries: the log is listed
+// one month folder at a time, newest first, so a page costs a listing per
+// month it spans, never the whole log.
+const pageMonths = 24
+
+// maxScan bounds the entries read for one page when the actor filter skips
+// most of them; the page comes back short with a cursor.
+const maxScan = 500
+
+// Page returns entries newest first, reading only those it returns (and
+// those the actor filter skips: the action is in the key, the actor only in
+// the object).
+func (l *Log) Page(ctx context.Context, q Query) (Page, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	q.Limit = min(q.Limit, 200)
+	month := l.now().UTC()
+	if rest := strings.TrimPrefix(q.Before, Prefix); len(rest) >= 7 {
+		// audit/YYYY/MM/...: start in the cursor's month.
+		if t, err := time.Parse("2006/01", rest[:7]); err == nil {
+			month = t
+		}
+	}
+	var p Page
+	scanned := 0
+	var last string
+	for range pageMonths {
+		keys, err := store.Keys(ctx, l.st, Prefix+month.Format("2006/01/"))
+		if err != nil {
+			return Page{}, fmt.Errorf("audit: list: %w", err)
+		}
+		for i := len(keys) - 1; i >= 0; i-- {
+			k := keys[i]
+			if q.Before != "" && k >= q.Before {
+				continue
+			}
+			if q.Action != "" && actionOfKey(k) != q.Action {
+				continue
+			}
+			if len(p.Entries) == q.Limit || scanned == maxScan {
+				p.Next = last
+				return p, nil
+			}
+			scanned++
+			last = k
+			obj, err := l.st.Get(ctx, k)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return Page{}, fmt.Errorf("audit: read %s: %w", k, err)
+			}
+			var e Entry
+			if err := json.Unmarshal(obj.Data, &e); err != nil {
+				continue // a damaged entry does not hide the others
+			}
+			if q.Actor != "" && e.Actor != q.Actor {
+				continue
+			}
+			p.Entries = append(p.Entries, e)
+		}
+		month = time.Date(month.Year(), month.Month()-1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return p, nil
+}
+
+// actionOfKey reads the action out of an entry's key
+// (<time>_<action>_<random>.json); actions may hold underscores.
+func actionOfKey(key string) Action {
+	name := strings.TrimSuffix(key[strings.LastIndex(key, "/")+1:], ".json")
+	first, last := strings.Index(name, "_"), strings.LastIndex(name, "_")
+	if first < 0 || last <= first {
+		return ""
+	}
+	return Action(name[first+1 : last])
 }

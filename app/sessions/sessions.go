@@ -114,3 +114,20 @@ func (s *Store) Close(ctx context.Context, phone string) error {
 	}
 	return nil
 }
+
+// Peek reads the open window for phone without closing it; ErrNone when
+// there is none or it has expired.
+func (s *Store) Peek(ctx context.Context, phone string) (Session, error) {
+	obj, err := s.st.Get(ctx, key(phone))
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrNone
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("sessions: read: %w", err)
+	}
+	var sess Session
+	if err := json.Unmarshal(obj.Data, &sess); err != nil || sess.Kind == "" || !s.now().Before(sess.Expires) {
+		return Session{}, ErrNone
+	}
+	return sess, nil
+}

@@ -87,7 +87,9 @@ type User struct {
 	// Enabled lets ops keep a departed or absent member listed without letting
 	// them control the pager or be alerted; absent means enabled.
 	Enabled *bool `json:"enabled,omitempty"`
-	// Admin may start and end maintenance windows by SMS (QUIET).
+	// Admin may start and end maintenance windows by SMS (QUIET), and in
+	// the web console edit the config and mint and revoke API keys; every
+	// member may act on alerts and on-call.
 	Admin bool `json:"admin,omitempty"`
 
 	// Channels are how the alert API reaches the user, by medium, each of
