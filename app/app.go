@@ -35,6 +35,7 @@ import (
 	"github.com/oncall/pager/app/schedule/handover"
 	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/sessions"
+	"github.com/oncall/pager/app/signin"
 	"github.com/oncall/pager/app/summary"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
@@ -83,6 +84,8 @@ type App struct {
 	once    *server.Once
 	// HandOver applies the on-call schedule by itself.
 	HandOver *handover.Service
+	// SignIn is the web console's sign-in (codes and sessions).
+	SignIn *signin.Service
 	// pagerline sweeps Twilio for voicemails whose job was lost.
 	pagerline *pagerline.Handler
 
@@ -102,6 +105,9 @@ type Options struct {
 	// Outbound tunes the outbound path (tests trust a test SMTP CA, or
 	// replace the rate limiters).
 	Outbound outbound.Options
+	// ConsolePoll is how often the console's alert list polls (tests
+	// shorten it); default 10 s.
+	ConsolePoll time.Duration
 }
 
 // OpenStore builds the store Settings name.
@@ -258,11 +264,12 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger: log,
 	})
 
+	sess := sessions.New(st, now)
 	ctl := control.New(control.Options{
 		Alerts:   a.Alerts,
 		Once:     a.once,
 		Config:   a.Team,
-		Sessions: sessions.New(st, now),
+		Sessions: sess,
 		Audit:    a.Audit,
 		Texter:   texter{q: outbound.TextQueue{Q: a.Jobs}, now: now},
 		Now:      now,
@@ -290,6 +297,10 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Now:           now,
 		Logger:        log,
 	})
+	ui, err := a.newConsole(ctl, pl, o.ConsolePoll)
+	if err != nil {
+		return nil, fmt.Errorf("app: console: %w", err)
+	}
 	a.Echo = server.New(server.Options{
 		Logger:    log,
 		Signature: twilio.NewValidator(s.TwilioAuthToken, s.TwilioAuthTokenSecond),
@@ -312,6 +323,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Heartbeat: a.Heartbeats,
 		Once:      a.once,
 		Calendar:  calendar.New(a.Team, now),
+		Console:   ui,
 	})
 	// After routing, so requests are counted by route template.
 	a.Echo.Use(m.HTTP())

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/store"
 )
 
@@ -152,8 +151,8 @@ func (s *Service) Reopen(ctx context.Context, id, actor string) (Alert, bool, er
 	}
 	details["reopened_from"] = a.ID
 	details["reopened_by"] = actor
-	ev := intake.Event{
-		Action:      intake.ActionTrigger,
+	ev := Event{
+		Action:      EventTrigger,
 		DedupKey:    "reopen-" + a.ID,
 		Summary:     a.Summary,
 		Source:      a.Source,

@@ -14,7 +14,7 @@ import (
 // member's number, so a TAKE asked on the web may be confirmed by text and
 // the other way round. Each returns the reply the text would get.
 func (h *Handler) Take(ctx context.Context, user team.User) string {
-	return h.take(ctx, h.cfg.Current(), user)
+	return h.take(ctx, h.cfg.Current(), user, "TAKE")
 }
 
 // Confirm is C (see Take).

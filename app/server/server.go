@@ -98,6 +98,10 @@ type Options struct {
 	// does this itself, for the commands that change something only, so
 	// WHO stays free of store calls.
 	Once *Once
+	// Console, optional, is the team's web console (app/console), served
+	// under /ui/; it routes its own pages and guards them itself (session,
+	// form tokens, same-origin checks, body limits).
+	Console http.Handler
 }
 
 // New builds the echo instance with every route.
@@ -194,6 +198,12 @@ func New(o Options) *echo.Echo {
 	// only credential (calendar apps send no headers).
 	if o.Calendar != nil {
 		e.GET("/calendar/:file", o.Calendar.Serve)
+	}
+
+	// The team's web console.
+	if o.Console != nil {
+		e.Any("/ui/*", echo.WrapHandler(o.Console))
+		e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/ui/") })
 	}
 
 	// Liveness: the process answers. Container and orchestrator probes use

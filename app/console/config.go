@@ -1,0 +1,257 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/oncall/pager/app/audit"
+	"github.com/oncall/pager/app/jsondoc"
+	"github.com/oncall/pager/app/team"
+)
+
+type keyView struct {
+	Name    string
+	Prefix  string
+	Enabled bool
+	CanRead bool
+}
+
+type configData struct {
+	Text     string
+	ETag     string
+	Problems []team.Problem
+	Warnings []team.Problem
+	Diff     []diffLine
+	Checked  bool
+	Saved    bool
+	Conflict bool
+	Problem  string
+	Keys     []keyView
+	// NewKey is a key just minted, shown once.
+	NewKey     string
+	NewKeyName string
+}
+
+func (c *Console) keys() []keyView {
+	cfg := c.o.Team.Current()
+	var out []keyView
+	for name, k := range cfg.APIKeys {
+		out = append(out, keyView{Name: name, Prefix: k.SHA256[:min(8, len(k.SHA256))], Enabled: k.IsEnabled(), CanRead: k.CanRead})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (c *Console) serveConfig(w http.ResponseWriter, r *http.Request, v viewer) {
+	data, etag, err := c.o.Team.Raw(r.Context())
+	d := configData{Keys: c.keys()}
+	if err != nil {
+		c.o.Logger.Error("console: config not read", "err", err)
+		d.Problem = "The stored config cannot be read right now."
+	}
+	d.Text, d.ETag = string(data), etag
+	c.render(w, r, "config", http.StatusOK, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
+}
+
+// serveConfigSave checks the edited document (every problem at its JSON
+// path), shows its diff against what is stored and, for "save", writes it
+// only if the stored config is still the version the edit started from.
+func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v viewer) {
+	text := strings.ReplaceAll(r.PostFormValue("config"), "\r\n", "\n")
+	etag := r.PostFormValue("etag")
+	save := r.PostFormValue("op") == "save"
+	d := configData{Text: text, ETag: etag, Keys: c.keys(), Checked: true}
+	stored, storedTag, err := c.o.Team.Raw(r.Context())
+	if err != nil {
+		c.o.Logger.Error("console: config not read", "err", err)
+		d.Problem = "The stored config cannot be read right now; nothing was saved."
+		c.render(w, r, "config", http.StatusServiceUnavailable, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
+		return
+	}
+	d.Diff = lineDiff(string(stored), text)
+	cfg, perr := team.Parse([]byte(text))
+	var ve *team.ValidationError
+	switch {
+	case errors.As(perr, &ve):
+		d.Problems, d.Warnings = ve.Problems, ve.Warnings
+	case perr != nil:
+		d.Problems = []team.Problem{{Message: perr.Error()}}
+	default:
+		d.Warnings = team.Warnings(cfg)
+	}
+	status := http.StatusOK
+	switch {
+	case len(d.Problems) > 0:
+		status = http.StatusUnprocessableEntity
+		if save {
+			d.Problem = "Not saved: fix the problems below first."
+			_ = c.o.Audit.Record(r.Context(), audit.Entry{Actor: v.User.ID, Action: audit.ActionConfigRejected,
+				Source: "console " + clientAddr(r), Detail: fmt.Sprintf("%d problems", len(d.Problems))})
+		}
+	case !save:
+	case storedTag != etag:
+		// Someone changed it since this edit began: show what, keep the
+		// edit, and let the member save again over the new version.
+		d.Conflict, d.ETag = true, storedTag
+		d.Problem = "Not saved: the stored config changed since you opened it (a TAKE, an upload or another editor). " +
+			"The differences below are between the stored config now and your text; check them, then save again."
+		status = http.StatusConflict
+	default:
+		_, newTag, err := c.o.Team.Replace(r.Context(), v.User.ID, []byte(text), etag)
+		switch {
+		case errors.Is(err, team.ErrConflict):
+			d.Conflict, d.ETag = true, ""
+			if _, t, err := c.o.Team.Raw(r.Context()); err == nil {
+				d.ETag = t
+			}
+			d.Problem = "Not saved: the stored config changed a moment ago. Check the differences, then save again."
+			status = http.StatusConflict
+		case err != nil:
+			c.o.Logger.Error("console: config not saved", "err", err)
+			d.Problem = "Not saved: " + err.Error()
+			status = http.StatusServiceUnavailable
+		default:
+			d.Saved, d.ETag, d.Diff = true, newTag, nil
+			d.Keys = c.keys()
+			c.record(r.Context(), v, r, audit.ActionConfigChange, "whole config saved in the console",
+				map[string]string{"etag": etag}, map[string]string{"etag": newTag})
+		}
+	}
+	c.render(w, r, "config", status, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
+}
+
+var keyName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+
+func (c *Console) serveAPIKeyMint(w http.ResponseWriter, r *http.Request, v viewer) {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	canRead := r.PostFormValue("can_read") != ""
+	if !keyName.MatchString(name) {
+		c.redirect(w, r, Prefix+"config", "Not minted: a key name is 1 to 40 lower-case letters, digits, - or _.")
+		return
+	}
+	key, err := team.NewAPIKey()
+	if err != nil {
+		c.redirect(w, r, Prefix+"config", "Not minted: "+err.Error())
+		return
+	}
+	errExists := errors.New("exists")
+	_, err = c.o.Team.Update(r.Context(), v.User.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
+		if _, ok := cfg.APIKeys[name]; ok {
+			return errExists
+		}
+		return doc.Set([]string{"api_keys", name}, map[string]any{"sha256": team.HashAPIKey(key), "can_read": canRead})
+	})
+	switch {
+	case errors.Is(err, errExists):
+		c.redirect(w, r, Prefix+"config", "Not minted: there is already a key named "+name+"; revoke it or choose another name.")
+		return
+	case err != nil:
+		c.o.Logger.Error("console: key not minted", "err", err)
+		c.redirect(w, r, Prefix+"config", "Not minted: "+err.Error())
+		return
+	}
+	c.record(r.Context(), v, r, audit.ActionAPIKeyMint, "api key "+name, nil, map[string]any{"name": name, "can_read": canRead})
+	// Shown once, in this answer only (never in a cookie or a URL).
+	data, etag, _ := c.o.Team.Raw(r.Context())
+	d := configData{Text: string(data), ETag: etag, Keys: c.keys(), NewKey: key, NewKeyName: name}
+	c.render(w, r, "config", http.StatusOK, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
+}
+
+func (c *Console) serveAPIKeyRevoke(w http.ResponseWriter, r *http.Request, v viewer) {
+	name := r.PathValue("name")
+	_, err := c.o.Team.Update(r.Context(), v.User.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
+		if _, ok := cfg.APIKeys[name]; !ok {
+			return fmt.Errorf("there is no key named %s", name)
+		}
+		return doc.Set([]string{"api_keys", name, "enabled"}, false)
+	})
+	if err != nil {
+		c.redirect(w, r, Prefix+"config", "Not revoked: "+err.Error())
+		return
+	}
+	c.record(r.Context(), v, r, audit.ActionAPIKeyRevoke, "api key "+name, nil, map[string]any{"name": name, "enabled": false})
+	c.redirect(w, r, Prefix+"config", "Key "+name+" revoked: it is refused from now on.")
+}
+
+// diffLine is one line of a diff: Op is ' ', '-' (only in the stored
+// config) or '+' (only in the edit).
+type diffLine struct {
+	Op   string
+	Text string
+}
+
+// maxDiffCells bounds the diff's table (lines x lines); beyond it the
+// diff is shown as a whole replacement, which is still correct.
+const maxDiffCells = 4_000_000
+
+// lineDiff is a longest-common-subsequence diff of two texts by line,
+// reduced to the changed lines and two lines of context around them.
+func lineDiff(a, b string) []diffLine {
+	if a == b {
+		return nil
+	}
+	x := strings.Split(strings.TrimSuffix(a, "\n"), "\n")
+	y := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
+	// Common head and tail are cut first: edits are usually small.
+	head := 0
+	for head < len(x) && head < len(y) && x[head] == y[head] {
+		head++
+	}
+	tail := 0
+	for tail < len(x)-head && tail < len(y)-head && x[len(x)-1-tail] == y[len(y)-1-tail] {
+		tail++
+	}
+	mx, my := x[head:len(x)-tail], y[head:len(y)-tail]
+	var mid []diffLine
+	if len(mx)*len(my) > maxDiffCells {
+		for _, l := range mx {
+			mid = append(mid, diffLine{"-", l})
+		}
+		for _, l := range my {
+			mid = append(mid, diffLine{"+", l})
+		}
+	} else {
+		n, m := len(mx), len(my)
+		lcs := make([][]int, n+1)
+		for i := range lcs {
+			lcs[i] = make([]int, m+1)
+		}
+		for i := n - 1; i >= 0; i-- {
+			for j := m - 1; j >= 0; j-- {
+				if mx[i] == my[j] {
+					lcs[i][j] = lcs[i+1][j+1] + 1
+				} else {
+					lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+				}
+			}
+		}
+		i, j := 0, 0
+		for i < n || j < m {
+			switch {
+			case i < n && j < m && mx[i] == my[j]:
+				mid = append(mid, diffLine{" ", mx[i]})
+				i++
+				j++
+			case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+				mid = append(mid, diffLine{"+", my[j]})
+				j++
+			default:
+				mid = append(mid, diffLine{"-", mx[i]})
+				i++
+			}
+		}
+	}
+	all := make([]diffLine, 0, len(mid)+4)
+	for _, l := range x[max(0, head-2):head] {
+		all = append(all, diffLine{" ", l})
+	}
+	all = append(all, mid...)
+	for _, l := range x[len(x)-tail : min(len(x), len(x)-tail+2)] {
+		all = append(all, diffLine{" ", l})
+	}
+	return all
+}
