@@ -236,12 +236,12 @@ func lineDiff(a, b string) []diffLine {
 				mid = append(mid, diffLine{" ", mx[i]})
 				i++
 				j++
-			case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-				mid = append(mid, diffLine{"+", my[j]})
-				j++
-			default:
+			case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 				mid = append(mid, diffLine{"-", mx[i]})
 				i++
+			default:
+				mid = append(mid, diffLine{"+", my[j]})
+				j++
 			}
 		}
 	}

@@ -194,7 +194,10 @@ func outcomeText(t alerts.Transition, action string) string {
 	switch t.Outcome {
 	case alerts.OutcomeChanged:
 		if action == "ack" {
-			return fmt.Sprintf("Acknowledged: escalation stopped; %d other people paged are told.", len(t.Told))
+			if len(t.Told) == 0 {
+				return "Acknowledged: escalation stopped."
+			}
+			return fmt.Sprintf("Acknowledged: escalation stopped; the %d other people paged are told.", len(t.Told))
 		}
 		return "Closed."
 	case alerts.OutcomeAlreadyAcknowledged:

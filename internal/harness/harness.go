@@ -59,6 +59,8 @@ type Options struct {
 	// escalation steps, digests, retries and leases fall due by it, so
 	// nothing the pager schedules happens until the test moves the clock.
 	Now func() time.Time
+	// ConsolePoll is how often the web console's alert list polls.
+	ConsolePoll time.Duration
 }
 
 // DefaultConfig is teamtest's team plus fields the pager does not know, at
@@ -239,10 +241,11 @@ func (h *Harness) appOptions() app.Options {
 	}
 	pool := h.SMTP.CertPool()
 	return app.Options{
-		Logger: logger,
-		Store:  h.Store,
-		Now:    h.opts.Now,
-		Jobs:   jobs.Options{Lease: lease, Backoff: fastBackoff},
+		Logger:      logger,
+		Store:       h.Store,
+		Now:         h.opts.Now,
+		Jobs:        jobs.Options{Lease: lease, Backoff: fastBackoff},
+		ConsolePoll: h.opts.ConsolePoll,
 		Outbound: outbound.Options{
 			Rates: outbound.Rates{SMSPerSecond: cmp.Or(h.opts.SMSPerSecond, 1000), CallsPerSecond: 1000},
 			Email: func(e channel.Email) channel.Sender {
