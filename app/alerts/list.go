@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/oncall/pager/store"
@@ -52,36 +51,59 @@ func (s *Service) List(ctx context.Context, q Query) (Page, error) {
 	default:
 		return Page{}, fmt.Errorf("%w: state %q", ErrInvalid, q.State)
 	}
-	// An alert being closed is briefly in both folders; closed/ is the
-	// later copy.
-	keyOf := map[string]string{}
+	// Each folder's keys come sorted; merging them from the end gives
+	// newest first without sorting ten thousand ids. An alert being closed
+	// is briefly in both folders; closed/ is the later copy.
+	type folder struct {
+		dir string
+		ids []string
+	}
+	var fs []*folder
 	for _, d := range dirs {
 		keys, err := store.Keys(ctx, s.st, s.prefix+d)
 		if err != nil {
 			return Page{}, fmt.Errorf("alerts: list: %w", err)
 		}
+		f := &folder{dir: d, ids: make([]string, 0, len(keys))}
 		for _, k := range keys {
 			id := strings.TrimSuffix(strings.TrimPrefix(k, s.prefix+d), ".json")
-			if !validAlertID(id) || (q.Before != "" && id >= q.Before) {
-				continue
+			if validAlertID(id) && (q.Before == "" || id < q.Before) {
+				f.ids = append(f.ids, id)
 			}
-			keyOf[id] = k
 		}
+		fs = append(fs, f)
 	}
-	ids := make([]string, 0, len(keyOf))
-	for id := range keyOf {
-		ids = append(ids, id)
+	next := func() (id, key string, ok bool) {
+		for _, f := range fs {
+			if n := len(f.ids); n > 0 && f.ids[n-1] > id {
+				id = f.ids[n-1]
+			}
+		}
+		if id == "" {
+			return "", "", false
+		}
+		for _, f := range fs {
+			if n := len(f.ids); n > 0 && f.ids[n-1] == id {
+				f.ids = f.ids[:n-1]
+				key = s.prefix + f.dir + id + ".json"
+			}
+		}
+		return id, key, true
 	}
-	slices.SortFunc(ids, func(a, b string) int { return strings.Compare(b, a) })
 	var p Page
-	for i, id := range ids {
-		if len(p.Alerts) == q.Limit || i == maxScan {
-			p.Next = ids[i-1]
+	for scanned, last := 0, ""; ; scanned++ {
+		id, key, ok := next()
+		if !ok {
 			break
 		}
+		if len(p.Alerts) == q.Limit || scanned == maxScan {
+			p.Next = last
+			break
+		}
+		last = id
 		var a Alert
-		_, err := s.getJSON(ctx, keyOf[id], &a)
-		if errors.Is(err, store.ErrNotFound) && keyOf[id] == s.openKey(id) {
+		_, err := s.getJSON(ctx, key, &a)
+		if errors.Is(err, store.ErrNotFound) && key == s.openKey(id) {
 			// Closed since the listing.
 			_, err = s.getJSON(ctx, s.closedKey(id), &a)
 		}
@@ -114,18 +136,18 @@ func matches(a Alert, q Query) bool {
 	return q.Source == "" || a.Source == q.Source
 }
 
-// Newest returns the id of the newest alert, open or closed ("" when there
-// is none): the console polls it to learn that the list changed, from keys
-// alone.
+// Newest returns the id of the newest open alert ("" when none is open):
+// the console polls it to learn that the list changed. Every new alert
+// starts in open/, so listing that folder's keys (few, and no object read)
+// is enough; a close changes the answer too, which only refreshes the list.
 func (s *Service) Newest(ctx context.Context) (string, error) {
+	keys, err := store.Keys(ctx, s.st, s.prefix+"open/")
+	if err != nil {
+		return "", fmt.Errorf("alerts: newest: %w", err)
+	}
 	newest := ""
-	for _, d := range []string{"open/", "closed/"} {
-		keys, err := store.Keys(ctx, s.st, s.prefix+d)
-		if err != nil {
-			return "", fmt.Errorf("alerts: newest: %w", err)
-		}
-		if n := len(keys); n > 0 {
-			id := strings.TrimSuffix(strings.TrimPrefix(keys[n-1], s.prefix+d), ".json")
+	for _, k := range keys {
+		if id := strings.TrimSuffix(strings.TrimPrefix(k, s.prefix+"open/"), ".json"); validAlertID(id) {
 			newest = max(newest, id)
 		}
 	}

@@ -366,42 +366,54 @@ func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
 	if err := checkPrefix(prefix); err != nil {
 		return nil, err
 	}
-	base := prefix[:strings.LastIndex(prefix, "/")+1]
-	start := filepath.Join(s.root, filepath.FromSlash(base))
 	var out []string
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if isMissing(err) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(s.root, p)
-		if err != nil {
-			return err
-		}
-		key := filepath.ToSlash(rel)
-		if d.IsDir() {
-			if p == start {
-				return nil
-			}
-			if !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || !strings.HasPrefix(key, prefix) || checkKey(key) != nil {
-			return nil
-		}
-		out = append(out, key)
-		return nil
-	})
-	if err != nil {
+	if err := s.keysIn(ctx, prefix[:strings.LastIndex(prefix, "/")+1], prefix, &out); err != nil {
 		return nil, fmt.Errorf("local: keys %q: %w", prefix, err)
 	}
+	// Folders are read in name order, but "a/b" sorts after "a.json".
 	slices.Sort(out)
 	return out, nil
+}
+
+// keysIn adds the keys under prefix found in the folder dir ("" or ending
+// in a slash).
+func (s *Store) keysIn(ctx context.Context, dir, prefix string, out *[]string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.Open(filepath.Join(s.root, filepath.FromSlash(dir)))
+	if err != nil {
+		if isMissing(err) {
+			return nil
+		}
+		return err
+	}
+	// Unsorted: Keys sorts everything once.
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		if isMissing(err) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		key := dir + name
+		if strings.HasPrefix(name, tempPrefix) || key == lockName {
+			continue
+		}
+		if e.IsDir() {
+			if strings.HasPrefix(key+"/", prefix) || strings.HasPrefix(prefix, key+"/") {
+				if err := s.keysIn(ctx, key+"/", prefix, out); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if e.Type().IsRegular() && strings.HasPrefix(key, prefix) {
+			*out = append(*out, key)
+		}
+	}
+	return nil
 }
