@@ -48,6 +48,7 @@ commands:
   jobs cancel ID             fail a queued job's unfinished steps, so nothing more is sent for it
   healthcheck                exit 0 when the pager on LISTEN_ADDR answers /livez (container probes)
   version                    print the version and the VCS revision
+  console rotate-key         sign new web console sessions with a fresh key (the previous one stays valid)
   help [COMMAND]             this text, or a command's
 
 Every command takes -h or --help. Settings come from the environment and
@@ -66,6 +67,13 @@ Runs the pager: the Twilio webhooks, the alert API and intake, and the
 background work (jobs, config refresh, voicemail reconciliation). Settings
 come from the environment and .env; with none it runs on the embedded
 default (./data, Twilio dry run, loopback only).
+`
+	case "console":
+		return `usage: oncall-pager console rotate-key
+
+Signs new web console sessions with a fresh key, kept in the store so every
+replica uses it. Sessions signed with the previous key stay valid; those
+signed two rotations ago end, within a minute on every replica.
 `
 	case "sms":
 		return `usage: oncall-pager sms --from +15555550102 [--to NUMBER] [--url URL] [--base-url URL] [--path PATH] TEXT...
@@ -221,6 +229,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = healthcheck(ctx, args, stderr)
 	case "schedule":
 		err = scheduleCmd(ctx, args, stdout, stderr)
+	case "console":
+		err = consoleCmd(ctx, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", Name, cmd, usage)
 		return 2

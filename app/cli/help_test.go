@@ -21,7 +21,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		{"-h"}, {"--help"}, {"help"}, {"help", "config"},
 		{"serve", "-h"}, {"sms", "--help"}, {"config", "-h"}, {"config", "validate", "-h"},
 		{"config", "init", "--help"}, {"config", "pull", "-h"}, {"config", "push", "--help"},
-		{"apikey", "new", "-h"}, {"notify", "test", "--help"}, {"call", "-h"}, {"heartbeat", "list", "-h"}, {"jobs", "list", "-h"}, {"jobs", "cancel", "--help"}, {"healthcheck", "-h"}, {"version", "-h"},
+		{"apikey", "new", "-h"}, {"notify", "test", "--help"}, {"call", "-h"}, {"heartbeat", "list", "-h"}, {"jobs", "list", "-h"}, {"jobs", "cancel", "--help"}, {"healthcheck", "-h"}, {"version", "-h"}, {"console", "rotate-key", "-h"},
 	}
 	for _, args := range cases {
 		code, out, errs := run(t, args...)
