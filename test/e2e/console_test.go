@@ -171,13 +171,33 @@ func signIn(t *testing.T, ctx context.Context, h *harness.Harness, base, phone s
 	}
 	do(t, ctx, chromedp.SendKeys(chromedp.CSS("#code"), m[1]), chromedp.Click(chromedp.CSS("#code ~ button")),
 		chromedp.WaitVisible(chromedp.CSS(".oncall")))
+	if phone == harness.Bob {
+		// Bob has an email channel: the code is emailed too.
+		deadline := time.Now().Add(10 * time.Second)
+		for !mailed(h, "bob@example.com", m[1]) {
+			if time.Now().After(deadline) {
+				t.Fatal("the sign-in code was not emailed to bob")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func mailed(h *harness.Harness, to, text string) bool {
+	for _, m := range h.SMTP.Messages() {
+		if len(m.To) == 1 && m.To[0] == to && m.Parsed != nil && strings.Contains(m.Parsed.Text, text) {
+			return true
+		}
+	}
+	return false
 }
 
 const consoleConfig = `{
   "available_users": {
     "users": {
       "alice": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
-      "bob":   {"id": "bob",   "name": "Bob Roberts",     "phone": "+15555550102", "admin": true},
+      "bob":   {"id": "bob",   "name": "Bob Roberts",     "phone": "+15555550102", "admin": true,
+                "email": "bob@example.com", "channels": {"sms": {}, "email": {}}},
       "carol": {"id": "carol", "name": "Carol Jones",     "phone": "+447700900123"}
     }
   },
