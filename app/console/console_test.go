@@ -21,7 +21,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/console"
-	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/notify"
 	"github.com/oncall/pager/app/pagerline"
 	"github.com/oncall/pager/app/signin"
@@ -233,7 +233,7 @@ func TestSessionCookieAndHeaders(t *testing.T) {
 func TestStateChangesNeedSameOriginAndToken(t *testing.T) {
 	e := newEnv(t, "https://pager.example")
 	ctx := context.Background()
-	a, _, err := e.alerts.Trigger(ctx, intake.Event{Action: intake.ActionTrigger, Summary: "disk full", DedupKey: "d", Source: "db1"})
+	a, _, err := e.alerts.Trigger(ctx, alerts.Event{Action: alerts.EventTrigger, Summary: "disk full", DedupKey: "d", Source: "db1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestConfigSaveIsConditionalAndKeysMintOnce(t *testing.T) {
 	}
 	edited := strings.Replace(string(data), `"pager_phone": "+15555550199"`, `"pager_phone": "+15555550198"`, 1)
 	// A TAKE (or an upload) lands while the editor is open.
-	if _, err := e.team.Update(ctx, "bob", func(cfg *team.Config, doc *team.Doc) error {
+	if _, err := e.team.Update(ctx, "bob", func(cfg *team.Config, doc *jsondoc.Doc) error {
 		u, _ := cfg.UserByID("bob")
 		return team.SetOnCall(doc, u, "bob", time.Now())
 	}); err != nil {
