@@ -22,7 +22,7 @@ import (
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/console"
 	"github.com/oncall/pager/app/jsondoc"
-	"github.com/oncall/pager/app/notify"
+	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/pagerline"
 	"github.com/oncall/pager/app/signin"
 	"github.com/oncall/pager/app/team"
@@ -89,8 +89,8 @@ func (noVoicemails) Audio(context.Context, string) ([]byte, error) { return nil,
 
 type noNotifications struct{}
 
-func (noNotifications) Report(context.Context, string) (notify.Report, error) {
-	return notify.Report{}, store.ErrNotFound
+func (noNotifications) Report(context.Context, string) (notification.Report, error) {
+	return notification.Report{}, store.ErrNotFound
 }
 func (noNotifications) TestPage(context.Context, team.User) (string, error) { return "", nil }
 
