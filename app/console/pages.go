@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,7 +235,7 @@ func (c *Console) serveVoicemailAudio(w http.ResponseWriter, r *http.Request, v 
 	if r.URL.Query().Get("download") != "" {
 		w.Header().Set("Content-Disposition", `attachment; filename="voicemail-`+name+`.mp3"`)
 	}
-	http.ServeContent(w, r, name+".mp3", time.Time{}, strings.NewReader(string(data)))
+	http.ServeContent(w, r, name+".mp3", time.Time{}, bytes.NewReader(data))
 }
 
 func (c *Console) serveNotifications(w http.ResponseWriter, r *http.Request, v viewer) {
