@@ -2,6 +2,8 @@ package alerts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -136,22 +138,25 @@ func matches(a Alert, q Query) bool {
 	return q.Source == "" || a.Source == q.Source
 }
 
-// Newest returns the id of the newest open alert ("" when none is open):
-// the console polls it to learn that the list changed. Every new alert
-// starts in open/, so listing that folder's keys (few, and no object read)
-// is enough; a close changes the answer too, which only refreshes the list.
-func (s *Service) Newest(ctx context.Context) (string, error) {
+// OpenFingerprint is a short digest of which alerts are open ("" when none
+// is): the console polls it to learn that the list changed. Every new
+// alert starts in open/, so listing that folder's keys (few, and no object
+// read) sees it, whatever its id sorts as; a close changes it too, which
+// only refreshes the list.
+func (s *Service) OpenFingerprint(ctx context.Context) (string, error) {
 	keys, err := store.Keys(ctx, s.st, s.prefix+"open/")
 	if err != nil {
-		return "", fmt.Errorf("alerts: newest: %w", err)
+		return "", fmt.Errorf("alerts: open fingerprint: %w", err)
 	}
-	newest := ""
+	if len(keys) == 0 {
+		return "", nil
+	}
+	h := sha256.New()
 	for _, k := range keys {
-		if id := strings.TrimSuffix(strings.TrimPrefix(k, s.prefix+"open/"), ".json"); validAlertID(id) {
-			newest = max(newest, id)
-		}
+		h.Write([]byte(k))
+		h.Write([]byte{0})
 	}
-	return newest, nil
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
 // Reopen raises a closed alert again, for actor (a person who found the

@@ -42,7 +42,7 @@ type Team interface {
 // Alerts is the alert service.
 type Alerts interface {
 	List(ctx context.Context, q alerts.Query) (alerts.Page, error)
-	Newest(ctx context.Context) (string, error)
+	OpenFingerprint(ctx context.Context) (string, error)
 	Get(ctx context.Context, id string) (alerts.Alert, error)
 	Ack(ctx context.Context, ref, actor string) (alerts.Transition, error)
 	Close(ctx context.Context, ref, actor string) (alerts.Transition, error)
@@ -417,7 +417,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /ui/testpage", c.auth(false, c.serveTestPage))
 
 	m.HandleFunc("GET /ui/alerts", c.auth(false, c.serveAlerts))
-	m.HandleFunc("GET /ui/alerts/newest", c.auth(false, c.serveAlertsNewest))
+	m.HandleFunc("GET /ui/alerts/changes", c.auth(false, c.serveAlertsChanges))
 	m.HandleFunc("GET /ui/alerts/{id}", c.auth(false, c.serveAlert))
 	m.HandleFunc("POST /ui/alerts/{id}/{action}", c.auth(false, c.serveAlertAction))
 

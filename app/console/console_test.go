@@ -185,7 +185,7 @@ func (e *env) signIn(t testing.TB, id, phone string) (*http.Cookie, string) {
 
 func TestSignedOutGetsOnlySignIn(t *testing.T) {
 	e := newEnv(t, "https://pager.example")
-	for _, p := range []string{"/ui/", "/ui/alerts", "/ui/alerts/a1", "/ui/voicemails", "/ui/notifications", "/ui/audit", "/ui/config", "/ui/voicemails/x/audio", "/ui/alerts/newest"} {
+	for _, p := range []string{"/ui/", "/ui/alerts", "/ui/alerts/a1", "/ui/voicemails", "/ui/notifications", "/ui/audit", "/ui/config", "/ui/voicemails/x/audio", "/ui/alerts/changes"} {
 		r := e.do(t, "GET", p, nil, nil)
 		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/ui/signin" {
 			t.Errorf("GET %s signed out: HTTP %d to %q", p, r.StatusCode, r.Header.Get("Location"))

@@ -69,12 +69,13 @@ func (c *Console) serveTestPage(w http.ResponseWriter, r *http.Request, v viewer
 }
 
 type alertsData struct {
-	Alerts  []alerts.Alert
-	State   string
-	Source  string
-	Before  string
-	Next    string
-	Newest  string
+	Alerts []alerts.Alert
+	State  string
+	Source string
+	Before string
+	Next   string
+	// Version fingerprints the open alerts; the page polls for a change.
+	Version string
 	States  []string
 	Problem string
 	// PollMillis is how often the page asks whether a new alert arrived.
@@ -97,21 +98,21 @@ func (c *Console) serveAlerts(w http.ResponseWriter, r *http.Request, v viewer) 
 	}
 	d.Alerts, d.Next = p.Alerts, p.Next
 	if d.Before == "" {
-		d.Newest, _ = c.o.Alerts.Newest(r.Context())
+		d.Version, _ = c.o.Alerts.OpenFingerprint(r.Context())
 	}
 	c.render(w, r, "alerts", http.StatusOK, page{Title: "Alerts", Nav: "alerts", Viewer: &v, Data: d})
 }
 
-// serveAlertsNewest is what the alerts page polls: the newest alert's id,
-// one key listing, no object read.
-func (c *Console) serveAlertsNewest(w http.ResponseWriter, r *http.Request, v viewer) {
-	id, err := c.o.Alerts.Newest(r.Context())
+// serveAlertsChanges is what the alerts page polls: the open alerts'
+// fingerprint, one key listing, no object read.
+func (c *Console) serveAlertsChanges(w http.ResponseWriter, r *http.Request, v viewer) {
+	id, err := c.o.Alerts.OpenFingerprint(r.Context())
 	if err != nil {
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"newest": id})
+	_ = json.NewEncoder(w).Encode(map[string]string{"version": id})
 }
 
 type alertData struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oncall/pager/app/signin"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
 )
 
@@ -44,19 +45,7 @@ func (s *sender) code(id string) string {
 	return s.codes[id]
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func setup(t *testing.T) (*signin.Service, *signin.Service, *sender, *clock) {
+func setup(t *testing.T) (*signin.Service, *signin.Service, *sender, *testclock.Clock) {
 	t.Helper()
 	cfg, err := team.Parse([]byte(cfgJSON))
 	if err != nil {
@@ -64,7 +53,7 @@ func setup(t *testing.T) (*signin.Service, *signin.Service, *sender, *clock) {
 	}
 	st := storetest.NewMem()
 	snd := &sender{codes: map[string]string{}}
-	clk := &clock{t: time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)}
+	clk := testclock.New()
 	mk := func() *signin.Service {
 		return signin.New(signin.Options{Store: st, Config: fixedConfig{cfg}, Sender: snd, Now: clk.Now})
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
+	"github.com/oncall/pager/internal/teamtest"
+	"github.com/oncall/pager/internal/testclock"
 )
 
 // screenshotDir is where the console tests leave their screenshots, for
@@ -183,6 +185,16 @@ func signIn(t *testing.T, ctx context.Context, h *harness.Harness, base, phone s
 	}
 }
 
+func countTexts(h *harness.Harness, to, substr string) int {
+	n := 0
+	for _, m := range h.Twilio.Messages() {
+		if m.To == to && strings.Contains(m.Body, substr) {
+			n++
+		}
+	}
+	return n
+}
+
 func mailed(h *harness.Harness, to, text string) bool {
 	for _, m := range h.SMTP.Messages() {
 		if len(m.To) == 1 && m.To[0] == to && m.Parsed != nil && strings.Contains(m.Parsed.Text, text) {
@@ -192,42 +204,27 @@ func mailed(h *harness.Harness, to, text string) bool {
 	return false
 }
 
-const consoleConfig = `{
-  "available_users": {
-    "users": {
-      "alice": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
-      "bob":   {"id": "bob",   "name": "Bob Roberts",     "phone": "+15555550102", "admin": true,
-                "email": "bob@example.com", "channels": {"sms": {}, "email": {}}},
-      "carol": {"id": "carol", "name": "Carol Jones",     "phone": "+447700900123"}
-    }
-  },
-  "current_config": {
-    "from_phone": "+15555550100",
-    "last_modified_time": 1611602242,
-    "last_modified_user_id": "alice",
-    "mail_settings": {
-      "from_email": "oncall@example.com", "mail_password": "", "mail_port": SMTP_PORT,
-      "mail_server": "127.0.0.1", "mail_use_tls": false, "mail_username": "", "to_email": "sre@example.com"
-    },
-    "oncall_user": {"id": "alice", "name": "Alice McAlister", "phone": "+15555550101"},
-    "pager_phone": "+15555550199",
-    "session_lifetime": 300,
-    "greeting": "Thanks for calling."
-  },
-  "api_keys": {"monitoring": {"sha256": "PD_SHA"}},
-  "escalation": {
-    "steps": [{"targets": ["oncall"], "delay": "1m"}, {"targets": ["user:carol"], "delay": "1m"}],
-    "repeat": 0
-  }
-}`
+// consoleConfig: the default team; bob is an admin with an email channel;
+// the escalation pages the on-call, then carol a minute later.
+func consoleConfig() teamtest.Config {
+	return teamtest.Default(
+		teamtest.WithAPIKey("monitoring", team.HashAPIKey(pdRoutingKey), false),
+		teamtest.WithEscalation(`{"steps": [{"targets": ["oncall"], "delay": "1m"}, {"targets": ["user:carol"], "delay": "1m"}], "repeat": 0}`),
+		teamtest.Set("available_users.users.bob.admin", true),
+		teamtest.Set("available_users.users.bob.email", "bob@example.com"),
+		teamtest.Set("available_users.users.bob.channels", map[string]any{"sms": map[string]any{}, "email": map[string]any{}}),
+		teamtest.Set("current_config.greeting", "Thanks for calling."),
+	)
+}
 
 // TestConsoleInBrowser drives the console in headless Chromium against a
 // whole pager (S3 over its protocol, the fake Twilio, real SMTP).
 func TestConsoleInBrowser(t *testing.T) {
 	ctx, otherBrowser := browser(t)
-	clock := &harness.FakeClock{}
-	cfg := strings.ReplaceAll(consoleConfig, "PD_SHA", team.HashAPIKey(pdRoutingKey))
-	h := harness.New(t, harness.Options{Config: cfg, Now: clock.Now, Lease: 5 * time.Minute, ConsolePoll: 300 * time.Millisecond})
+	// Frozen at the real time: the browser keeps the session cookie only
+	// while its expiry (from this clock) is in the future.
+	clock := testclock.At(time.Now())
+	h := harness.New(t, harness.Options{Config: consoleConfig(), Now: clock.Now, Lease: 5 * time.Minute, ConsolePoll: 300 * time.Millisecond})
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(h.URL(), "http://"))
 	// localhost, not 127.0.0.1: a secure context for the browser, where
 	// the session cookie (Secure, as the base URL is https) is kept.
@@ -239,6 +236,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	_, rec := leaveVoicemail(t, h, "+12125550123", audio, 12)
 	h.WaitJob("vm-" + rec.SID)
 	alice.ExpectSMS("Voicemail")
+	alice.ExpectCall("New voicemail")
 
 	// Signed out, every page is the sign-in page.
 	for _, p := range []string{"/ui/", "/ui/alerts", "/ui/config", "/ui/voicemails"} {
@@ -270,6 +268,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	// An alert triggered through PagerDuty's API pages Bob; he
 	// acknowledges it in the console and escalation stops.
 	do(t, ctx, chromedp.Navigate(base+"/ui/alerts"), chromedp.WaitVisible(chromedp.CSS("#alerts")))
+	// A second later than the voicemail (the clock is frozen), so the new
+	// alert sorts first.
+	clock.Advance(time.Second)
 	st, body := postRaw(t, h, "/v2/enqueue", `{"routing_key": "`+pdRoutingKey+`", "event_action": "trigger", "dedup_key": "web1-cpu",
 		"payload": {"summary": "CPU on fire on web1", "source": "web1", "severity": "critical"}}`, "")
 	if st != http.StatusAccepted {
@@ -282,24 +283,27 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("the list changed without saying so")
 	}
 	shoot(t, ctx, "alerts")
-	do(t, ctx, chromedp.Click(chromedp.CSS("#alerts a")), chromedp.WaitVisible(chromedp.CSS("#ack")))
+	listed, err := h.App().Alerts.List(context.Background(), alerts.Query{Source: "web1"})
+	if err != nil || len(listed.Alerts) != 1 {
+		t.Fatalf("alert from /v2/enqueue: %+v %v", listed.Alerts, err)
+	}
+	alertID := listed.Alerts[0].ID
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#alerts a[href="/ui/alerts/`+alertID+`"]`)), chromedp.WaitVisible(chromedp.CSS("#ack")))
 	do(t, ctx, chromedp.Click(chromedp.CSS("#ack")))
 	waitText(t, ctx, "escalation stopped")
 	if s := eval[string](t, ctx, `document.getElementById("alert-state").textContent`); s != "acknowledged" {
 		t.Fatalf("alert state shown: %q", s)
 	}
 	shoot(t, ctx, "alert")
-	a, err := h.App().Alerts.List(context.Background(), alerts.Query{Source: "web1"})
-	if err != nil || len(a.Alerts) != 1 || a.Alerts[0].State != alerts.StateAcknowledged || a.Alerts[0].AckedBy != "bob" {
-		t.Fatalf("alert after ack in the console: %+v %v", a.Alerts, err)
+	if got := alertState(t, h, alertID); got.State != alerts.StateAcknowledged || got.AckedBy != "bob" {
+		t.Fatalf("alert after ack in the console: %s by %q", got.State, got.AckedBy)
 	}
-	alertID := a.Alerts[0].ID
 	clock.Advance(3 * time.Minute)
 	// The voicemail, not acknowledged, goes on to carol's step: the clock
 	// did reach it. The acknowledged alert does not.
 	carol.ExpectSMS("Voicemail")
 	time.Sleep(time.Second)
-	if n := countSMS(h, harness.Carol, "CPU on fire"); n != 0 {
+	if n := countTexts(h, harness.Carol, "CPU on fire"); n != 0 {
 		t.Fatalf("escalation went on after the ack in the console: carol paged %d times", n)
 	}
 

@@ -27,7 +27,7 @@
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (j) {
-        if (!j || !j.newest || j.newest === list.getAttribute("data-newest")) {
+        if (!j || j.version === list.getAttribute("data-version")) {
           return null;
         }
         return fetch(window.location.href, { credentials: "same-origin" })
@@ -40,7 +40,7 @@
             var fresh = doc.getElementById("alerts");
             if (fresh) {
               list.innerHTML = fresh.innerHTML;
-              list.setAttribute("data-newest", fresh.getAttribute("data-newest") || j.newest);
+              list.setAttribute("data-version", fresh.getAttribute("data-version"));
               var note = document.getElementById("alerts-fresh");
               if (note) {
                 note.hidden = false;
