@@ -23,6 +23,7 @@ import (
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/internal/testclock"
+	"github.com/oncall/pager/internal/testskip"
 )
 
 // screenshotDir is where the console tests leave their screenshots, for
@@ -45,7 +46,7 @@ func chromium(t *testing.T) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatal("console browser tests: no chromium found (./test.sh installs Debian's chromium package)")
 	}
-	t.Skip("SKIP console browser tests: no chromium found; run ./test.sh (installs Debian's chromium) or set CHROMIUM")
+	testskip.Layer(t, "console browser tests", "no chromium found; ./test.sh installs Debian's chromium, or set CHROMIUM")
 	return ""
 }
 
