@@ -2,6 +2,7 @@ package twiml
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	gotwiml "github.com/twilio/twilio-go/twiml"
 )
@@ -134,4 +135,30 @@ func render(fn func([]gotwiml.Element) (string, error), verbs []Verb) string {
 		panic("twiml: render: " + err.Error())
 	}
 	return s
+}
+
+// MaxInline is the longest inline TwiML document Twilio takes on a call
+// (characters as sent, escaping included; longer is error 32018).
+const MaxInline = 4000
+
+// FitVoice builds the longest document build makes from a prefix of text
+// (whole runes, an ellipsis marking a cut) that is at most MaxInline
+// characters long once escaped. Quote marks and ampersands grow fivefold
+// when escaped, so the cut is made on the document, not on the text.
+func FitVoice(text string, build func(text string) string) string {
+	doc := build(text)
+	if utf8.RuneCountInString(doc) <= MaxInline {
+		return doc
+	}
+	r := []rune(text)
+	lo, hi := 0, len(r) // the longest fitting prefix is in [lo, hi)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if utf8.RuneCountInString(build(string(r[:mid])+"...")) <= MaxInline {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return build(string(r[:lo]) + "...")
 }

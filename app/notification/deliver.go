@@ -42,8 +42,9 @@ type Delivery struct {
 	UpdatedAt   time.Time `json:"updated_at,omitzero"`
 }
 
-// maxVoiceRunes keeps the spoken message, said twice, well inside Twilio's
-// 4,000-character limit on inline TwiML.
+// maxVoiceRunes keeps the spoken message to what a person can follow; the
+// escaped document, message said twice, must also fit Twilio's 4,000
+// characters of inline TwiML (twiml.FitVoice).
 const maxVoiceRunes = 1000
 
 // deliverStep is the handler of every notification step.
@@ -115,9 +116,11 @@ func (o *Service) deliverCall(ctx context.Context, q *jobs.Queue, job *jobs.Job,
 	if d.Sender == "" {
 		return jobs.Permanent(errors.New("notify: no number to call from: set current_config.from_phone, the event's from_phone or the channel's"))
 	}
-	say := VoiceText(p.Message)
+	doc := twiml.FitVoice(VoiceText(p.Message), func(say string) string {
+		return twiml.Voice(twiml.Say{Text: say}, twiml.Pause{Seconds: 1}, twiml.Say{Text: "Again: " + say})
+	})
 	sid, err := o.out.StartCallStep(ctx, q, job, step, outbound.Call{From: d.Sender, To: d.Route.Address,
-		Twiml:          twiml.Voice(twiml.Say{Text: say}, twiml.Pause{Seconds: 1}, twiml.Say{Text: "Again: " + say}),
+		Twiml:          doc,
 		StatusCallback: o.ackURL(p.ID, job.ID, step.Name)})
 	if err != nil {
 		return err

@@ -7,12 +7,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
+	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
@@ -22,10 +24,11 @@ import (
 type fakeTwilio struct {
 	now func() time.Time
 
-	mu       sync.Mutex
-	messages []sent
-	calls    []sent
-	fails    []error
+	mu        sync.Mutex
+	messages  []sent
+	calls     []sent
+	fails     []error
+	callFails []error
 }
 
 type sent struct {
@@ -54,9 +57,24 @@ func (f *fakeTwilio) SendMessage(_ context.Context, m twilio.Message) (string, e
 	return sid, nil
 }
 
+func (f *fakeTwilio) failNextCall(status, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.callFails = append(f.callFails, fmt.Errorf("twilio: create: %w", &twilio.Error{Status: status, Code: code, Message: "injected"}))
+}
+
+// StartCall refuses inline TwiML over Twilio's limit as Twilio does.
 func (f *fakeTwilio) StartCall(_ context.Context, c twilio.Call) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(f.callFails) > 0 {
+		err := f.callFails[0]
+		f.callFails = f.callFails[1:]
+		return "", err
+	}
+	if utf8.RuneCountInString(c.Twiml) > mocktwilio.MaxInlineTwiml {
+		return "", fmt.Errorf("twilio: create: %w", &twilio.Error{Status: 400, Code: 32018, Message: "Twiml exceeds 4000 characters"})
+	}
 	sid := fmt.Sprintf("CA%032d", len(f.calls)+1)
 	f.calls = append(f.calls, sent{Call: c, SID: sid, At: f.now()})
 	return sid, nil

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
@@ -552,5 +554,60 @@ func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
 	}
 	if _, err := r.ntf.GetNotification(ctx, r.q, NewID()); !IsNotFound(err) {
 		t.Fatalf("unknown notification: %v", err)
+	}
+}
+
+// Quote marks and ampersands grow when escaped: the spoken text is cut to
+// what fits the escaped document Twilio receives (4,000 characters), so
+// the call is placed.
+func TestVoiceWithQuotesFitsTwilioLimit(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1})
+	rcs := []Recipient{{UserID: "u000", Name: "User 0", Routes: []Route{
+		{Medium: team.MediumVoice, Address: "+15551000000"}, {Medium: team.MediumSMS, Address: "+15551000000"}}}}
+	msg := strings.Repeat(`"`, 207) + strings.Repeat("& x ", 200)
+	n := Notification{ID: NewID(), Source: "contact:u000", Message: msg, Recipients: rcs}
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, n.ID)
+	if s := j.Step("u000/voice"); s.State != jobs.StepDone {
+		t.Fatalf("voice: %s after %d attempts (%s)", s.State, s.Attempts, s.LastError)
+	}
+	calls := r.tw.sentCalls()
+	if len(calls) != 1 {
+		t.Fatalf("%d calls", len(calls))
+	}
+	if n := utf8.RuneCountInString(calls[0].Call.Twiml); n > mocktwilio.MaxInlineTwiml {
+		t.Fatalf("TwiML of %d characters", n)
+	}
+	verbs, err := twiml.Parse(calls[0].Call.Twiml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if said := verbs[0].Text; !strings.HasPrefix(said, strings.Repeat(`"`, 207)) {
+		t.Fatalf("said %q", said)
+	}
+	if len(r.tw.sentMessages()) != 1 {
+		t.Fatal("the text route was not sent")
+	}
+}
+
+// A call Twilio refuses for good leaves the person's other routes to
+// reach them: the text still goes, and the report names the refusal.
+func TestRefusedCallOtherRoutesStillSent(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1})
+	r.tw.failNextCall(400, 32018)
+	rcs := []Recipient{{UserID: "u000", Name: "User 0", Routes: []Route{
+		{Medium: team.MediumVoice, Address: "+15551000000"}, {Medium: team.MediumSMS, Address: "+15551000000"}}}}
+	n := Notification{ID: NewID(), Source: "contact:u000", Message: "db1", Recipients: rcs}
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, n.ID)
+	if s := j.Step("u000/voice"); s.State != jobs.StepFailed || s.Attempts != 1 {
+		t.Fatalf("voice: %s after %d attempts (%s)", s.State, s.Attempts, s.LastError)
+	}
+	if s := j.Step("u000/sms"); s.State != jobs.StepDone {
+		t.Fatalf("sms: %s (%s)", s.State, s.LastError)
 	}
 }

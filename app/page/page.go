@@ -166,11 +166,14 @@ func (p *Pages) CallTwiML(alertID, userID, summary string) string {
 	if summary != "" {
 		say += ": " + summary
 	}
-	return twiml.Voice(
-		twiml.Gather{Action: p.callback("/public/pagekey", alertID, userID, ""), NumDigits: 1, Timeout: 10,
-			Prompt: []twiml.Verb{twiml.Say{Text: say + ". " + PageKeysPrompt}}},
-		twiml.Say{Text: "No key pressed. The alert stays open. Goodbye."},
-	)
+	action := p.callback("/public/pagekey", alertID, userID, "")
+	return twiml.FitVoice(say, func(say string) string {
+		return twiml.Voice(
+			twiml.Gather{Action: action, NumDigits: 1, Timeout: 10,
+				Prompt: []twiml.Verb{twiml.Say{Text: say + ". " + PageKeysPrompt}}},
+			twiml.Say{Text: "No key pressed. The alert stays open. Goodbye."},
+		)
+	})
 }
 
 func (p *Pages) callback(route, alertID, userID string, ch alerts.Channel) string {

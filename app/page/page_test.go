@@ -1,6 +1,12 @@
 package page
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/oncall/pager/twiml"
+)
 
 // One page text for alerts and the voicemail page, reply codes first, in
 // GSM-7 (a dash, not an em dash, so a page stays one 160-character segment
@@ -22,5 +28,18 @@ func TestText(t *testing.T) {
 				t.Errorf("Text(%q, ...) has %q, not in GSM-7's basic ASCII part", c.code, r)
 			}
 		}
+	}
+}
+
+// A page call reads the summary; quote marks and ampersands in it must not
+// push the escaped document past Twilio's 4,000 characters.
+func TestCallTwiMLFitsTwilioLimit(t *testing.T) {
+	p := New(nil, nil, "https://pager.example.test", nil)
+	doc := p.CallTwiML("a1", "alice", strings.Repeat(`"&`, 1000))
+	if n := utf8.RuneCountInString(doc); n > twiml.MaxInline {
+		t.Fatalf("page call TwiML of %d characters", n)
+	}
+	if !strings.Contains(doc, PageKeysPrompt) {
+		t.Fatalf("keys not offered: %s", doc)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Call is a call the mock accepted (POST Calls.json).
@@ -105,6 +106,10 @@ func (s *Server) callJSON(c Call, direction, status string) map[string]any {
 }
 
 func (s *Server) createCall(w http.ResponseWriter, form url.Values) {
+	if utf8.RuneCountInString(form.Get("Twiml")) > MaxInlineTwiml {
+		writeError(w, http.StatusBadRequest, 32018, "Twiml exceeds the 4000 character limit")
+		return
+	}
 	c := Call{
 		SID:                  "CA" + randHex(16),
 		From:                 form.Get("From"),

@@ -322,3 +322,27 @@ func signatureChecker(t *testing.T, token, publicBase string) (http.Handler, *ur
 		_, _ = io.WriteString(w, "<Response/>")
 	}), &got
 }
+
+// Twilio refuses inline TwiML over 4,000 characters (error 32018); the mock
+// does too, so a caller that builds too long a document finds out in tests.
+func TestLongInlineTwimlRefused(t *testing.T) {
+	s := New(t)
+	calls := "/2010-04-01/Accounts/" + s.AccountSID() + "/Calls.json"
+	form := func(twiml string) url.Values {
+		return url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Twiml": {twiml}}
+	}
+	doc := func(n int) string {
+		const wrap = "<Response><Say></Say></Response>"
+		return "<Response><Say>" + strings.Repeat("a", n-len(wrap)) + "</Say></Response>"
+	}
+	if status, body := do(t, s, http.MethodPost, calls, form(doc(MaxInlineTwiml)), s.AccountSID(), s.AuthToken()); status != 201 {
+		t.Fatalf("4,000 characters: %d %v", status, body)
+	}
+	status, body := do(t, s, http.MethodPost, calls, form(doc(MaxInlineTwiml+1)), s.AccountSID(), s.AuthToken())
+	if status != 400 || body["code"] != float64(32018) {
+		t.Fatalf("4,001 characters: %d %v", status, body)
+	}
+	if n := len(s.Calls()); n != 1 {
+		t.Fatalf("%d calls placed, want the one that fit", n)
+	}
+}
