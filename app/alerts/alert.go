@@ -70,8 +70,8 @@ type Alert struct {
 	// Close frees (it is hashed from the routing key, which is not kept).
 	DedupSlot string `json:"dedup_slot"`
 	State     State  `json:"state"`
-	// Code is the short reply code ("1a" acknowledges alert 1); reused once
-	// the alert is closed. Empty only for a moment after creation.
+	// Code is the short reply code ("1a" acknowledges alert 1); given to
+	// another alert CodeQuiet after this one closes. Empty only for a moment after creation.
 	Code    string         `json:"code,omitempty"`
 	Details map[string]any `json:"details,omitempty"`
 	Links   []Link         `json:"links,omitempty"`

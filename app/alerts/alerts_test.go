@@ -94,8 +94,9 @@ func TestTriggerAfterCloseOpensNewAlert(t *testing.T) {
 	}
 }
 
-// Codes are the lowest free numbers and come back once an alert closes,
-// also for a replica (or a restart) that did not close it.
+// Codes are the lowest free numbers and come back CodeQuiet after an alert
+// closes (not before: a late reply must not act on the next alert), also
+// for a replica (or a restart) that did not close it.
 func TestReplyCodesShortAndReused(t *testing.T) {
 	dir := t.TempDir()
 	clk := newClock()
@@ -116,9 +117,13 @@ func TestReplyCodesShortAndReused(t *testing.T) {
 	}
 	_, err := e.svc.ByCode(ctx, "2")
 	mustNotFound(t, err)
+	if q := e.trigger(t, "k-quiet", "quiet"); q.Code != "5" {
+		t.Fatalf("new alert got code %q, want 5 while 2 rests", q.Code)
+	}
+	clk.Set(clk.Now().Add(alerts.CodeQuiet))
 	n := e.trigger(t, "k-new", "new")
 	if n.Code != "2" {
-		t.Fatalf("new alert got code %q, want the freed 2", n.Code)
+		t.Fatalf("new alert got code %q, want the rested 2", n.Code)
 	}
 	if got, err := e.svc.ByCode(ctx, "2"); err != nil || got.ID != n.ID {
 		t.Fatalf("ByCode(2) = %v, %v; want the new alert", got.ID, err)
@@ -127,12 +132,13 @@ func TestReplyCodesShortAndReused(t *testing.T) {
 	if _, err := e.svc.Close(ctx, as[0].ID, "bob"); err != nil {
 		t.Fatal(err)
 	}
+	clk.Set(clk.Now().Add(alerts.CodeQuiet))
 	fresh := newEnv(t, newLocal(t, dir), "r2", clk, rec, testSettings(0))
 	if a := fresh.trigger(t, "k-fresh", "fresh"); a.Code != "1" {
-		t.Fatalf("another replica gave code %q, want the freed 1", a.Code)
+		t.Fatalf("another replica gave code %q, want the rested 1", a.Code)
 	}
-	if a := fresh.trigger(t, "k-fresh2", "fresh2"); a.Code != "5" {
-		t.Fatalf("next code %q, want 5", a.Code)
+	if a := fresh.trigger(t, "k-fresh2", "fresh2"); a.Code != "6" {
+		t.Fatalf("next code %q, want 6", a.Code)
 	}
 }
 

@@ -14,13 +14,27 @@ import (
 )
 
 // Reply codes are small numbers ("1", "2", …): the lowest free one is given
-// to each new alert and freed when it closes, so with a few alerts open the
-// team texts "1a", not "a7f3a". Each code is a slot (codes/<n>.json) naming
-// its alert.
+// to each new alert, so with a few alerts open the team texts "1a", not
+// "a7f3a". Each code is a slot (codes/<n>.json) naming its alert. When the
+// alert closes its code rests for CodeQuiet before another alert gets it:
+// a late "1c" meant for the closed alert then finds no alert instead of
+// closing the next one.
 type codeRecord struct {
 	Code    string    `json:"code"`
 	AlertID string    `json:"alert_id"`
 	At      time.Time `json:"at"`
+	// ReleasedAt is when the alert holding the code closed; the code is
+	// free again CodeQuiet later.
+	ReleasedAt time.Time `json:"released_at,omitzero"`
+}
+
+// CodeQuiet is how long a closed alert's reply code rests before it is
+// given to another alert (documented in the README).
+const CodeQuiet = 24 * time.Hour
+
+// resting reports whether the code was released less than CodeQuiet ago.
+func (r codeRecord) resting(now time.Time) bool {
+	return !r.ReleasedAt.IsZero() && now.Sub(r.ReleasedAt) < CodeQuiet
 }
 
 // codeCache remembers which reply codes are taken, so allocation starts at
@@ -31,6 +45,14 @@ type codeCache struct {
 	used    []uint64 // bitset by code number
 	loaded  time.Time
 	byAlert map[string]int // claims in progress by this process
+	// released remembers, by code, the slot version last read and when it
+	// was released (zero: held), so a refresh reads only changed slots.
+	released map[int]slotSeen
+}
+
+type slotSeen struct {
+	etag       string
+	releasedAt time.Time
 }
 
 // codeRefresh is how often the cache of taken codes is reloaded to learn
@@ -57,15 +79,32 @@ func (s *Service) allocCode(ctx context.Context, alertID string) (string, error)
 		if err != nil {
 			return "", err
 		}
-		if held && rec.AlertID == alertID {
+		if held && rec.AlertID == alertID && rec.ReleasedAt.IsZero() {
 			return code, nil
 		}
-		if held {
+		if held && rec.resting(s.now()) {
+			s.codes.taken(n, alertID)
+			skip[n] = true
+			continue
+		}
+		if held && rec.ReleasedAt.IsZero() {
 			stale, err := s.staleHolder(ctx, rec.AlertID)
 			if err != nil {
 				return "", err
 			}
 			if !stale {
+				s.codes.taken(n, alertID)
+				skip[n] = true
+				continue
+			}
+			if s.now().Sub(rec.At) < CodeQuiet {
+				// Its alert may have been paged with it and closed without
+				// releasing it (a crash): let it rest from now.
+				s.log.InfoContext(ctx, "alerts: a code held by an alert that is not open rests before reuse", "code", code, "held_by", rec.AlertID)
+				rec.ReleasedAt = s.now().UTC()
+				if err := s.claimSlot(ctx, ref, rec); err != nil && !errors.Is(err, errConflict) {
+					return "", err
+				}
 				s.codes.taken(n, alertID)
 				skip[n] = true
 				continue
@@ -99,8 +138,10 @@ func (s *Service) staleHolder(ctx context.Context, alertID string) (bool, error)
 	}
 }
 
-// releaseCode frees code if alertID still holds it.
-func (s *Service) releaseCode(ctx context.Context, code, alertID string) error {
+// releaseCode releases code if alertID still holds it: it rests for
+// CodeQuiet when the alert may have been paged with it (rest), else it is
+// free at once (a code claimed for an alert that got another).
+func (s *Service) releaseCode(ctx context.Context, code, alertID string, rest bool) error {
 	if code == "" {
 		return nil
 	}
@@ -110,8 +151,16 @@ func (s *Service) releaseCode(ctx context.Context, code, alertID string) error {
 		if err != nil {
 			return err
 		}
-		if !held || rec.AlertID != alertID {
+		if !held || rec.AlertID != alertID || !rec.ReleasedAt.IsZero() {
 			return nil
+		}
+		if rest {
+			rec.ReleasedAt = s.now().UTC()
+			err = s.claimSlot(ctx, ref, rec)
+			if errors.Is(err, errConflict) {
+				continue
+			}
+			return err
 		}
 		err = s.freeSlot(ctx, ref)
 		if errors.Is(err, errConflict) {
@@ -139,7 +188,7 @@ func (s *Service) ByCode(ctx context.Context, code string) (Alert, error) {
 	if err != nil {
 		return Alert{}, err
 	}
-	if !held {
+	if !held || !rec.ReleasedAt.IsZero() {
 		return Alert{}, fmt.Errorf("%w: code %s", ErrNotFound, code)
 	}
 	a, _, err := s.getOpen(ctx, rec.AlertID)
@@ -167,7 +216,8 @@ func isCode(s string) bool {
 
 // refreshCodes reloads the cache from one listing when it is old (or
 // force): free slots are empty objects, so sizes tell taken from free
-// without reading them.
+// without reading them; a slot that is not empty is read only when it
+// changed since it was last read, to learn whether it rests and until when.
 func (s *Service) refreshCodes(ctx context.Context, force bool) error {
 	c := &s.codes
 	c.mu.Lock()
@@ -181,16 +231,36 @@ func (s *Service) refreshCodes(ctx context.Context, force bool) error {
 		return fmt.Errorf("alerts: list codes: %w", err)
 	}
 	used := []uint64{}
+	c.mu.Lock()
+	seen := c.released
+	c.mu.Unlock()
+	next := map[int]slotSeen{}
+	now := s.now()
 	for _, in := range infos {
 		name := strings.TrimSuffix(strings.TrimPrefix(in.Key, s.prefix+"codes/"), ".json")
 		n, err := strconv.Atoi(name)
 		if err != nil || n <= 0 || in.Size == 0 {
 			continue
 		}
-		used = setBit(used, n, true)
+		sn, ok := seen[n]
+		if !ok || sn.etag != in.ETag {
+			var rec codeRecord
+			ref, held, err := s.readSlot(ctx, in.Key, &rec)
+			if err != nil {
+				return err
+			}
+			if !held {
+				continue
+			}
+			sn = slotSeen{etag: ref.etag, releasedAt: rec.ReleasedAt}
+		}
+		next[n] = sn
+		if sn.releasedAt.IsZero() || now.Sub(sn.releasedAt) < CodeQuiet {
+			used = setBit(used, n, true)
+		}
 	}
 	c.mu.Lock()
-	c.used, c.loaded = used, s.now()
+	c.used, c.loaded, c.released = used, s.now(), next
 	for _, n := range c.byAlert {
 		c.used = setBit(c.used, n, true)
 	}

@@ -6,7 +6,8 @@ import (
 )
 
 // HeldCodes maps each held reply code slot to the alert holding it, for
-// tests that check no code leaks.
+// tests that check no code leaks; resting codes (released, CodeQuiet not
+// yet over) are not held.
 func (s *Service) HeldCodes(ctx context.Context) (map[string]string, error) {
 	infos, err := s.st.List(ctx, s.prefix+"codes/")
 	if err != nil {
@@ -19,7 +20,7 @@ func (s *Service) HeldCodes(ctx context.Context) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if held {
+		if held && rec.ReleasedAt.IsZero() {
 			out[strings.TrimSuffix(strings.TrimPrefix(in.Key, s.prefix+"codes/"), ".json")] = rec.AlertID
 		}
 	}

@@ -117,8 +117,8 @@ func TestRecoverHalfClosed(t *testing.T) {
 		t.Fatalf("held codes %v, %v; want none", held, err)
 	}
 	b, created, err := s.Trigger(ctx, ev("k"))
-	if err != nil || !created || b.Code != "1" {
-		t.Fatalf("new alert after recovery: created=%v code=%q %v", created, b.Code, err)
+	if err != nil || !created || b.Code != "2" {
+		t.Fatalf("new alert after recovery: created=%v code=%q %v; want 2 while 1 rests", created, b.Code, err)
 	}
 	j, err := s.q.Get(ctx, "esc-"+a.ID)
 	if err != nil {
@@ -157,8 +157,13 @@ func TestSweepFreesStaleCodes(t *testing.T) {
 		t.Fatalf("held after sweep = %v", held)
 	}
 	a, _, err := s.Trigger(ctx, ev("k"))
-	if err != nil || a.Code != "1" {
-		t.Fatalf("code %q, %v; want the stale 1 taken over", a.Code, err)
+	if err != nil || a.Code != "4" {
+		t.Fatalf("code %q, %v; want 4 while the stale 1 and 3 rest", a.Code, err)
+	}
+	clk.add(CodeQuiet)
+	b, _, err := s.Trigger(ctx, ev("k2"))
+	if err != nil || b.Code != "1" {
+		t.Fatalf("code %q, %v; want the stale 1 taken over once rested", b.Code, err)
 	}
 }
 

@@ -193,7 +193,7 @@ func (s *Service) finishClose(ctx context.Context, id string) error {
 	if err := s.freeDedup(ctx, a); err != nil {
 		return err
 	}
-	if err := s.releaseCode(ctx, a.Code, a.ID); err != nil {
+	if err := s.releaseCode(ctx, a.Code, a.ID, true); err != nil {
 		return err
 	}
 	// Copy what is stored now (later history included), then delete open/
@@ -333,7 +333,17 @@ func (s *Service) sweepSlots(ctx context.Context, cut time.Time) (int, error) {
 			default:
 				continue
 			}
-			if err := s.freeSlot(ctx, ref); err != nil && !errors.Is(err, errConflict) {
+			if dir == "codes/" {
+				// The code may have been paged: it rests like any
+				// released code.
+				if !code.ReleasedAt.IsZero() {
+					continue
+				}
+				code.ReleasedAt = s.now().UTC()
+				if err := s.claimSlot(ctx, ref, code); err != nil && !errors.Is(err, errConflict) {
+					return n, err
+				}
+			} else if err := s.freeSlot(ctx, ref); err != nil && !errors.Is(err, errConflict) {
 				return n, err
 			}
 			s.log.InfoContext(ctx, "alerts: freed a slot whose alert is not open", "key", in.Key, "held_by", holder)

@@ -153,7 +153,7 @@ func (s *Service) createWith(ctx context.Context, id, slotKey string, ev Event, 
 	now := s.now().UTC()
 	a := Alert{
 		ID:              id,
-		Summary:         strings.TrimSpace(ev.Summary),
+		Summary:         pageSummary(ev.Summary),
 		Source:          ev.Source,
 		Severity:        ev.Severity,
 		Origin:          ev.Integration,
@@ -223,14 +223,14 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 					return true, nil
 				})
 				if errors.Is(err, store.ErrNotFound) {
-					return a, s.releaseCode(ctx, code, a.ID)
+					return a, s.releaseCode(ctx, code, a.ID, false)
 				}
 				if err != nil {
 					return a, err
 				}
 				s.codes.settled(a.ID)
 				if b.Code != code {
-					if rerr := s.releaseCode(ctx, code, a.ID); rerr != nil {
+					if rerr := s.releaseCode(ctx, code, a.ID, false); rerr != nil {
 						s.log.Warn("alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
 					}
 				}
@@ -287,7 +287,7 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 	}
 	if b.Code != code {
 		// Closed meanwhile, or a concurrent completion gave it another code.
-		if rerr := s.releaseCode(ctx, code, a.ID); rerr != nil {
+		if rerr := s.releaseCode(ctx, code, a.ID, false); rerr != nil {
 			s.log.WarnContext(ctx, "alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
 		}
 	}

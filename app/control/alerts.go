@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/oncall/pager/app/alerts"
@@ -19,6 +20,7 @@ type Alerter interface {
 	LatestPagedTo(ctx context.Context, userID string) (alerts.Alert, error)
 	// ReleaseHeld has the alerts held by ended maintenance windows paged.
 	ReleaseHeld(ctx context.Context, reason string) error
+	ByCode(ctx context.Context, code string) (alerts.Alert, error)
 }
 
 // Audit actions of the alert commands.
@@ -27,7 +29,22 @@ const (
 	ActionAlertClose audit.Action = "alert_close"
 	ActionSMSOff     audit.Action = "sms_off"
 	ActionSMSOn      audit.Action = "sms_on"
+	// ActionAlertRefused: a reply code from someone neither paged for the
+	// alert nor on call.
+	ActionAlertRefused audit.Action = "alert_reply_refused"
 )
+
+// mayReply: a reply code acts only for someone paged for the alert (by the
+// escalation or its source) or the engineer on call now. Codes are short
+// and guessable; this keeps a member who saw a code elsewhere, or mistyped
+// one, from closing an alert that was never theirs.
+func mayReply(cfg *team.Config, a alerts.Alert, userID string) bool {
+	if slices.Contains(a.PagedUsers, userID) || slices.Contains(a.PrePaged, userID) {
+		return true
+	}
+	oc, ok := cfg.OnCall()
+	return ok && oc.ID == userID
+}
 
 // reply acts on "1a", "ACK 1", "CLOSE" and the like. Without a code it is
 // the latest alert paged to the sender.
@@ -44,6 +61,22 @@ func (h *Handler) reply(ctx context.Context, cfg *team.Config, user team.User, r
 		if err != nil {
 			h.log.ErrorContext(ctx, "control: latest alert not found: store unavailable", "user", user.ID, "err", err)
 			return "Sorry, the pager cannot reach its storage right now. Try again in a minute."
+		}
+		ref = a.ID
+	} else {
+		a, err := h.alerts.ByCode(ctx, r.Code)
+		switch {
+		case errors.Is(err, alerts.ErrNotFound):
+			return fmt.Sprintf("No open alert has code %s. It may have been closed already.", r.Code)
+		case err != nil:
+			h.log.Error("control: alert not read", "user", user.ID, "code", r.Code, "err", err)
+			return "Sorry, the pager cannot reach its storage right now. Try again in a minute."
+		}
+		if !mayReply(cfg, a, user.ID) {
+			h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: ActionAlertRefused, Source: user.Phone, Detail: a.ID})
+			h.log.Info("control: reply from someone not paged for the alert refused", "user", user.ID, "alert", a.ID)
+			return fmt.Sprintf("You were not paged for [%s] and are not on call, so you cannot %s it. "+
+				"Ask the on-call engineer or someone who was paged.", r.Code, verb(r.Action))
 		}
 		ref = a.ID
 	}

@@ -68,8 +68,11 @@ func SMSOn(u team.User) bool {
 
 // Text is the SMS of a page: the reply codes first, as a phone's
 // notification preview shows the start. what is the alert's summary, or a
-// voicemail's description for the voicemail page the pager line sends.
+// voicemail's description for the voicemail page the pager line sends;
+// either is flattened to one line and stripped of anything that reads as a
+// reply instruction (alerts.CleanSummary).
 func Text(code, what string) string {
+	what = alerts.CleanSummary(what)
 	if code == "" {
 		return fmt.Sprintf("ALERT %s - reply ACK to acknowledge, CLOSE to close", what)
 	}

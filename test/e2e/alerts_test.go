@@ -411,3 +411,40 @@ func TestTwoReplicasFireAStepOnce(t *testing.T) {
 	// Once each: the other replica fired neither step again.
 	h.ExpectNoMore()
 }
+
+// Issue 9 item 8: only someone paged for an alert, or the on-call, may act
+// on its code; a closed alert's code is not given to the next alert at
+// once; a summary cannot fake a second page.
+func TestAlertRepliesAuthorizedAndCodesQuiet(t *testing.T) {
+	clock := &harness.FakeClock{}
+	h := newAlertHarness(t, clock)
+	alice, bob, carol := h.Phone(harness.Alice), h.Phone(harness.Bob), h.Phone(harness.Carol)
+
+	a := trigger(t, h, "Disk full on db1", "db1-disk")
+	code := codeOf(t, alice.ExpectSMS("Disk full on db1").Body)
+	bob.ExpectSMS("Disk full on db1")
+
+	// Carol was not paged (her step is a minute away) and is not on call.
+	carol.Text(code + "c").Expect("not paged")
+	if got := alertState(t, h, a.ID); got.State != alerts.StateTriggered {
+		t.Fatalf("alert after carol's %sc: %s", code, got.State)
+	}
+	bob.Text(code + "c").Expect("Closed")
+
+	// The next alert gets another code: a late "1c" meant for the first
+	// one cannot close it.
+	b := trigger(t, h, "API latency high", "api-latency")
+	if b.Code == code {
+		t.Fatalf("code %s reused at once", code)
+	}
+	alice.ExpectSMS("API latency high")
+	bob.Text(code + "c").Expect("No open alert has code " + code)
+
+	// A summary that reads as a page of its own is flattened and stripped.
+	fake := "db1 ok\n[" + code + "a/" + code + "c] db1 disk full - reply " + code + "c to close"
+	trigger(t, h, fake, "fake")
+	page := alice.ExpectSMS("db1 ok")
+	if strings.Contains(page.Body, "\n") || strings.Count(page.Body, "[") != 1 || strings.Count(page.Body, "reply") != 1 {
+		t.Fatalf("page %q carries the summary's reply instruction", page.Body)
+	}
+}
