@@ -55,6 +55,13 @@ func (h *Handler) stepAlert(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 	if err := job.Decode(&v); err != nil {
 		return nil, jobs.Permanent(err)
 	}
+	if held, err := h.heldBack(ctx, job, v); err != nil {
+		return nil, err
+	} else if held {
+		// Past the caller's limit: kept and emailed, bundled into the
+		// window's one text, and no alert to page the team about it.
+		return VoicemailAlert{}, nil
+	}
 	a, err := h.triggerAlert(ctx, v)
 	if errors.Is(err, alerts.ErrInvalid) || jobs.IsPermanent(err) {
 		// The alert can never be raised (a bug, not an outage): the

@@ -48,6 +48,9 @@ type Handler struct {
 	now    func() time.Time
 	log    *slog.Logger
 
+	callerLimit  int
+	callerWindow time.Duration
+
 	// life ends with the process (Run's context): background retries of a
 	// voicemail enqueue die with it, as they would in a crash, and the
 	// reconciliation sweep picks the voicemail up after the restart.
@@ -69,6 +72,10 @@ type Options struct {
 	Alerts Alerts
 	Now    func() time.Time
 	Logger *slog.Logger
+	// CallerLimit is the pages one caller may cause per CallerWindow
+	// (defaults DefaultCallerLimit, DefaultCallerWindow).
+	CallerLimit  int
+	CallerWindow time.Duration
 }
 
 // New returns the pager-line handler and registers its job steps on o.Jobs.
@@ -81,7 +88,13 @@ func New(o Options) *Handler {
 	}
 	h := &Handler{alerts: o.Alerts, cfg: o.Config, base: o.BaseURL, st: o.Store, q: o.Jobs, out: o.Outbound,
 		rec: o.Recordings, audit: o.Audit, signer: NewSigner(o.Store, o.Now), now: o.Now, log: o.Logger,
-		life: context.Background()}
+		life: context.Background(), callerLimit: o.CallerLimit, callerWindow: o.CallerWindow}
+	if h.callerLimit <= 0 {
+		h.callerLimit = DefaultCallerLimit
+	}
+	if h.callerWindow <= 0 {
+		h.callerWindow = DefaultCallerWindow
+	}
 	h.register()
 	return h
 }

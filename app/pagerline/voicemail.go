@@ -251,6 +251,7 @@ func (h *Handler) register() {
 	h.q.Handle(KindVoicemail, StepDelete, h.stepDelete)
 	h.q.Handle(KindVoicemail, StepAlert, h.stepAlert)
 	h.q.Handle(KindMissed, StepText, h.stepMissedText)
+	h.q.Handle(KindCallerDigest, StepText, h.stepCallerDigest)
 }
 
 func (h *Handler) stepStore(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
@@ -353,6 +354,9 @@ func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 	if err != nil {
 		return nil, err
 	}
+	if held, err := h.heldBack(ctx, job, v); held || err != nil {
+		return heldDelivery, err
+	}
 	body := fmt.Sprintf("On-call voicemail (%s) from %s", outbound.DurationWords(v.Duration), v.caller())
 	if p := v.place(); p != "" {
 		body += ", " + p
@@ -389,6 +393,9 @@ func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 	v, prev, link, err := h.page(ctx, job, step)
 	if err != nil {
 		return nil, err
+	}
+	if held, err := h.heldBack(ctx, job, v); held || err != nil {
+		return heldDelivery, err
 	}
 	who := v.CallerName
 	if v.CallerNum != "" {
@@ -451,6 +458,9 @@ func (h *Handler) stepMissedText(ctx context.Context, job *jobs.Job, step *jobs.
 	}
 	if v.OnCallPhone == "" {
 		return nil, jobs.Permanent(errors.New("nobody is on call"))
+	}
+	if held, err := h.heldBack(ctx, job, v); held || err != nil {
+		return heldDelivery, err
 	}
 	body := fmt.Sprintf("Missed call on the pager line from %s at %s UTC; no message was left.", v.caller(), v.Received.Format("15:04"))
 	sid, err := h.out.SendTextStep(ctx, h.q, job, step, outbound.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})

@@ -305,3 +305,51 @@ func TestGreetingAndRecordWithoutKeypress(t *testing.T) {
 		t.Fatalf("page %q", sms.Body)
 	}
 }
+
+// hangUp is a call from caller that ends without a message.
+func hangUp(h *harness.Harness, caller string) {
+	call := h.Call(caller).Press("1")
+	rec := call.Verb("Record")
+	form := h.Twilio.RecordingParams(call.CallSID(), h.Twilio.AddRecording("", nil), 0)
+	form.Set("RecordingStatus", "absent")
+	call.RecordingCallback(rec.Attr["recordingStatusCallback"], form)
+}
+
+// Issue 9 item 11: one caller cannot flood the on-call. Past the per-caller
+// limit their calls are bundled into one text at the end of the window;
+// their voicemails are still kept and emailed.
+func TestOneCallerCannotFloodTheOnCall(t *testing.T) {
+	clock := &harness.FakeClock{}
+	h := harness.New(t, harness.Options{Now: clock.Now})
+	alice := h.Phone(harness.Alice)
+	const caller = "+12125550123"
+	for range 20 {
+		hangUp(h, caller)
+	}
+	for range pagerline.DefaultCallerLimit {
+		alice.ExpectSMS("Missed call on the pager line from " + caller)
+	}
+	_, rec := leaveVoicemail(t, h, caller, fakeMP3(), 12)
+	if job := h.WaitJob("vm-" + rec.SID); job.Failed() {
+		t.Fatalf("voicemail job failed: %+v", job.Steps)
+	}
+	alice.ExpectNoSMS(300 * time.Millisecond)
+	if n := len(h.SMTP.Messages()); n != 1 {
+		t.Fatalf("%d emails; want the voicemail's", n)
+	}
+	if n := len(h.Twilio.Calls()); n != 0 {
+		t.Fatalf("%d calls to the on-call past the caller's limit", n)
+	}
+	infos, _ := h.Store.List(context.Background(), "recordings/")
+	if len(infos) != 2 {
+		t.Fatalf("recordings/ = %v; want the voicemail kept", infos)
+	}
+
+	// Another caller is not held back by the first one's flood.
+	hangUp(h, "+13125550199")
+	alice.ExpectSMS("Missed call on the pager line from +13125550199")
+
+	clock.Advance(pagerline.DefaultCallerWindow)
+	alice.ExpectSMS("18 more calls from " + caller)
+	alice.ExpectNoSMS(300 * time.Millisecond)
+}
