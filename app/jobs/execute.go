@@ -37,7 +37,9 @@ type claim struct {
 	lost     bool   // the lease now belongs to another runner
 	gone     bool   // active/ object deleted or unreadable
 	released bool   // lease given back with work left
-	cancel   context.CancelCauseFunc
+	// takenOver: claimed from a runner that had not released the job.
+	takenOver bool
+	cancel    context.CancelCauseFunc
 }
 
 // process runs due steps in parallel, starting each step as soon as its
@@ -119,6 +121,7 @@ func (h *claim) runStep(ctx context.Context, job Job, name string, fn StepFunc) 
 	if err != nil {
 		return
 	}
+	job.TakenOver = h.takenOver
 	res, err := h.call(ctx, fn, &job, s)
 	if err != nil && ctx.Err() != nil {
 		// Shutdown or lost lease: the failure says nothing about the step,

@@ -27,6 +27,10 @@ const (
 type Lease struct {
 	Owner string    `json:"owner"`
 	Until time.Time `json:"until"`
+	// Replica is the owner's stable identity (Options.Replica): a process
+	// restarted under the same Replica knows its predecessor is gone and
+	// takes the lease back at once.
+	Replica string `json:"replica,omitempty"`
 }
 
 // Step is one unit of work inside a job. Each step is recorded separately, so
@@ -83,6 +87,12 @@ type Job struct {
 	Lease      *Lease    `json:"lease,omitempty"`
 	// Version counts writes of the object; informational.
 	Version int `json:"version"`
+	// TakenOver is set, for the handlers of this run only, when the job
+	// was claimed from a runner that held it without releasing it (it
+	// crashed, or lost its lease): a pending step may have had its effect
+	// already, so a handler with an outside effect should check for it
+	// before repeating it.
+	TakenOver bool `json:"-"`
 }
 
 // Step returns the named step, or nil. The pointer is into j.Steps, so

@@ -34,10 +34,15 @@ type Options struct {
 	// Prefix is where the queue keeps its objects; default "jobs/". A
 	// missing trailing slash is added.
 	Prefix string
-	// Owner identifies this replica in leases and must be unique per
-	// running process; default hostname plus a random suffix, so a
-	// restarted process never mistakes an old lease for running work.
+	// Owner identifies this process in leases and must be unique per
+	// running process; default Replica (or the host name) plus a random
+	// suffix, so an old lease is never mistaken for this run's own work.
 	Owner string
+	// Replica is the stable identity of this replica across restarts (at
+	// most one process runs under it at a time). A process restarted under
+	// the same Replica takes back the leases its predecessor left at once,
+	// instead of waiting for them to expire. Empty: leases are waited out.
+	Replica string
 	// Lease is how long a claim lasts without renewal (default 60s): the
 	// longest a crashed runner's job waits before another replica takes
 	// it over.
@@ -62,6 +67,7 @@ type Queue struct {
 	st      store.Store
 	prefix  string
 	owner   string
+	replica string
 	lease   time.Duration
 	poll    time.Duration
 	backoff func(int) time.Duration
@@ -106,6 +112,7 @@ func New(st store.Store, opts Options) *Queue {
 		st:       st,
 		prefix:   opts.Prefix,
 		owner:    opts.Owner,
+		replica:  opts.Replica,
 		lease:    opts.Lease,
 		poll:     opts.Poll,
 		backoff:  opts.Backoff,
@@ -125,6 +132,9 @@ func New(st store.Store, opts Options) *Queue {
 	}
 	if q.owner == "" {
 		host, _ := os.Hostname()
+		if opts.Replica != "" {
+			host = opts.Replica
+		}
 		if host == "" {
 			host = "jobs"
 		}

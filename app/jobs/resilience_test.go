@@ -326,3 +326,55 @@ func TestShutdownLetsInFlightStepFinish(t *testing.T) {
 		}
 	})
 }
+
+// Issue 9 item 9: a process restarted under the same Replica (a new Owner)
+// takes back its predecessor's claims at once instead of waiting out the
+// lease, and its handler is told the step may already have had its effect
+// (TakenOver). Another replica still waits for the lease.
+func TestRestartedReplicaTakesBackItsClaimsAtOnce(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	const lease = time.Minute
+	dead := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Replica: "r1", Lease: lease, Logger: testLogger(t)})
+	started, release := make(chan struct{}), make(chan struct{})
+	dead.Handle("vm", "upload", func(context.Context, *jobs.Job, *jobs.Step) (any, error) {
+		close(started)
+		<-release
+		return nil, errors.New("killed")
+	})
+	mustEnqueue(t, dead, oneStep("vm-8", "vm", "upload"))
+	zombie := make(chan error)
+	go func() { zombie <- dead.RunOnce(context.Background()) }()
+	<-started
+	defer func() { close(release); <-zombie }()
+
+	var takenOver atomic.Bool
+	handler := func(_ context.Context, j *jobs.Job, _ *jobs.Step) (any, error) {
+		takenOver.Store(j.TakenOver)
+		return "done", nil
+	}
+	other := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Replica: "r2", Lease: lease, Logger: testLogger(t)})
+	otherRuns := newCounter()
+	other.Handle("vm", "upload", func(ctx context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
+		otherRuns.inc(j, s)
+		return handler(ctx, j, s)
+	})
+	runOnce(t, other)
+	if otherRuns.get("vm-8/upload") != 0 {
+		t.Fatal("another replica took the job while the lease was live")
+	}
+
+	restarted := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Replica: "r1", Lease: lease, Logger: testLogger(t)})
+	if restarted.Owner() == dead.Owner() {
+		t.Fatalf("owner %q reused: two incarnations must be told apart", dead.Owner())
+	}
+	restarted.Handle("vm", "upload", handler)
+	runOnce(t, restarted)
+	j := mustGet(t, restarted, "vm-8")
+	if !j.Finished() {
+		t.Fatalf("restarted replica did not take back its claim at once: %s lease %+v", fmtSteps(j), j.Lease)
+	}
+	if !takenOver.Load() {
+		t.Fatal("handler not told the step may have run before")
+	}
+}

@@ -187,12 +187,18 @@ func (q *Queue) leaseLive(j *Job, now time.Time) bool {
 	return j.Lease != nil && now.Before(j.Lease.Until)
 }
 
+// predecessor reports whether l was left by an earlier process of this
+// replica: that process is gone, since one process runs per replica.
+func (q *Queue) predecessor(l *Lease) bool {
+	return q.replica != "" && l.Replica == q.replica && l.Owner != q.owner
+}
+
 // evaluate decides whether j needs a runner now. Our own unexpired lease
 // does not block: while we run the job it is in q.inflight, which begin
 // checks. at is when j next needs attention (a retry or a lease expiry);
 // unhandled names a due step this replica has no handler for.
 func (q *Queue) evaluate(j *Job, now time.Time) (claimable bool, at time.Time, unhandled string) {
-	if q.leaseLive(j, now) && j.Lease.Owner != q.owner {
+	if q.leaseLive(j, now) && j.Lease.Owner != q.owner && !q.predecessor(j.Lease) {
 		return false, j.Lease.Until, ""
 	}
 	if j.sealed() || j.Finished() {
@@ -260,7 +266,8 @@ func (q *Queue) claim(ctx, sctx context.Context, id, etag string, j Job) *claim 
 			return nil
 		}
 		c := j.clone()
-		c.Lease = &Lease{Owner: q.owner, Until: now.Add(q.lease).UTC()}
+		takenOver := j.Lease != nil && j.Lease.Owner != q.owner
+		c.Lease = &Lease{Owner: q.owner, Replica: q.replica, Until: now.Add(q.lease).UTC()}
 		c.cascade(now.UTC())
 		if c.Finished() && !c.sealed() {
 			c.FinishedAt = now.UTC()
@@ -275,7 +282,10 @@ func (q *Queue) claim(ctx, sctx context.Context, id, etag string, j Job) *claim 
 		switch q.observe("put", err); {
 		case err == nil:
 			q.remember(id, newTag, &c)
-			return &claim{q: q, id: id, kind: c.Kind, key: key, sctx: sctx, job: c, etag: newTag, cancel: func(error) {}}
+			if takenOver {
+				q.log.Info("jobs: took over a job its runner did not release", "id", id, "from", j.Lease.Owner)
+			}
+			return &claim{q: q, id: id, kind: c.Kind, key: key, sctx: sctx, job: c, etag: newTag, cancel: func(error) {}, takenOver: takenOver}
 		case errors.Is(err, store.ErrPrecondition), errors.Is(err, store.ErrNotFound):
 		default:
 			return nil // outage: logged; the next scan tries again

@@ -29,6 +29,35 @@ type fakeTwilio struct {
 	calls     []sent
 	fails     []error
 	callFails []error
+	// lose: the next accepted message's answer is lost (a timeout after
+	// Twilio took it).
+	lose bool
+}
+
+// FindMessage looks the sent messages up as Twilio's list resource does.
+func (f *fakeTwilio) FindMessage(_ context.Context, from, to, body string, since time.Time) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.messages) - 1; i >= 0; i-- {
+		m := f.messages[i]
+		if m.From == from && m.To == to && m.Body == body && !m.At.Before(since) {
+			return m.SID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// FindCall looks the placed calls up as Twilio's list resource does.
+func (f *fakeTwilio) FindCall(_ context.Context, from, to string, since time.Time) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.calls) - 1; i >= 0; i-- {
+		c := f.calls[i]
+		if c.Call.From == from && c.Call.To == to && !c.At.Before(since) {
+			return c.SID, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 type sent struct {
@@ -54,6 +83,10 @@ func (f *fakeTwilio) SendMessage(_ context.Context, m twilio.Message) (string, e
 	}
 	sid := fmt.Sprintf("SM%032d", len(f.messages)+1)
 	f.messages = append(f.messages, sent{Message: m, SID: sid, At: f.now()})
+	if f.lose {
+		f.lose = false
+		return "", fmt.Errorf("twilio: send message: %w", context.DeadlineExceeded)
+	}
 	return sid, nil
 }
 

@@ -611,3 +611,24 @@ func TestRefusedCallOtherRoutesStillSent(t *testing.T) {
 		t.Fatalf("sms: %s (%s)", s.State, s.LastError)
 	}
 }
+
+// A text whose answer was lost (Twilio took it, the answer timed out) is
+// found on Twilio when the step runs again, not sent twice.
+func TestLostAnswerNotSentTwice(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1})
+	r.tw.mu.Lock()
+	r.tw.lose = true
+	r.tw.mu.Unlock()
+	n := r.notification(t, "db1 down")
+	if err := r.ntf.Notify(context.Background(), r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, n.ID)
+	s := j.Step("u000/sms")
+	if s.State != jobs.StepDone || s.Attempts != 2 {
+		t.Fatalf("text: %s after %d attempts (%s)", s.State, s.Attempts, s.LastError)
+	}
+	if got := len(r.tw.sentMessages()); got != 1 {
+		t.Fatalf("%d texts sent; want 1", got)
+	}
+}

@@ -23,6 +23,11 @@ var ErrDeferred = errors.New("notify: rescheduled for its rate-limit slot")
 // out is named as such in the error, so a report says why.
 func (o *Outbound) SendTextStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, t Text) (string, error) {
 	body := TrimSMS(t.Body)
+	if sid, ok, err := o.sentBefore(ctx, job, step, func(f SentFinder, since time.Time) (string, bool, error) {
+		return f.FindMessage(ctx, t.From, t.To, body, since)
+	}); err != nil || ok {
+		return sid, err
+	}
 	if err := o.admit(ctx, q, job, step, o.sms, t.From, Segments(body)); err != nil {
 		return "", err
 	}
@@ -36,6 +41,11 @@ func (o *Outbound) SendTextStep(ctx context.Context, q *jobs.Queue, job *jobs.Jo
 // StartCallStep places c from a job step at the account's call rate, or
 // reschedules the step for its slot (ErrDeferred).
 func (o *Outbound) StartCallStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, c Call) (string, error) {
+	if sid, ok, err := o.sentBefore(ctx, job, step, func(f SentFinder, since time.Time) (string, bool, error) {
+		return f.FindCall(ctx, c.From, c.To, since)
+	}); err != nil || ok {
+		return sid, err
+	}
 	if err := o.admit(ctx, q, job, step, o.calls, callKey, 1); err != nil {
 		return "", err
 	}
@@ -44,6 +54,37 @@ func (o *Outbound) StartCallStep(ctx context.Context, q *jobs.Queue, job *jobs.J
 		return "", stepError(err)
 	}
 	return sid, nil
+}
+
+// SentFinder looks up sends Twilio already has (twilio.Client); a Twilio
+// client without it is trusted to have sent nothing it did not answer.
+type SentFinder interface {
+	FindMessage(ctx context.Context, from, to, body string, since time.Time) (string, bool, error)
+	FindCall(ctx context.Context, from, to string, since time.Time) (string, bool, error)
+}
+
+// skew allows for Twilio's clock and ours disagreeing when comparing a
+// send's creation time with the job's.
+const skew = time.Minute
+
+// sentBefore asks Twilio whether a step's send already reached it, when it
+// may have: the job was taken over from a runner that died holding it, or
+// an earlier attempt of the step ended in an error (a timeout after Twilio
+// accepted it reads like one). Sends made since the job was created are
+// considered. Found, the step records that send instead of sending again.
+func (o *Outbound) sentBefore(ctx context.Context, job *jobs.Job, step *jobs.Step, find func(SentFinder, time.Time) (string, bool, error)) (string, bool, error) {
+	f, ok := o.tw.(SentFinder)
+	if !ok || (!job.TakenOver && step.Attempts == 0) {
+		return "", false, nil
+	}
+	sid, found, err := find(f, job.CreatedAt.Add(-skew))
+	if err != nil {
+		return "", false, fmt.Errorf("notify: check Twilio for an earlier send before sending again: %w", err)
+	}
+	if found {
+		o.log.Info("notify: send already on Twilio from an earlier attempt; not sending again", "job", job.ID, "step", step.Name, "sid", sid)
+	}
+	return sid, found, nil
 }
 
 // stepError classifies a failed send; an opted-out recipient is named as

@@ -1,10 +1,12 @@
 package twilio_test
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/internal/mocktwilio"
@@ -128,5 +130,40 @@ func TestSendMessageInvalidNumberIsPermanent(t *testing.T) {
 	_, err := c.SendMessage(t.Context(), twilio.Message{From: "+15005550001", To: "+15005550001", Body: "page"})
 	if !twilio.IsPermanent(err) || twilio.IsOptOut(err) {
 		t.Errorf("21211: permanent %v, opt-out %v", twilio.IsPermanent(err), twilio.IsOptOut(err))
+	}
+}
+
+// A send whose answer was lost is found on Twilio by To, From, body and
+// creation time, so it is not sent twice.
+func TestFindMessageAndCall(t *testing.T) {
+	mock := mocktwilio.New(t)
+	c := newClient(t, mock)
+	ctx := context.Background()
+	since := time.Now().Add(-time.Minute)
+	sid, err := c.SendMessage(ctx, twilio.Message{From: "+15005550001", To: "+15005550006", Body: "db1 down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendMessage(ctx, twilio.Message{From: "+15005550001", To: "+15005550007", Body: "db1 down"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", since); err != nil || !ok || got != sid {
+		t.Fatalf("FindMessage = %q %v %v; want %s", got, ok, err, sid)
+	}
+	if _, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db2 down", since); err != nil || ok {
+		t.Fatalf("another body found: %v %v", ok, err)
+	}
+	if _, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", time.Now().Add(time.Hour)); err != nil || ok {
+		t.Fatalf("an older message found: %v %v", ok, err)
+	}
+	if _, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", since); err != nil || ok {
+		t.Fatalf("a call found before any: %v %v", ok, err)
+	}
+	csid, err := c.StartCall(ctx, twilio.Call{From: "+15005550001", To: "+15005550006", Twiml: "<Response/>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", since); err != nil || !ok || got != csid {
+		t.Fatalf("FindCall = %q %v %v; want %s", got, ok, err, csid)
 	}
 }

@@ -25,6 +25,8 @@ type Call struct {
 	Timeout int
 	// Params is the whole form as sent.
 	Params url.Values
+	// Created is when the mock accepted it; it starts at once.
+	Created time.Time
 }
 
 var callSIDPattern = regexp.MustCompile(`^CA[0-9a-fA-F]{32}$`)
@@ -69,7 +71,11 @@ func (s *Server) fetchCall(w http.ResponseWriter, r *http.Request, sid string) {
 }
 
 func (s *Server) callJSON(c Call, direction, status string) map[string]any {
-	now := twilioTime(time.Now())
+	created := c.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	now := twilioTime(created)
 	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Calls/" + c.SID
 	return map[string]any{
 		"account_sid":      s.accountSID,
@@ -120,6 +126,7 @@ func (s *Server) createCall(w http.ResponseWriter, form url.Values) {
 		StatusCallbackEvents: slices.Clone(form["StatusCallbackEvent"]),
 		MachineDetection:     form.Get("MachineDetection"),
 		Params:               form,
+		Created:              time.Now(),
 	}
 	c.Timeout, _ = strconv.Atoi(form.Get("Timeout")) // the spec check vouches for it
 	s.mu.Lock()
@@ -149,4 +156,25 @@ func (s *Server) WaitCalls(ctx context.Context, n int) ([]Call, error) {
 		return true
 	})
 	return out, err
+}
+
+// listCalls is GET Calls.json with Twilio's filters: To, From, Status and
+// StartTime (a day, or with < / > on and before / after it), most recent
+// first, paged. Outbound calls only: the ones the pager placed.
+func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	on, before, after := dateFilter(q, "StartTime")
+	status := "completed"
+	s.mu.Lock()
+	var items []map[string]any
+	for i := len(s.calls) - 1; i >= 0; i-- {
+		c := s.calls[i]
+		if (q.Has("To") && c.To != q.Get("To")) || (q.Has("From") && c.From != q.Get("From")) ||
+			(q.Has("Status") && q.Get("Status") != status) || !inDay(c.Created, on, before, after) {
+			continue
+		}
+		items = append(items, s.callJSON(c, "outbound-api", status))
+	}
+	s.mu.Unlock()
+	s.writePage(w, q, "Calls.json", "calls", items)
 }

@@ -19,6 +19,9 @@ type Message struct {
 	StatusCallback string
 	// Params is the whole form as sent.
 	Params url.Values
+	// Created is when the mock accepted it (its date_created, and its
+	// date_sent: the mock sends at once).
+	Created time.Time
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, form url.Values) {
@@ -30,20 +33,28 @@ func (s *Server) createMessage(w http.ResponseWriter, form url.Values) {
 		MediaURL:       slices.Clone(form["MediaUrl"]),
 		StatusCallback: form.Get("StatusCallback"),
 		Params:         form,
+		Created:        time.Now(),
 	}
 	s.mu.Lock()
 	s.messages = append(s.messages, m)
 	s.notifyLocked()
 	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, s.messageJSON(m, "queued"))
+}
 
-	now := twilioTime(time.Now())
+func (s *Server) messageJSON(m Message, status string) map[string]any {
+	now := twilioTime(m.Created)
+	var sent any
+	if status != "queued" {
+		sent = now
+	}
 	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Messages/" + m.SID
-	writeJSON(w, http.StatusCreated, map[string]any{
+	return map[string]any{
 		"account_sid":           s.accountSID,
 		"api_version":           "2010-04-01",
 		"body":                  m.Body,
 		"date_created":          now,
-		"date_sent":             nil,
+		"date_sent":             sent,
 		"date_updated":          now,
 		"direction":             "outbound-api",
 		"error_code":            nil,
@@ -55,11 +66,30 @@ func (s *Server) createMessage(w http.ResponseWriter, form url.Values) {
 		"price":                 nil,
 		"price_unit":            "USD",
 		"sid":                   m.SID,
-		"status":                "queued",
+		"status":                status,
 		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
 		"to":                    m.To,
 		"uri":                   uri + ".json",
-	})
+	}
+}
+
+// listMessages is GET Messages.json with Twilio's filters: To, From and
+// DateSent (a day, or with < / > on and before / after it), most recent
+// first, paged.
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	on, before, after := dateFilter(q, "DateSent")
+	s.mu.Lock()
+	var items []map[string]any
+	for i := len(s.messages) - 1; i >= 0; i-- {
+		m := s.messages[i]
+		if (q.Has("To") && m.To != q.Get("To")) || (q.Has("From") && m.From != q.Get("From")) || !inDay(m.Created, on, before, after) {
+			continue
+		}
+		items = append(items, s.messageJSON(m, "sent"))
+	}
+	s.mu.Unlock()
+	s.writePage(w, q, "Messages.json", "messages", items)
 }
 
 // Messages returns the messages accepted so far, in order.

@@ -275,6 +275,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, for
 		s.createMessage(w, form)
 	case r.Method == http.MethodPost && resource == "Calls.json":
 		s.createCall(w, form)
+	case r.Method == http.MethodGet && resource == "Messages.json":
+		s.listMessages(w, r)
+	case r.Method == http.MethodGet && resource == "Calls.json":
+		s.listCalls(w, r)
 	case r.Method == http.MethodGet && resource == "Recordings.json":
 		s.listRecordings(w, r)
 	case r.Method == http.MethodGet && strings.HasPrefix(resource, "Calls/") && strings.Count(resource, "/") == 1 && strings.HasSuffix(resource, ".json"):

@@ -346,3 +346,58 @@ func TestLongInlineTwimlRefused(t *testing.T) {
 		t.Fatalf("%d calls placed, want the one that fit", n)
 	}
 }
+
+// The Messages and Calls list resources filter by To, From and date as
+// Twilio's do (and the requests pass the spec check), newest first.
+func TestListFilters(t *testing.T) {
+	s := New(t)
+	base := "/2010-04-01/Accounts/" + s.AccountSID()
+	send := func(to, body string) {
+		if st, b := do(t, s, http.MethodPost, messagesOf(s), url.Values{"To": {to}, "From": {"+15005550001"}, "Body": {body}}, s.AccountSID(), s.AuthToken()); st != 201 {
+			t.Fatalf("send: %d %v", st, b)
+		}
+	}
+	send("+15005550006", "one")
+	send("+15005550007", "two")
+	send("+15005550006", "three")
+	list := func(path string) []any {
+		t.Helper()
+		st, b := do(t, s, http.MethodGet, path, nil, s.AccountSID(), s.AuthToken())
+		if st != 200 {
+			t.Fatalf("GET %s: %d %v", path, st, b)
+		}
+		for _, k := range []string{"messages", "calls"} {
+			if v, ok := b[k].([]any); ok {
+				return v
+			}
+		}
+		t.Fatalf("GET %s: no list in %v", path, b)
+		return nil
+	}
+	got := list(base + "/Messages.json?To=%2B15005550006&From=%2B15005550001")
+	if len(got) != 2 || got[0].(map[string]any)["body"] != "three" || got[1].(map[string]any)["body"] != "one" {
+		t.Fatalf("To filter: %v", got)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour).Format(time.RFC3339)
+	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format(time.RFC3339)
+	if n := len(list(base + "/Messages.json?" + url.Values{"DateSent": {today}}.Encode())); n != 3 {
+		t.Fatalf("DateSent=today: %d", n)
+	}
+	if n := len(list(base + "/Messages.json?" + url.Values{"DateSent>": {tomorrow}}.Encode())); n != 0 {
+		t.Fatalf("DateSent>tomorrow: %d", n)
+	}
+	if n := len(list(base + "/Messages.json?PageSize=1")); n != 1 {
+		t.Fatalf("PageSize=1: %d", n)
+	}
+
+	calls := base + "/Calls.json"
+	if st, b := do(t, s, http.MethodPost, calls, url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Twiml": {"<Response/>"}}, s.AccountSID(), s.AuthToken()); st != 201 {
+		t.Fatalf("call: %d %v", st, b)
+	}
+	if n := len(list(calls + "?To=%2B15005550006&" + url.Values{"StartTime>": {today}}.Encode())); n != 1 {
+		t.Fatalf("calls To, StartTime>: %d", n)
+	}
+	if n := len(list(calls + "?To=%2B15005550007")); n != 0 {
+		t.Fatalf("calls to another number: %d", n)
+	}
+}
