@@ -186,6 +186,9 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	if jo.Poll == 0 {
 		jo.Poll = s.JobPoll
 	}
+	if jo.Replica == "" && jo.Owner == "" {
+		jo.Replica = s.ReplicaID
+	}
 	a.Jobs = jobs.New(st, jo)
 	no := o.Outbound
 	no.Twilio = tw

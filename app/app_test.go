@@ -184,3 +184,25 @@ func TestSettingsReconcileInterval(t *testing.T) {
 		}
 	}
 }
+
+// The replica's identity is stable across restarts in the same place (so a
+// restart takes back its own jobs), differs with the store, and REPLICA_ID
+// overrides it when valid.
+func TestReplicaID(t *testing.T) {
+	get := func(m map[string]string) (string, error) {
+		s, err := app.SettingsFromEnv(env(m))
+		return s.ReplicaID, err
+	}
+	a, _ := get(map[string]string{"BACKING_STORE_DIR": "/srv/pager/data"})
+	b, _ := get(map[string]string{"BACKING_STORE_DIR": "/srv/pager/data"})
+	c, _ := get(map[string]string{"BACKING_STORE_DIR": "/srv/other/data"})
+	if a == "" || a != b || a == c {
+		t.Fatalf("derived IDs %q, %q (same place), %q (another store)", a, b, c)
+	}
+	if id, err := get(map[string]string{"REPLICA_ID": "pager-0"}); err != nil || id != "pager-0" {
+		t.Fatalf("REPLICA_ID: %q %v", id, err)
+	}
+	if _, err := get(map[string]string{"REPLICA_ID": "has space"}); err == nil || !strings.Contains(err.Error(), "REPLICA_ID") {
+		t.Fatalf("invalid REPLICA_ID accepted: %v", err)
+	}
+}

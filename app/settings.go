@@ -1,11 +1,14 @@
 package app
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +51,12 @@ type Settings struct {
 	// ReconcileInterval is how often Twilio's recordings are checked for a
 	// voicemail whose job was lost (RECONCILE_INTERVAL; 0 disables).
 	ReconcileInterval time.Duration
+
+	// ReplicaID is this replica's stable identity (REPLICA_ID): a process
+	// restarted under the same ID takes back the jobs its predecessor was
+	// running at once. At most one process may run under an ID. Default:
+	// the host name and a hash of the working folder and the store.
+	ReplicaID string
 }
 
 // DefaultConfigKey is the config object's key in the local folder store.
@@ -133,6 +142,12 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	if s.StoreDir == "" {
 		s.StoreDir = "./data"
 	}
+	s.ReplicaID = getenv("REPLICA_ID")
+	if s.ReplicaID == "" {
+		s.ReplicaID = s.derivedReplicaID()
+	} else if !replicaIDPattern.MatchString(s.ReplicaID) {
+		problems = append(problems, "REPLICA_ID: want 1 to 64 letters, digits, '.', '_' or '-', got "+strconv.Quote(s.ReplicaID))
+	}
 	if (s.S3Bucket == "") != (s.S3Key == "") {
 		problems = append(problems, "BACKING_STORE_S3_BUCKET and BACKING_STORE_S3_KEY must be set together")
 	}
@@ -202,6 +217,35 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 		return "", true
 	}
 	return "", false
+}
+
+var replicaIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// derivedReplicaID names the replica after what makes it one: the host,
+// the working folder it runs in and the store it uses. A restart in the
+// same place gets the same ID; two processes started in the same folder on
+// one host would share it, and must set REPLICA_ID instead.
+func (s Settings) derivedReplicaID() string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, host)
+	if host == "" {
+		host = "pager"
+	}
+	wd, _ := os.Getwd()
+	where := "dir:" + s.StoreDir
+	if abs, err := filepath.Abs(s.StoreDir); err == nil {
+		where = "dir:" + abs
+	}
+	if s.UsesS3() {
+		where = "s3:" + s.S3Bucket + "/" + s.S3Key
+	}
+	sum := sha256.Sum256([]byte(wd + "\n" + where))
+	return fmt.Sprintf("%.40s-%x", host, sum[:4])
 }
 
 func isLoopback(host string) bool {

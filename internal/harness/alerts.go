@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +23,9 @@ func (h *Harness) Replica() *app.App {
 	}
 	s := h.settings
 	s.ListenAddr = ln.Addr().String()
+	h.mu.Lock()
+	s.ReplicaID = fmt.Sprintf("%s-replica%d", s.ReplicaID, len(h.replicas)+1)
+	h.mu.Unlock()
 	p := h.launch(s, ln)
 	h.mu.Lock()
 	h.replicas = append(h.replicas, p)

@@ -169,6 +169,8 @@ func New(t testing.TB, o Options) *Harness {
 		S3Key:            h.Key,
 		ConfigRefresh:    50 * time.Millisecond,
 		JobPoll:          50 * time.Millisecond,
+		// A restart is the same replica: it takes back its own jobs.
+		ReplicaID: "harness",
 	}
 	if o.Settings != nil {
 		o.Settings(&h.settings)
