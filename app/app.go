@@ -201,6 +201,10 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	if no.Now == nil {
 		no.Now = now
 	}
+	if no.Store == nil {
+		// Rates hold across the replicas sharing the store.
+		no.Store, no.Owner = st, a.Jobs.Owner()
+	}
 	if no.PushoverURL == "" {
 		no.PushoverURL = s.PushoverAPIURL
 	}

@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
+	"github.com/oncall/pager/store"
 )
 
 // TwilioAPI is the part of the Twilio client the outbound path uses.
@@ -60,6 +62,10 @@ type Outbound struct {
 	// window is the planning window, and the wait any step may take
 	// without a waiter slot: min(1s, maxHold).
 	window time.Duration
+	// turns: the sender leases shared with other replicas (nil: this
+	// process alone sends).
+	turns *turns
+	sleep func(context.Context, time.Duration) error
 }
 
 // Options wires Outbound.
@@ -103,6 +109,15 @@ type Options struct {
 	// MaxRateWait is the longest a delivery holds a worker waiting for its
 	// slot (default 2 s); one due later is rescheduled for its slot.
 	MaxRateWait time.Duration
+
+	// Store, when set, makes the rates hold across the replicas sharing
+	// it: one replica at a time sends from a number (see turns.go). Owner
+	// names this process in the leases (unique per process).
+	Store store.Store
+	Owner string
+	// SenderLease is how long a sender lease lasts unrenewed (default
+	// DefaultSenderLease).
+	SenderLease time.Duration
 }
 
 // New returns the outbound path.
@@ -134,6 +149,19 @@ func New(o Options) *Outbound {
 		out.maxHold = 2 * time.Second
 	}
 	out.window = min(time.Second, out.maxHold)
+	out.sleep = o.Sleep
+	if out.sleep == nil {
+		out.sleep = sleepCtx
+	}
+	if o.Store != nil {
+		if o.SenderLease <= 0 {
+			o.SenderLease = DefaultSenderLease
+		}
+		if o.Owner == "" {
+			o.Owner = rand.Text()
+		}
+		out.turns = &turns{st: o.Store, owner: o.Owner, ttl: o.SenderLease, now: o.Now, log: o.Logger, held: map[string]time.Time{}}
+	}
 	out.syncRates()
 	return out
 }
@@ -174,7 +202,16 @@ func (o *Outbound) SendText(ctx context.Context, t Text) (string, error) {
 		cost = 1
 	}
 	o.syncRates()
-	if err := o.sms.Wait(ctx, t.From, cost); err != nil {
+	for waited := true; waited; {
+		if err := o.sms.Wait(ctx, t.From, cost); err != nil {
+			return "", err
+		}
+		var err error
+		if waited, _, err = o.turn(ctx, smsKey(t.From), -1); err != nil {
+			return "", err
+		}
+	}
+	if err := o.sms.Pace(ctx, t.From, cost); err != nil {
 		return "", err
 	}
 	sid, err := o.tw.SendMessage(ctx, twilio.Message{From: t.From, To: t.To, Body: body, MediaURL: t.MediaURL, StatusCallback: t.StatusCallback})
@@ -188,6 +225,9 @@ func (o *Outbound) SendText(ctx context.Context, t Text) (string, error) {
 // account, whatever the caller ID.
 const callKey = "account"
 
+// smsKey is a sender number's lease key (the call lease is callKey).
+func smsKey(from string) string { return "sms-" + from }
+
 // Call is one outbound voice call with inline TwiML.
 type Call struct {
 	From, To         string
@@ -199,7 +239,16 @@ type Call struct {
 // StartCall places c at the account's allowed call rate.
 func (o *Outbound) StartCall(ctx context.Context, c Call) (string, error) {
 	o.syncRates()
-	if err := o.calls.Wait(ctx, callKey, 1); err != nil {
+	for waited := true; waited; {
+		if err := o.calls.Wait(ctx, callKey, 1); err != nil {
+			return "", err
+		}
+		var err error
+		if waited, _, err = o.turn(ctx, callKey, -1); err != nil {
+			return "", err
+		}
+	}
+	if err := o.calls.Pace(ctx, callKey, 1); err != nil {
 		return "", err
 	}
 	sid, err := o.tw.StartCall(ctx, twilioCall(c))

@@ -18,8 +18,8 @@ import (
 // step for its turn instead of having it hold a worker while it waits (see
 // Outbound.Notify).
 //
-// The limiter is per process: replicas sharing a number each get the full
-// rate, so run one sending replica per number or divide the configured rate.
+// The limiter is per process; replicas take turns sending from a number
+// (turns.go), so its rate holds across them.
 type Limiter struct {
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
@@ -28,6 +28,12 @@ type Limiter struct {
 	rate    float64              // units per second
 	next    map[string]time.Time // first free slot per key
 	planned map[string]time.Time // end of the slots planned per key
+	// paced is, per key, when the last send that actually left may be
+	// followed: a send woken late must not bring the next closer to it
+	// than the rate allows (a late first send and an on-time sixth would
+	// otherwise put six of five-a-second in one second).
+	paced  map[string]time.Time
+	pacers map[string]chan struct{} // one sender at a time per key passes Pace
 }
 
 // NewLimiter allows rate units per second per key.
@@ -41,7 +47,7 @@ func NewLimiter(rate float64, now func() time.Time, sleep func(context.Context, 
 	if sleep == nil {
 		sleep = retry.Sleep
 	}
-	return &Limiter{rate: rate, now: now, sleep: sleep, next: map[string]time.Time{}, planned: map[string]time.Time{}}
+	return &Limiter{rate: rate, now: now, sleep: sleep, next: map[string]time.Time{}, planned: map[string]time.Time{}, paced: map[string]time.Time{}, pacers: map[string]chan struct{}{}}
 }
 
 // SetRate changes the rate for slots reserved from now on; slots already
@@ -120,6 +126,42 @@ func (r reservation) wait(ctx context.Context) error {
 		r.l.mu.Unlock()
 	}
 	return err
+}
+
+// Pace holds a send of cost units for key, right before it leaves, until
+// the previous one that left is its slot's length behind: slots are exact,
+// but a sender woken or held up late (a store call between its slot and its
+// send) must not bring the next send closer than the rate allows.
+//
+// Senders pass one at a time, and each is measured from when the one before
+// it actually went, so a late wake-up delays what follows instead of
+// crowding it.
+func (l *Limiter) Pace(ctx context.Context, key string, cost int) error {
+	l.mu.Lock()
+	turn, ok := l.pacers[key]
+	if !ok {
+		turn = make(chan struct{}, 1)
+		l.pacers[key] = turn
+	}
+	l.mu.Unlock()
+	select {
+	case turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-turn }()
+	l.mu.Lock()
+	d := l.paced[key].Sub(l.now())
+	l.mu.Unlock()
+	if d > 0 {
+		if err := l.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	l.mu.Lock()
+	l.paced[key] = l.now().Add(l.span(cost))
+	l.mu.Unlock()
+	return nil
 }
 
 // Delay is how long a send of one unit for key would wait now.

@@ -28,7 +28,16 @@ func (o *Outbound) SendTextStep(ctx context.Context, q *jobs.Queue, job *jobs.Jo
 	}); err != nil || ok {
 		return sid, err
 	}
-	if err := o.admit(ctx, q, job, step, o.sms, t.From, Segments(body)); err != nil {
+	for waited := true; waited; {
+		if err := o.admit(ctx, q, job, step, o.sms, t.From, Segments(body)); err != nil {
+			return "", err
+		}
+		var err error
+		if waited, err = o.stepTurn(ctx, q, job, step, smsKey(t.From)); err != nil {
+			return "", err
+		}
+	}
+	if err := o.sms.Pace(ctx, t.From, Segments(body)); err != nil {
 		return "", err
 	}
 	sid, err := o.tw.SendMessage(ctx, twilio.Message{From: t.From, To: t.To, Body: body, MediaURL: t.MediaURL, StatusCallback: t.StatusCallback})
@@ -46,7 +55,16 @@ func (o *Outbound) StartCallStep(ctx context.Context, q *jobs.Queue, job *jobs.J
 	}); err != nil || ok {
 		return sid, err
 	}
-	if err := o.admit(ctx, q, job, step, o.calls, callKey, 1); err != nil {
+	for waited := true; waited; {
+		if err := o.admit(ctx, q, job, step, o.calls, callKey, 1); err != nil {
+			return "", err
+		}
+		var err error
+		if waited, err = o.stepTurn(ctx, q, job, step, callKey); err != nil {
+			return "", err
+		}
+	}
+	if err := o.calls.Pace(ctx, callKey, 1); err != nil {
 		return "", err
 	}
 	sid, err := o.tw.StartCall(ctx, twilioCall(c))
@@ -94,6 +112,31 @@ func stepError(err error) error {
 		return jobs.Permanent(fmt.Errorf("recipient opted out (replied STOP; they must text START to the sender first): %w", err))
 	}
 	return classify(err)
+}
+
+// stepTurn waits, as long as a step may hold its worker, for this replica's
+// turn to send from key (waited: it had to, so the step takes another
+// rate-limit slot); a step whose turn is further off is rescheduled for
+// when the other replica's lease ends (ErrDeferred).
+func (o *Outbound) stepTurn(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, key string) (bool, error) {
+	waited, left, err := o.turn(ctx, key, o.maxHold)
+	if err != nil || left <= 0 {
+		return waited, err
+	}
+	at := o.now().Add(left).UTC()
+	_, err = q.Update(ctx, job.ID, func(j *jobs.Job) error {
+		s := j.Step(step.Name)
+		if s == nil || s.State != jobs.StepPending || s.Attempts != step.Attempts {
+			return errStale
+		}
+		s.NextAt = at
+		return nil
+	})
+	if err != nil {
+		_, _, err = o.turn(ctx, key, -1)
+		return true, err
+	}
+	return false, ErrDeferred
 }
 
 // Booking is one send's place in a rate limiter's plan.
