@@ -133,6 +133,7 @@ func (s *Server) createCall(w http.ResponseWriter, form url.Values) {
 	s.calls = append(s.calls, c)
 	s.notifyLocked()
 	s.mu.Unlock()
+	s.pause()
 
 	writeJSON(w, http.StatusCreated, s.callJSON(c, "outbound-api", "queued"))
 }

@@ -39,6 +39,7 @@ func (s *Server) createMessage(w http.ResponseWriter, form url.Values) {
 	s.messages = append(s.messages, m)
 	s.notifyLocked()
 	s.mu.Unlock()
+	s.pause()
 	writeJSON(w, http.StatusCreated, s.messageJSON(m, "queued"))
 }
 

@@ -97,6 +97,26 @@ type Server struct {
 	inbound    map[string]Call // calls to the account's numbers, by SID
 	faults     []*fault
 	violations []string
+	latency    time.Duration
+}
+
+// SetLatency makes the mock answer each create (a text, a call) d after it
+// took it, as Twilio does (a few hundred milliseconds): a client that dies
+// in between has sent something it never heard about.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	s.latency = d
+	s.mu.Unlock()
+}
+
+// pause waits out the configured latency.
+func (s *Server) pause() {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
+	}
 }
 
 // New starts a mock on loopback with a fresh account SID and auth token; it
