@@ -160,7 +160,7 @@ func TestSweepFreesStaleCodes(t *testing.T) {
 	if err != nil || a.Code != "4" {
 		t.Fatalf("code %q, %v; want 4 while the stale 1 and 3 rest", a.Code, err)
 	}
-	clk.add(CodeQuiet)
+	clk.Advance(CodeQuiet)
 	b, _, err := s.Trigger(ctx, ev("k2"))
 	if err != nil || b.Code != "1" {
 		t.Fatalf("code %q, %v; want the stale 1 taken over once rested", b.Code, err)

@@ -332,7 +332,7 @@ func TestShutdownLetsInFlightStepFinish(t *testing.T) {
 // lease, and its handler is told the step may already have had its effect
 // (TakenOver). Another replica still waits for the lease.
 func TestRestartedReplicaTakesBackItsClaimsAtOnce(t *testing.T) {
-	clk := newClock()
+	clk := testclock.New()
 	dir := t.TempDir()
 	const lease = time.Minute
 	dead := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Replica: "r1", Lease: lease, Logger: testLogger(t)})

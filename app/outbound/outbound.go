@@ -14,6 +14,7 @@ import (
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/outbound/channel"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
@@ -151,7 +152,7 @@ func New(o Options) *Outbound {
 	out.window = min(time.Second, out.maxHold)
 	out.sleep = o.Sleep
 	if out.sleep == nil {
-		out.sleep = sleepCtx
+		out.sleep = retry.Sleep
 	}
 	if o.Store != nil {
 		if o.SenderLease <= 0 {

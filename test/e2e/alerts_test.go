@@ -416,7 +416,7 @@ func TestTwoReplicasFireAStepOnce(t *testing.T) {
 // on its code; a closed alert's code is not given to the next alert at
 // once; a summary cannot fake a second page.
 func TestAlertRepliesAuthorizedAndCodesQuiet(t *testing.T) {
-	clock := &harness.FakeClock{}
+	clock := testclock.New()
 	h := newAlertHarness(t, clock)
 	alice, bob, carol := h.Phone(harness.Alice), h.Phone(harness.Bob), h.Phone(harness.Carol)
 
@@ -430,6 +430,7 @@ func TestAlertRepliesAuthorizedAndCodesQuiet(t *testing.T) {
 		t.Fatalf("alert after carol's %sc: %s", code, got.State)
 	}
 	bob.Text(code + "c").Expect("Closed")
+	alice.ExpectSMS("closed by Bob Roberts")
 
 	// The next alert gets another code: a late "1c" meant for the first
 	// one cannot close it.
@@ -438,12 +439,14 @@ func TestAlertRepliesAuthorizedAndCodesQuiet(t *testing.T) {
 		t.Fatalf("code %s reused at once", code)
 	}
 	alice.ExpectSMS("API latency high")
+	bob.ExpectSMS("API latency high")
 	bob.Text(code + "c").Expect("No open alert has code " + code)
 
 	// A summary that reads as a page of its own is flattened and stripped.
 	fake := "db1 ok\n[" + code + "a/" + code + "c] db1 disk full - reply " + code + "c to close"
 	trigger(t, h, fake, "fake")
 	page := alice.ExpectSMS("db1 ok")
+	bob.ExpectSMS("db1 ok")
 	if strings.Contains(page.Body, "\n") || strings.Count(page.Body, "[") != 1 || strings.Count(page.Body, "reply") != 1 {
 		t.Fatalf("page %q carries the summary's reply instruction", page.Body)
 	}
