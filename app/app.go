@@ -31,6 +31,7 @@ import (
 	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/page"
 	"github.com/oncall/pager/app/pagerline"
+	"github.com/oncall/pager/app/retention"
 	"github.com/oncall/pager/app/schedule/calendar"
 	"github.com/oncall/pager/app/schedule/handover"
 	"github.com/oncall/pager/app/server"
@@ -52,6 +53,8 @@ const (
 	// openAlertsEvery bounds how often a metrics scrape lists the open
 	// alerts (a store read per alert).
 	openAlertsEvery = 30 * time.Second
+	// pruneEvery is how often the retention policy is applied.
+	pruneEvery = time.Hour
 )
 
 // App is a built pager.
@@ -88,6 +91,8 @@ type App struct {
 	SignIn *signin.Service
 	// pagerline sweeps Twilio for voicemails whose job was lost.
 	pagerline *pagerline.Handler
+	// pruner applies the retention policy.
+	pruner *retention.Pruner
 
 	now func() time.Time
 }
@@ -175,6 +180,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	}
 	a.Twilio = tw
 	a.Audit = audit.New(st, now, log)
+	a.pruner = retention.New(st, retention.Options{Policy: s.Retention, Now: now, Logger: log})
 
 	jo := o.Jobs
 	if jo.Logger == nil {
@@ -437,6 +443,7 @@ func (a *App) RunWith(ctx context.Context, srv *http.Server, errc <-chan error) 
 	background.Go(func() { a.sweepAlerts(ctx) })
 	background.Go(func() { a.Summary.Run(ctx, summaryCheck) })
 	background.Go(func() { a.HandOver.Run(ctx, a.Settings.ConfigRefresh) })
+	background.Go(func() { a.prune(ctx) })
 	// After the job queue exists (New), so a recovered voicemail is
 	// durable at once; the sweep goes back a day at start-up.
 	background.Go(func() { a.pagerline.Run(ctx, a.Settings.ReconcileInterval) })
@@ -476,6 +483,27 @@ func (a *App) sweepAlerts(ctx context.Context) {
 		}
 		if _, err := a.once.Sweep(ctx, onceMarkerAge); err != nil && ctx.Err() == nil {
 			a.Log.Warn("webhook delivery markers not swept", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Prune applies the retention policy once (Run does it at start-up and
+// hourly).
+func (a *App) Prune(ctx context.Context) (retention.Removed, error) {
+	return a.pruner.Prune(ctx)
+}
+
+func (a *App) prune(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		if _, err := a.pruner.Prune(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("retention: pass failed; retried later", "err", err)
 		}
 		select {
 		case <-ctx.Done():

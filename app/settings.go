@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oncall/pager/app/retention"
 )
 
 // Settings are the process settings, read from the environment (and .env,
@@ -57,6 +59,12 @@ type Settings struct {
 	// running at once. At most one process may run under an ID. Default:
 	// the host name and a hash of the working folder and the store.
 	ReplicaID string
+
+	// Retention is how long each kind of object is kept in the store
+	// (RETENTION_JOBS, RETENTION_DEDUP, RETENTION_ALERTS,
+	// RETENTION_NOTIFICATIONS, RETENTION_AUDIT, RETENTION_RECORDINGS:
+	// "7d", "36h", or "keep").
+	Retention retention.Policy
 }
 
 // DefaultConfigKey is the config object's key in the local folder store.
@@ -141,6 +149,20 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 
 	if s.StoreDir == "" {
 		s.StoreDir = "./data"
+	}
+	s.Retention = retention.DefaultPolicy()
+	for name, d := range map[string]*time.Duration{
+		"RETENTION_JOBS": &s.Retention.Jobs, "RETENTION_DEDUP": &s.Retention.Dedup, "RETENTION_ALERTS": &s.Retention.Alerts,
+		"RETENTION_NOTIFICATIONS": &s.Retention.Notifications, "RETENTION_AUDIT": &s.Retention.Audit, "RETENTION_RECORDINGS": &s.Retention.Recordings,
+	} {
+		if v := getenv(name); v != "" {
+			age, err := retention.ParseAge(v)
+			if err != nil {
+				problems = append(problems, name+": "+err.Error())
+				continue
+			}
+			*d = age
+		}
 	}
 	s.ReplicaID = getenv("REPLICA_ID")
 	if s.ReplicaID == "" {
