@@ -2,9 +2,11 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/oncall/pager/store"
@@ -30,6 +32,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (created bool, err error) {
 	j.Lease = nil
 	j.FinishedAt = time.Time{}
 	j.Version = 1
+	j.Token = strings.ToLower(rand.Text())
 	if err := j.validate(); err != nil {
 		return false, err
 	}
@@ -37,7 +40,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (created bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("jobs: encode %s: %w", j.ID, err)
 	}
-	if done, err := q.isDone(ctx, j.ID, false); err != nil || done {
+	if done, _, err := q.isDone(ctx, j.ID, false); err != nil || done {
 		return q.dup(err)
 	}
 	key := q.activeKey(j.ID)
@@ -50,8 +53,14 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (created bool, err error) {
 	}
 	// Completion writes done/ before deleting active/, so a job that
 	// finished between the first check and the create is visible now; the
-	// object just created is a duplicate of it.
-	if done, err := q.isDone(ctx, j.ID, true); err != nil || done {
+	// object just created is a duplicate of it. Unless the job in done/ is
+	// the one just created, run to the end by another replica already.
+	done, token, err := q.isDone(ctx, j.ID, true)
+	if done && token == j.Token {
+		q.stats.enqueued.Add(1)
+		return true, nil
+	}
+	if err != nil || done {
 		if done {
 			err = q.retry(ctx, "delete", func(ctx context.Context) error { return q.st.Delete(ctx, key) })
 			if err != nil {
@@ -77,12 +86,18 @@ func (q *Queue) dup(err error) (bool, error) {
 
 // isDone checks done/. With persist it retries through an outage: after
 // the create, giving up would leave a possible duplicate behind.
-func (q *Queue) isDone(ctx context.Context, id string, persist bool) (bool, error) {
+func (q *Queue) isDone(ctx context.Context, id string, persist bool) (done bool, token string, err error) {
 	get := func(ctx context.Context) error {
-		_, err := q.st.Get(ctx, q.doneKey(id))
+		obj, err := q.st.Get(ctx, q.doneKey(id))
+		if err == nil {
+			var j struct {
+				Token string `json:"token"`
+			}
+			_ = json.Unmarshal(obj.Data, &j)
+			token = j.Token
+		}
 		return err
 	}
-	var err error
 	if persist {
 		err = q.retry(ctx, "get", get)
 	} else {
@@ -90,11 +105,11 @@ func (q *Queue) isDone(ctx context.Context, id string, persist bool) (bool, erro
 	}
 	switch {
 	case err == nil:
-		return true, nil
+		return true, token, nil
 	case errors.Is(err, store.ErrNotFound):
-		return false, nil
+		return false, "", nil
 	default:
-		return false, fmt.Errorf("jobs: enqueue %s: check done: %w", id, err)
+		return false, "", fmt.Errorf("jobs: enqueue %s: check done: %w", id, err)
 	}
 }
 

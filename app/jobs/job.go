@@ -87,6 +87,9 @@ type Job struct {
 	Lease      *Lease    `json:"lease,omitempty"`
 	// Version counts writes of the object; informational.
 	Version int `json:"version"`
+	// Token is set by Enqueue, unique to that enqueue: it tells the job
+	// one Enqueue created from an earlier one with the same ID.
+	Token string `json:"token,omitempty"`
 	// TakenOver is set, for the handlers of this run only, when the job
 	// was claimed from a runner that held it without releasing it (it
 	// crashed, or lost its lease): a pending step may have had its effect
