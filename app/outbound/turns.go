@@ -53,13 +53,16 @@ func turnKey(key string) string {
 }
 
 // take makes this process the sender for key, renewing its lease when less
-// than half is left. wait > 0: another replica holds key that much longer.
-func (t *turns) take(ctx context.Context, key string) (wait time.Duration, err error) {
+// than half is left. wait > 0: another replica holds key that much longer,
+// in the lease version named by etag. A lease still in the version stale
+// (this process waited it out already, by its own timer) is over whatever
+// the clocks say: its holder did not renew it.
+func (t *turns) take(ctx context.Context, key, stale string) (wait time.Duration, etag string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	if until, ok := t.held[key]; ok && until.Sub(now) >= t.ttl/2 {
-		return 0, nil
+		return 0, "", nil
 	}
 	k := turnKey(key)
 	cond := store.Cond{IfNoneMatch: true}
@@ -67,13 +70,13 @@ func (t *turns) take(ctx context.Context, key string) (wait time.Duration, err e
 	switch {
 	case err == nil:
 		var rec turnRecord
-		if json.Unmarshal(obj.Data, &rec) == nil && rec.Owner != t.owner && now.Before(rec.Until) {
+		if json.Unmarshal(obj.Data, &rec) == nil && rec.Owner != t.owner && now.Before(rec.Until) && obj.ETag != stale {
 			delete(t.held, key)
-			return rec.Until.Sub(now), nil
+			return rec.Until.Sub(now), obj.ETag, nil
 		}
 		cond = store.Cond{IfMatch: obj.ETag}
 	case !errors.Is(err, store.ErrNotFound):
-		return 0, fmt.Errorf("outbound: sender lease %s: %w", key, err)
+		return 0, "", fmt.Errorf("outbound: sender lease %s: %w", key, err)
 	}
 	until := now.Add(t.ttl).UTC()
 	data, _ := json.Marshal(turnRecord{Owner: t.owner, Until: until})
@@ -81,13 +84,13 @@ func (t *turns) take(ctx context.Context, key string) (wait time.Duration, err e
 	if errors.Is(err, store.ErrPrecondition) || errors.Is(err, store.ErrNotFound) {
 		// Another replica took it at the same moment: look again shortly.
 		delete(t.held, key)
-		return 50 * time.Millisecond, nil
+		return 50 * time.Millisecond, "", nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("outbound: sender lease %s: %w", key, err)
+		return 0, "", fmt.Errorf("outbound: sender lease %s: %w", key, err)
 	}
 	t.held[key] = until
-	return 0, nil
+	return 0, "", nil
 }
 
 // turn waits until this process may send for key. Without a store (one
@@ -102,8 +105,9 @@ func (o *Outbound) turn(ctx context.Context, key string, maxWait time.Duration) 
 	if o.turns == nil {
 		return false, 0, nil
 	}
+	stale := ""
 	for {
-		wait, err := o.turns.take(ctx, key)
+		wait, etag, err := o.turns.take(ctx, key, stale)
 		if err != nil {
 			o.log.Warn("outbound: sender lease unavailable; sending at this replica's rate", "key", key, "err", err)
 			return waited, 0, nil
@@ -117,6 +121,6 @@ func (o *Outbound) turn(ctx context.Context, key string, maxWait time.Duration) 
 		if err := o.sleep(ctx, wait); err != nil {
 			return waited, 0, err
 		}
-		waited = true
+		waited, stale = true, etag
 	}
 }

@@ -81,3 +81,29 @@ func TestTwoReplicasKeepTheRateTogether(t *testing.T) {
 		t.Fatalf("busiest second had %d texts; configured %d/s", got, rate)
 	}
 }
+
+// On clocks that disagree (here: one that does not move at all), a turn
+// still passes: a lease its holder has not renewed while the next replica
+// waited it out by its own timer is over.
+func TestTurnPassesWhenTheHolderStopsRenewing(t *testing.T) {
+	dir := t.TempDir()
+	frozen := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tw := &sendLog{}
+	var outs []*outbound.Outbound
+	for i := range 2 {
+		st, err := local.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, outbound.New(outbound.Options{Twilio: tw, Rates: outbound.Rates{SMSPerSecond: 100, CallsPerSecond: 1},
+			Store: st, Owner: fmt.Sprintf("replica-%d", i), SenderLease: 100 * time.Millisecond,
+			Now: func() time.Time { return frozen }}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, o := range outs {
+		if _, err := o.SendText(ctx, outbound.Text{From: "+15555550100", To: fmt.Sprintf("+1555100%04d", i), Body: "db1 down"}); err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+	}
+}

@@ -250,6 +250,10 @@ func (h *Harness) appOptions() app.Options {
 		ConsolePoll: h.opts.ConsolePoll,
 		Outbound: outbound.Options{
 			Rates: outbound.Rates{SMSPerSecond: cmp.Or(h.opts.SMSPerSecond, 1000), CallsPerSecond: 1000},
+			// Replicas take turns at a number: on a clock that only moves
+			// when the test says, a turn ends when the holder has not
+			// renewed it for this long of the waiter's own time.
+			SenderLease: 200 * time.Millisecond,
 			Email: func(e channel.Email) channel.Sender {
 				e.RootCAs = pool
 				e.Timeout = 5 * time.Second
