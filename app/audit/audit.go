@@ -31,15 +31,17 @@ const (
 	ActionHandOver Action = "handover"
 	// The web console's own actions (app/console); the actor is the
 	// signed-in member.
-	ActionSignIn        Action = "signin"
-	ActionSignInRefused Action = "signin_refused"
-	ActionSignOut       Action = "signout"
-	ActionAlertAck      Action = "alert_ack"
-	ActionAlertClose    Action = "alert_close"
-	ActionAlertReopen   Action = "alert_reopen"
-	ActionTestPage      Action = "test_page"
-	ActionAPIKeyMint    Action = "apikey_mint"
-	ActionAPIKeyRevoke  Action = "apikey_revoke"
+	ActionSignIn         Action = "signin"
+	ActionSignInRefused  Action = "signin_refused"
+	ActionSignOut        Action = "signout"
+	ActionAlertAck       Action = "alert_ack"
+	ActionAlertClose     Action = "alert_close"
+	ActionAlertReopen    Action = "alert_reopen"
+	ActionTestPage       Action = "test_page"
+	ActionAPIKeyMint     Action = "apikey_mint"
+	ActionAPIKeyRevoke   Action = "apikey_revoke"
+	ActionCalendarMint   Action = "calendar_token_mint"
+	ActionCalendarRevoke Action = "calendar_token_revoke"
 )
 
 // Entry is one audit record.

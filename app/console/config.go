@@ -31,9 +31,20 @@ type configData struct {
 	Conflict bool
 	Problem  string
 	Keys     []keyView
-	// NewKey is a key just minted, shown once.
-	NewKey     string
-	NewKeyName string
+	// NewKey is a key (or calendar token) just minted, shown once.
+	NewKey        string
+	NewKeyName    string
+	NewIsCalendar bool
+	// Calendar tokens: only when a schedule is configured.
+	HasSchedule bool
+	Tokens      []tokenView
+	Members     []team.User
+}
+
+type tokenView struct {
+	Name   string
+	Prefix string
+	User   string
 }
 
 func (c *Console) keys() []keyView {
@@ -46,6 +57,24 @@ func (c *Console) keys() []keyView {
 	return out
 }
 
+// tokens lists the calendar feeds and the members a feed may be for.
+func (c *Console) tokens(d *configData) {
+	cfg := c.o.Team.Current()
+	if cfg.Schedule == nil {
+		return
+	}
+	d.HasSchedule = true
+	for name, t := range cfg.Schedule.CalendarTokens {
+		d.Tokens = append(d.Tokens, tokenView{Name: name, Prefix: t.SHA256[:min(8, len(t.SHA256))], User: t.User})
+	}
+	sort.Slice(d.Tokens, func(i, j int) bool { return d.Tokens[i].Name < d.Tokens[j].Name })
+	for _, id := range cfg.UserIDs() {
+		if u, ok := cfg.UserByID(id); ok {
+			d.Members = append(d.Members, u)
+		}
+	}
+}
+
 func (c *Console) serveConfig(w http.ResponseWriter, r *http.Request, v viewer) {
 	data, etag, err := c.o.Team.Raw(r.Context())
 	d := configData{Keys: c.keys()}
@@ -54,6 +83,7 @@ func (c *Console) serveConfig(w http.ResponseWriter, r *http.Request, v viewer) 
 		d.Problem = "The stored config cannot be read right now."
 	}
 	d.Text, d.ETag = string(data), etag
+	c.tokens(&d)
 	c.render(w, r, "config", http.StatusOK, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
 }
 
@@ -83,6 +113,7 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 	default:
 		d.Warnings = team.Warnings(cfg)
 	}
+	c.tokens(&d)
 	status := http.StatusOK
 	switch {
 	case len(d.Problems) > 0:
@@ -158,7 +189,69 @@ func (c *Console) serveAPIKeyMint(w http.ResponseWriter, r *http.Request, v view
 	// Shown once, in this answer only (never in a cookie or a URL).
 	data, etag, _ := c.o.Team.Raw(r.Context())
 	d := configData{Text: string(data), ETag: etag, Keys: c.keys(), NewKey: key, NewKeyName: name}
+	c.tokens(&d)
 	c.render(w, r, "config", http.StatusOK, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
+}
+
+func (c *Console) serveCalendarMint(w http.ResponseWriter, r *http.Request, v viewer) {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	user := strings.TrimSpace(r.PostFormValue("user"))
+	if !keyName.MatchString(name) {
+		c.redirect(w, r, Prefix+"config", "Not minted: a token name is 1 to 40 lower-case letters, digits, - or _.")
+		return
+	}
+	token, err := team.NewCalendarToken()
+	if err != nil {
+		c.redirect(w, r, Prefix+"config", "Not minted: "+err.Error())
+		return
+	}
+	_, err = c.o.Team.Update(r.Context(), v.User.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
+		if cfg.Schedule == nil {
+			return errors.New("there is no schedule to publish")
+		}
+		if _, ok := cfg.Schedule.CalendarTokens[name]; ok {
+			return fmt.Errorf("there is already a calendar token named %s; revoke it or choose another name", name)
+		}
+		entry := map[string]any{"sha256": team.HashAPIKey(token)}
+		if user != "" {
+			if _, ok := cfg.UserByID(user); !ok {
+				return fmt.Errorf("there is no member %s", user)
+			}
+			entry["user"] = user
+		}
+		return doc.Set([]string{"schedule", "calendar_tokens", name}, entry)
+	})
+	if err != nil {
+		c.redirect(w, r, Prefix+"config", "Not minted: "+err.Error())
+		return
+	}
+	c.record(r.Context(), v, r, audit.ActionCalendarMint, "calendar token "+name, nil, map[string]any{"name": name, "user": user})
+	data, etag, _ := c.o.Team.Raw(r.Context())
+	d := configData{Text: string(data), ETag: etag, Keys: c.keys(), NewKey: token, NewKeyName: name, NewIsCalendar: true}
+	c.tokens(&d)
+	c.render(w, r, "config", http.StatusOK, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
+}
+
+// serveCalendarRevoke removes the token: calendar tokens have no enabled
+// flag, and a feed URL once shared is best forgotten.
+func (c *Console) serveCalendarRevoke(w http.ResponseWriter, r *http.Request, v viewer) {
+	name := r.PathValue("name")
+	_, err := c.o.Team.Update(r.Context(), v.User.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
+		if cfg.Schedule == nil {
+			return errors.New("there is no schedule")
+		}
+		if _, ok := cfg.Schedule.CalendarTokens[name]; !ok {
+			return fmt.Errorf("there is no calendar token named %s", name)
+		}
+		doc.Delete([]string{"schedule", "calendar_tokens", name})
+		return nil
+	})
+	if err != nil {
+		c.redirect(w, r, Prefix+"config", "Not revoked: "+err.Error())
+		return
+	}
+	c.record(r.Context(), v, r, audit.ActionCalendarRevoke, "calendar token "+name, map[string]any{"name": name}, nil)
+	c.redirect(w, r, Prefix+"config", "Calendar token "+name+" revoked: its feed answers 404 from now on.")
 }
 
 func (c *Console) serveAPIKeyRevoke(w http.ResponseWriter, r *http.Request, v viewer) {

@@ -430,5 +430,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /ui/config", c.auth(true, c.serveConfigSave))
 	m.HandleFunc("POST /ui/apikeys", c.auth(true, c.serveAPIKeyMint))
 	m.HandleFunc("POST /ui/apikeys/{name}/revoke", c.auth(true, c.serveAPIKeyRevoke))
+	m.HandleFunc("POST /ui/calendar", c.auth(true, c.serveCalendarMint))
+	m.HandleFunc("POST /ui/calendar/{name}/revoke", c.auth(true, c.serveCalendarRevoke))
 	c.mux = m
 }

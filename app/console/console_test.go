@@ -404,3 +404,40 @@ func BenchmarkAlertsPage10k(b *testing.B) {
 		}
 	}
 }
+
+func TestScheduleShiftsAndCalendarTokens(t *testing.T) {
+	e := newEnv(t, "https://pager.example")
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-12 * time.Hour).Truncate(time.Hour)
+	if _, err := e.team.Update(ctx, "test", func(_ *team.Config, doc *jsondoc.Doc) error {
+		return doc.Set([]string{"schedule"}, map[string]any{
+			"rotations": []any{map[string]any{"members": []any{"alice", "bob"}, "start": start.Format("2006-01-02T15:04"), "shift": "1d"}},
+			"reminder":  "off",
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ck, token := e.signIn(t, "alice", "+15555550101")
+	r := e.do(t, "GET", "/ui/", nil, nil, ck)
+	b, _ := io.ReadAll(r.Body)
+	until := start.Add(24 * time.Hour).Format("2006-01-02 15:04")
+	if !strings.Contains(string(b), "Until "+until) || !regexp.MustCompile(`(?s)id="next-shifts">.*<strong>Bob</strong> from `+until).Match(b) {
+		t.Fatalf("Now page does not show until %s and Bob next:\n%s", until, b)
+	}
+
+	r = e.do(t, "POST", "/ui/calendar", url.Values{"csrf": {token}, "name": {"bobs"}, "user": {"bob"}}, nil, ck)
+	b, _ = io.ReadAll(r.Body)
+	cal := regexp.MustCompile(`cal_[A-Za-z0-9_-]{43}`).Find(b)
+	if r.StatusCode != http.StatusOK || cal == nil {
+		t.Fatalf("mint calendar token: HTTP %d", r.StatusCode)
+	}
+	if name, tok, ok := e.team.Current().CheckCalendarToken(string(cal)); !ok || name != "bobs" || tok.User != "bob" {
+		t.Fatalf("minted calendar token not in the config: %q %+v %v", name, tok, ok)
+	}
+	if r := e.do(t, "POST", "/ui/calendar/bobs/revoke", url.Values{"csrf": {token}}, nil, ck); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: HTTP %d", r.StatusCode)
+	}
+	if _, _, ok := e.team.Current().CheckCalendarToken(string(cal)); ok {
+		t.Fatal("revoked calendar token still accepted")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/notification"
+	"github.com/oncall/pager/app/schedule"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -27,7 +28,20 @@ type nowData struct {
 	MyRoutes    []notification.Route
 	PagerPhone  string
 	HasSchedule bool
+	// Until is when the current shift ends (schedule only; zero when
+	// nothing changes within the horizon); Next are the shifts after it.
+	Until time.Time
+	Next  []shiftView
 }
+
+type shiftView struct {
+	Name       string
+	Start, End time.Time
+	Override   bool
+}
+
+// shiftHorizon is how far ahead the Now page looks for shifts.
+const shiftHorizon = 60 * 24 * time.Hour
 
 func (c *Console) serveNow(w http.ResponseWriter, r *http.Request, v viewer) {
 	cfg := c.o.Team.Current()
@@ -36,6 +50,24 @@ func (c *Console) serveNow(w http.ResponseWriter, r *http.Request, v viewer) {
 		MyRoutes: notification.Routes(cfg, v.User, nil), PagerPhone: cfg.CurrentConfig.PagerPhone}
 	if t := cfg.CurrentConfig.LastModifiedTime; t > 0 {
 		d.Since = time.Unix(t, 0)
+	}
+	if sched, ok := cfg.OnCallSchedule(); ok {
+		d.HasSchedule = true
+		now := c.o.Now()
+		shifts := sched.Shifts(now, 6, now.Add(shiftHorizon))
+		if len(shifts) > 0 {
+			d.Until = shifts[0].End
+		}
+		for i, sh := range shifts {
+			if i == 0 {
+				continue
+			}
+			name := sh.Member
+			if u, ok := cfg.UserByID(sh.Member); ok {
+				name = u.Name
+			}
+			d.Next = append(d.Next, shiftView{Name: name, Start: sh.Start, End: sh.End, Override: sh.Source.Kind == schedule.ByOverride})
+		}
 	}
 	pending, err := c.o.OnCall.Pending(r.Context(), v.User)
 	if err != nil {
