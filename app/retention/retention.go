@@ -19,8 +19,8 @@ type Policy struct {
 	// Jobs: finished jobs (jobs/done/), but a notification's delivery jobs
 	// follow Notifications, as they are its report.
 	Jobs time.Duration
-	// Dedup: free alert dedup slots, and the pager line's per-caller
-	// windows.
+	// Dedup: free alert dedup slots, the pager line's per-caller windows,
+	// and expired console sessions.
 	Dedup time.Duration
 	// Alerts: closed alerts (alerts/closed/), counted from their close.
 	Alerts time.Duration
@@ -127,6 +127,9 @@ func (p *Pruner) Prune(ctx context.Context) (Removed, error) {
 		{"alerts", "alerts/closed/", func(string) time.Duration { return p.p.Alerts }, p.contentTime("closed_at")},
 		{"dedup", "alerts/dedup/", func(string) time.Duration { return p.p.Dedup }, p.freeSince},
 		{"callers", "pagerline/callers/", func(string) time.Duration { return p.p.Dedup }, unixInKey},
+		// Console sign-in sessions last 12 h; one never signed out of
+		// stays until it is pruned, counted from its expiry.
+		{"console sessions", "console/sessions/", func(string) time.Duration { return p.p.Dedup }, p.contentTime("expires")},
 		{"audit", "audit/", func(string) time.Duration { return p.p.Audit }, auditDay},
 		{"recordings", "recordings/", func(string) time.Duration { return p.p.Recordings }, recordingTime},
 	}

@@ -1,11 +1,15 @@
 package retention
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oncall/pager/store"
+	"github.com/oncall/pager/store/storetest"
 )
 
 func TestParseAge(t *testing.T) {
@@ -62,5 +66,29 @@ func TestS3LifecycleMatchesDefaultPolicy(t *testing.T) {
 		if got := time.Duration(r.Expiration.Days) * Day; got != age {
 			t.Errorf("rule %s: %v, policy keeps %v", r.ID, got, age)
 		}
+	}
+}
+
+// An expired console session nobody signed out of goes a week after its
+// expiry; a live one stays.
+func TestExpiredConsoleSessionsPruned(t *testing.T) {
+	st := storetest.NewMem()
+	now := time.Now().Add(9 * Day)
+	ctx := context.Background()
+	put := func(key string, expires time.Time) {
+		data, _ := json.Marshal(map[string]any{"id": key, "expires": expires})
+		if _, err := st.Put(ctx, key, data, store.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("console/sessions/old.json", now.Add(-8*Day))
+	put("console/sessions/live.json", now.Add(time.Hour))
+	p := New(st, Options{Policy: DefaultPolicy(), Now: func() time.Time { return now }})
+	removed, err := p.Prune(ctx)
+	if err != nil || removed["console sessions"] != 1 {
+		t.Fatalf("removed %v, %v; want the expired session", removed, err)
+	}
+	if _, err := st.Get(ctx, "console/sessions/live.json"); err != nil {
+		t.Fatalf("live session: %v", err)
 	}
 }
