@@ -46,7 +46,7 @@ func TestS3LifecycleMatchesDefaultPolicy(t *testing.T) {
 	}
 	p := DefaultPolicy()
 	want := map[string]time.Duration{"jobs/done/ntf-": p.Notifications, "notifications/": p.Notifications,
-		"alerts/closed/": p.Alerts, "pagerline/callers/": p.Dedup + Day}
+		"alerts/closed/": p.Alerts, "pagerline/callers/": p.Dedup + Day, "console/sessions/": p.Dedup + Day}
 	for _, r := range lc.Rules {
 		prefix := r.Filter.Prefix
 		if r.Status != "Enabled" {
