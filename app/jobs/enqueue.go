@@ -72,7 +72,11 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (created bool, err error) {
 	}
 	q.stats.enqueued.Add(1)
 	q.remember(j.ID, etag, &j)
-	q.signal()
+	if q.firstDue(&j, q.now()) {
+		q.signalUrgent()
+	} else {
+		q.signal()
+	}
 	return true, nil
 }
 

@@ -40,6 +40,9 @@ type claim struct {
 	// takenOver: claimed from a runner that had not released the job.
 	takenOver bool
 	cancel    context.CancelCauseFunc
+	// first: claimed for a first step (HandleFirst); under a backlog of
+	// such jobs its other steps are left for later.
+	first bool
 }
 
 // process runs due steps in parallel, starting each step as soon as its
@@ -76,21 +79,29 @@ func (h *claim) process(ctx context.Context) {
 			snap, stop := h.job, h.lost || h.gone || h.job.sealed()
 			h.mu.Unlock()
 			now := q.now()
-			for i := range snap.Steps {
-				s := &snap.Steps[i]
-				if stop || attempted[s.Name] || s.State != StepPending || s.NextAt.After(now) || !snap.depsDone(s) {
-					continue
+			// First steps start first; the others wait while jobs with a
+			// first step due wait for a worker.
+			holdBack := h.first && q.backlog.Load() > 0
+			for _, firstPass := range []bool{true, false} {
+				for i := range snap.Steps {
+					s := &snap.Steps[i]
+					if stop || attempted[s.Name] || s.State != StepPending || s.NextAt.After(now) || !snap.depsDone(s) {
+						continue
+					}
+					if first := q.isFirst(snap.Kind, s.Name); first != firstPass || (!first && holdBack) {
+						continue
+					}
+					fn := q.handler(snap.Kind, s.Name)
+					if fn == nil {
+						continue
+					}
+					attempted[s.Name] = true
+					running++
+					go func(job Job, name string) {
+						defer func() { finished <- struct{}{} }()
+						h.runStep(stepCtx, job, name, fn)
+					}(snap.clone(), s.Name)
 				}
-				fn := q.handler(snap.Kind, s.Name)
-				if fn == nil {
-					continue
-				}
-				attempted[s.Name] = true
-				running++
-				go func(job Job, name string) {
-					defer func() { finished <- struct{}{} }()
-					h.runStep(stepCtx, job, name, fn)
-				}(snap.clone(), s.Name)
 			}
 		}
 		if running == 0 {

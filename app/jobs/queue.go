@@ -76,10 +76,18 @@ type Queue struct {
 	jobSem  chan struct{}
 	stepSem chan struct{}
 	wake    chan struct{}
+	// urgent is signalled by a local Enqueue of a job with a first step
+	// (HandleFirst), so a scan claiming other jobs stops and starts over.
+	urgent chan struct{}
+	// backlog counts the jobs with a first step due that the current scan
+	// has yet to claim; while it is positive, jobs claimed for their first
+	// steps run only those.
+	backlog atomic.Int64
 
 	hmu      sync.RWMutex
 	handlers map[handlerKey]StepFunc
 	byKind   map[Kind]StepFunc // fallbacks, for steps named at run time
+	first    map[handlerKey]bool
 
 	mu       sync.Mutex
 	cache    map[string]*cached // by ID: the last version seen, to skip unchanged Gets
@@ -119,8 +127,10 @@ func New(st store.Store, opts Options) *Queue {
 		now:      opts.Now,
 		log:      opts.Logger,
 		wake:     make(chan struct{}, 1),
+		urgent:   make(chan struct{}, 1),
 		handlers: make(map[handlerKey]StepFunc),
 		byKind:   make(map[Kind]StepFunc),
+		first:    make(map[handlerKey]bool),
 		cache:    make(map[string]*cached),
 		inflight: make(map[string]struct{}),
 	}
@@ -175,6 +185,22 @@ func (q *Queue) Handle(kind Kind, step string, fn StepFunc) {
 	q.handlers[handlerKey{kind, step}] = fn
 }
 
+// HandleFirst registers fn like Handle, for a step that runs ahead of other
+// work: a short step that makes something safe (storing a voicemail) and
+// must not queue behind slow ones (pages waiting for a send rate) when a
+// burst of jobs arrives. A scan claims jobs with a first step due before
+// any other, and a claimed job starts its first steps before its others.
+// While more such jobs wait for a worker than there are workers, a job
+// claimed for its first steps runs only those and is then handed back (one
+// more lease write and claim), so its other steps run once that backlog is
+// cleared. Without a backlog a first step runs like any other.
+func (q *Queue) HandleFirst(kind Kind, step string, fn StepFunc) {
+	q.hmu.Lock()
+	defer q.hmu.Unlock()
+	q.handlers[handlerKey{kind, step}] = fn
+	q.first[handlerKey{kind, step}] = true
+}
+
 // HandleKind registers fn for every step of jobs of kind that has no
 // handler of its own (Handle). It is for kinds whose step names are data,
 // such as one step per recipient, which no replica could list up front.
@@ -192,6 +218,24 @@ func (q *Queue) handler(kind Kind, step string) StepFunc {
 		return fn
 	}
 	return q.byKind[kind]
+}
+
+// isFirst: the step was registered with HandleFirst.
+func (q *Queue) isFirst(kind Kind, step string) bool {
+	q.hmu.RLock()
+	defer q.hmu.RUnlock()
+	return q.first[handlerKey{kind, step}]
+}
+
+// firstDue reports whether j has a first step (HandleFirst) that may run now.
+func (q *Queue) firstDue(j *Job, now time.Time) bool {
+	for i := range j.Steps {
+		s := &j.Steps[i]
+		if s.State == StepPending && !s.NextAt.After(now) && j.depsDone(s) && q.isFirst(j.Kind, s.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats are counters since New, for metrics.
@@ -261,6 +305,16 @@ func decode(id string, data []byte) (Job, error) {
 		return Job{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return j, nil
+}
+
+// signalUrgent wakes the runner and stops a scan that is claiming jobs
+// without a first step.
+func (q *Queue) signalUrgent() {
+	select {
+	case q.urgent <- struct{}{}:
+	default:
+	}
+	q.signal()
 }
 
 func (q *Queue) signal() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	timer := time.NewTimer(q.poll)
 	defer timer.Stop()
 	for {
-		next, err := q.pass(ctx, &wg)
+		next, err := q.pass(ctx, &wg, true)
 		if err != nil && ctx.Err() == nil {
 			q.log.Debug("jobs: scan failed", "err", err)
 		}
@@ -52,20 +53,36 @@ func (q *Queue) Run(ctx context.Context) error {
 // per RunOnce, so a test driving a fake clock sees one attempt per call.
 func (q *Queue) RunOnce(ctx context.Context) error {
 	var wg sync.WaitGroup
-	_, err := q.pass(ctx, &wg)
+	_, err := q.pass(ctx, &wg, false)
 	wg.Wait()
 	return err
 }
 
 // pass scans active/ once and starts a goroutine (tracked by wg) per
-// claimable job. It returns when the next known job falls due.
-func (q *Queue) pass(ctx context.Context, wg *sync.WaitGroup) (next time.Time, err error) {
+// claimable job, jobs with a first step due (HandleFirst) ahead of the
+// others. With stopForUrgent it returns early, before claiming another
+// job without a first step, when a local Enqueue brought a job with one:
+// the next scan claims that first. It returns when the next known job
+// falls due.
+func (q *Queue) pass(ctx context.Context, wg *sync.WaitGroup, stopForUrgent bool) (next time.Time, err error) {
+	// Signals from before the listing are about jobs it includes.
+	select {
+	case <-q.urgent:
+	default:
+	}
 	infos, err := q.st.List(ctx, q.activePrefix())
 	if q.observe("list", err) != nil {
 		return time.Time{}, fmt.Errorf("jobs: list: %w", err)
 	}
 	seen := make(map[string]struct{}, len(infos))
 	defer q.prune(seen)
+	type candidate struct {
+		id, etag string
+		job      Job
+		first    bool
+	}
+	var cands []candidate
+	nfirst := 0
 	for _, in := range infos {
 		if ctx.Err() != nil {
 			return next, ctx.Err()
@@ -80,7 +97,8 @@ func (q *Queue) pass(ctx context.Context, wg *sync.WaitGroup) (next time.Time, e
 		if !ok {
 			continue
 		}
-		claimable, at, unhandled := q.evaluate(&job, q.now())
+		now := q.now()
+		claimable, at, unhandled := q.evaluate(&job, now)
 		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
@@ -90,14 +108,43 @@ func (q *Queue) pass(ctx context.Context, wg *sync.WaitGroup) (next time.Time, e
 		if !claimable {
 			continue
 		}
+		c := candidate{id: id, etag: etag, job: job, first: q.firstDue(&job, now)}
+		if c.first {
+			nfirst++
+		}
+		cands = append(cands, c)
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		switch {
+		case a.first == b.first:
+			return 0
+		case a.first:
+			return -1
+		default:
+			return 1
+		}
+	})
+	q.backlog.Store(int64(nfirst))
+	defer q.backlog.Store(0)
+	for _, c := range cands {
 		// Take a job slot before claiming: a claimed job that waits for a
 		// worker would be withheld from replicas that are idle.
+		var urgent <-chan struct{}
+		if stopForUrgent && !c.first {
+			urgent = q.urgent
+		}
 		select {
 		case q.jobSem <- struct{}{}:
+		case <-urgent:
+			q.signal()
+			return next, nil
 		case <-ctx.Done():
 			return next, ctx.Err()
 		}
-		if !q.begin(id) {
+		if c.first {
+			q.backlog.Add(-1)
+		}
+		if !q.begin(c.id) {
 			<-q.jobSem
 			continue
 		}
@@ -105,10 +152,10 @@ func (q *Queue) pass(ctx context.Context, wg *sync.WaitGroup) (next time.Time, e
 		go func() {
 			defer wg.Done()
 			defer func() {
-				q.end(id)
+				q.end(c.id)
 				<-q.jobSem
 			}()
-			q.work(ctx, id, etag, job)
+			q.work(ctx, c.id, c.etag, c.job, c.first)
 		}()
 	}
 	return next, nil
@@ -232,13 +279,14 @@ func (q *Queue) evaluate(j *Job, now time.Time) (claimable bool, at time.Time, u
 }
 
 // work claims and runs one job.
-func (q *Queue) work(ctx context.Context, id, etag string, j Job) {
+func (q *Queue) work(ctx context.Context, id, etag string, j Job, first bool) {
 	sctx, cancel := q.detach(ctx)
 	defer cancel()
 	h := q.claim(ctx, sctx, id, etag, j)
 	if h == nil {
 		return
 	}
+	h.first = first
 	h.process(ctx)
 	if h.released {
 		// A retry due before the next poll, or a step reopened while we

@@ -244,7 +244,7 @@ func (h *Handler) enqueueLater(life context.Context, job jobs.Job) {
 }
 
 func (h *Handler) register() {
-	h.q.Handle(KindVoicemail, StepStore, h.stepStore)
+	h.q.HandleFirst(KindVoicemail, StepStore, h.stepStore)
 	h.q.Handle(KindVoicemail, StepEmail, h.stepEmail)
 	h.q.Handle(KindVoicemail, StepText, h.stepText)
 	h.q.Handle(KindVoicemail, StepCall, h.stepCall)
