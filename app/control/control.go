@@ -87,7 +87,7 @@ func New(o Options) *Handler {
 // signature checked by the server's middleware. What the text did goes on
 // the request's access line (server.Outcome), not on a line of its own.
 func (h *Handler) ServeEntry(c echo.Context) error {
-	replies, o := h.handle(c.Request().Context(), c.FormValue("From"), c.FormValue("Body"), c.FormValue("MessageSid"), c.Request().Header.Get(twilio.IdempotencyHeader))
+	replies, o := h.handle(c.Request().Context(), c.FormValue("From"), c.FormValue("Body"), c.FormValue("MessageSid"), twilio.HeaderValue(c.Request().Header, twilio.IdempotencyHeader))
 	server.SetOutcome(c, o)
 	return writeMessaging(c, replies...)
 }

@@ -129,7 +129,7 @@ func WrapTwilioIdempotency(once *Once, log *slog.Logger) echo.MiddlewareFunc {
 		}
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
-			token := c.Request().Header.Get(twilio.IdempotencyHeader)
+			token := twilio.HeaderValue(c.Request().Header, twilio.IdempotencyHeader)
 			if token == "" {
 				return next(c)
 			}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +27,9 @@ type SignatureChecker interface {
 func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, onReject func(c echo.Context, reason string)) echo.MiddlewareFunc {
 	base := strings.TrimRight(baseURL, "/")
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		// One route is called at one URL: its signed form is kept rather
+		// than built for every request.
+		var route atomic.Pointer[signedURL]
 		return func(c echo.Context) error {
 			r := c.Request()
 			if err := ParseForm(r); err != nil {
@@ -34,8 +38,8 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 			if !v.Enabled() {
 				return next(c)
 			}
-			sig := r.Header.Get(twilio.SignatureHeader)
-			full := base + r.URL.RequestURI()
+			sig := twilio.HeaderValue(r.Header, twilio.SignatureHeader)
+			full := signedURLOf(&route, base, r.URL)
 			reason := ""
 			switch {
 			case sig == "":
@@ -51,6 +55,42 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 					onReject(c, reason)
 				}
 				return echo.NewHTTPError(http.StatusForbidden, "invalid Twilio signature")
+			}
+			return next(c)
+		}
+	}
+}
+
+// signedURL is a route's path and the URL Twilio signs for it.
+type signedURL struct{ path, full string }
+
+// signedURLOf is base + u.RequestURI(), from last when u is the same plain
+// path (no query, no raw or opaque form) as the request before.
+func signedURLOf(last *atomic.Pointer[signedURL], base string, u *url.URL) string {
+	plain := u.RawQuery == "" && u.RawPath == "" && u.Opaque == "" && !u.ForceQuery
+	if l := last.Load(); plain && l != nil && l.path == u.Path {
+		return l.full
+	}
+	full := base + u.RequestURI()
+	if plain {
+		last.Store(&signedURL{path: u.Path, full: full})
+	}
+	return full
+}
+
+// WrapBodyLimit answers 413 to a body over limit bytes. A declared length
+// is checked before anything is read, and the server reads no further than
+// it, so only a body of unknown length (chunked) is wrapped in a counting
+// reader.
+func WrapBodyLimit(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > limit {
+				return echo.ErrStatusRequestEntityTooLarge
+			}
+			if r.ContentLength < 0 && r.Body != nil {
+				r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 			}
 			return next(c)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -80,5 +81,65 @@ func TestRequestLogCarriesOutcome(t *testing.T) {
 	}
 	if _, ok := plain["outcome"]; ok || plain["status"] != float64(403) || plain["level"] != "WARN" {
 		t.Errorf("access line without outcome = %v", plain)
+	}
+}
+
+// A body over the limit is refused whether its length is declared (413,
+// before reading) or not (chunked: the read fails, the form is refused).
+func TestBodyLimit(t *testing.T) {
+	e := echo.New()
+	var read int
+	e.POST("/hook", func(c echo.Context) error {
+		if err := ParseForm(c.Request()); err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "malformed form body")
+		}
+		read++
+		return c.NoContent(http.StatusNoContent)
+	}, WrapBodyLimit(16))
+	for _, tc := range []struct {
+		body    string
+		chunked bool
+		want    int
+	}{
+		{"Body=short", false, http.StatusNoContent},
+		{"Body=short", true, http.StatusNoContent},
+		{"Body=" + strings.Repeat("x", 32), false, http.StatusRequestEntityTooLarge},
+		{"Body=" + strings.Repeat("x", 32), true, http.StatusBadRequest},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(tc.body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if tc.chunked {
+			r.ContentLength = -1
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("%d bytes, chunked %v: %d, want %d", len(tc.body), tc.chunked, w.Code, tc.want)
+		}
+	}
+	if read != 2 {
+		t.Errorf("handler read %d forms, want 2", read)
+	}
+}
+
+// The signed URL is the base plus the request's path and query, whatever
+// the route saw before.
+func TestSignedURLOf(t *testing.T) {
+	var last atomic.Pointer[signedURL]
+	for _, tc := range []struct{ target, want string }{
+		{"/public/answer", "https://p.example/public/answer"},
+		{"/public/answer", "https://p.example/public/answer"},
+		{"/public/callstatus?job=vm-1", "https://p.example/public/callstatus?job=vm-1"},
+		{"/public/callstatus?job=vm-2", "https://p.example/public/callstatus?job=vm-2"},
+		{"/public/a%20b", "https://p.example/public/a%20b"},
+		{"/public/answer", "https://p.example/public/answer"},
+	} {
+		u, err := url.ParseRequestURI(tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := signedURLOf(&last, "https://p.example", u); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.target, got, tc.want)
+		}
 	}
 }

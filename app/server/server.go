@@ -12,7 +12,7 @@ import (
 
 // TwilioBodyLimit caps webhook bodies: Twilio's largest (an SMS with media
 // fields) is a few KB; anything bigger is not from Twilio.
-const TwilioBodyLimit = "64K"
+const TwilioBodyLimit = 64 << 10
 
 // Control is the control number's SMS face (app/control).
 type Control interface {
@@ -117,7 +117,7 @@ func New(o Options) *echo.Echo {
 	e.Use(WrapRequestLog(o.Logger))
 
 	sig := WrapTwilioSignature(o.Signature, o.BaseURL, o.Logger, o.OnReject)
-	limit := middleware.BodyLimit(TwilioBodyLimit)
+	limit := WrapBodyLimit(TwilioBodyLimit)
 	// twilio guards a Twilio webhook: size cap first, so an oversized body
 	// is refused before the signature check reads it.
 	deadline := WrapDeadline(TwilioDeadline)

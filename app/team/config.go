@@ -298,6 +298,9 @@ func (c *Config) UserIDs() []string {
 // NormalizePhone strips the formatting people type around a phone number
 // ("+1 (919) 555-1001" → "+19195551001"). It does not validate; see ValidPhone.
 func NormalizePhone(s string) string {
+	if isE164Chars(s) {
+		return s // the usual case, on every inbound text: nothing to strip
+	}
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '-', '.', '(', ')', '\t':
@@ -305,6 +308,16 @@ func NormalizePhone(s string) string {
 		}
 		return r
 	}, strings.TrimSpace(s))
+}
+
+// isE164Chars: s holds only '+' and digits, which NormalizePhone keeps.
+func isE164Chars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '+' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidPhone reports whether s is an E.164 number: '+', then 8 to 15 digits

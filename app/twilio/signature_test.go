@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"testing"
 
@@ -292,6 +293,20 @@ func TestValidatorChangingFieldSets(t *testing.T) {
 			if v.Valid(u, f, twilio.Sign("tok", u, other)) {
 				t.Fatalf("round %d form %d: another form's signature accepted", round, i)
 			}
+		}
+	}
+}
+
+// HeaderValue reads the map directly, so the names must be canonical.
+func TestHeaderNamesAreCanonical(t *testing.T) {
+	for _, name := range []string{twilio.SignatureHeader, twilio.IdempotencyHeader} {
+		if c := http.CanonicalHeaderKey(name); c != name {
+			t.Errorf("%q is not canonical (%q)", name, c)
+		}
+		h := http.Header{}
+		h.Set(name, "v")
+		if got := twilio.HeaderValue(h, name); got != "v" {
+			t.Errorf("HeaderValue(%s) = %q", name, got)
 		}
 	}
 }
