@@ -10,10 +10,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/oncall/pager/app/health"
+	"github.com/oncall/pager/app/server"
 )
 
-// newAdmin is the admin listener's router (ADMIN_LISTEN_ADDR): metrics and
-// health with its detail, for the operator's machine only.
+// newAdmin is the admin listener's router (ADMIN_LISTEN_ADDR): metrics,
+// liveness and readiness with its detail, for the operator's machine only.
 func (a *App) newAdmin() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
@@ -21,17 +24,23 @@ func (a *App) newAdmin() *echo.Echo {
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(middleware.Recover())
 	e.GET("/metrics", echo.WrapHandler(a.Metrics.Handler()))
-	e.GET("/healthz", func(c echo.Context) error {
-		ok, detail := a.Health(c.Request().Context())
-		d, _ := detail.(map[string]any)
-		if d != nil {
-			d["jobs"] = a.jobsDetail()
-		}
-		if !ok {
-			return c.JSON(http.StatusServiceUnavailable, detail)
-		}
-		return c.JSON(http.StatusOK, detail)
+	e.GET("/livez", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": health.StatusOK})
 	})
+	// Readiness with its detail (store, config key, errors, the config's
+	// problems, the write probe) and the job backlog: what the public
+	// /readyz leaves out.
+	ready := func(c echo.Context) error {
+		r := a.health.Readiness()
+		r.Detail["jobs"] = a.jobsDetail()
+		code := http.StatusOK
+		if !r.Ready() {
+			code = http.StatusServiceUnavailable
+		}
+		return c.JSON(code, r.Detail)
+	}
+	e.GET("/readyz", ready)
+	e.GET("/healthz", ready)
 	return e
 }
 
@@ -70,7 +79,7 @@ func (a *App) listenAdmin() (net.Listener, error) {
 		a.Log.Warn("the admin listener is reachable from other machines: it shows the store, the config's problems and errors; keep it behind a firewall", "addr", ln.Addr().String())
 	}
 	a.adminAddr.Store(ln.Addr().String())
-	a.Log.Info("admin listener", "addr", ln.Addr().String(), "routes", "/metrics /healthz")
+	a.Log.Info("admin listener", "addr", ln.Addr().String(), "routes", "/metrics /livez /readyz /healthz")
 	return ln, nil
 }
 
@@ -83,7 +92,7 @@ func (a *App) AdminAddr() string {
 
 func (a *App) serveAdmin(ctx context.Context, ln net.Listener) {
 	srv := &http.Server{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second}
+		WriteTimeout: 30 * time.Second, MaxHeaderBytes: server.MaxHeaderBytes}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -18,6 +18,7 @@ import (
 	"github.com/oncall/pager/app/api"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/control"
+	"github.com/oncall/pager/app/health"
 	"github.com/oncall/pager/app/heartbeat"
 	"github.com/oncall/pager/app/intake"
 	"github.com/oncall/pager/app/intake/alertmanager"
@@ -89,6 +90,10 @@ type App struct {
 	HandOver *handover.Service
 	// SignIn is the web console's sign-in (codes and sessions).
 	SignIn *signin.Service
+	// health answers readiness; its write probe runs with Run.
+	health *health.Checker
+	// rejects keeps refused requests' traces bounded.
+	rejects *server.Rejections
 	// pagerline sweeps Twilio for voicemails whose job was lost.
 	pagerline *pagerline.Handler
 	// pruner applies the retention policy.
@@ -141,6 +146,8 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	}
 	// Lines logged with a request's context name the request.
 	log = slog.New(server.RequestIDLogs(log.Handler()))
+	// No log line grows with what a client sends.
+	log = slog.New(server.BoundedLogs(log.Handler(), server.MaxLogValue))
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -310,6 +317,8 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Now:           now,
 		Logger:        log,
 	})
+	a.health = health.New(health.Options{Store: st, Config: a.Team, ConfigKey: s.ConfigKey(), Now: now, Logger: log})
+	a.rejects = server.NewRejections(log, a.auditReject, now)
 	ui, err := a.newConsole(ctl, pl, o.ConsolePoll)
 	if err != nil {
 		return nil, fmt.Errorf("app: console: %w", err)
@@ -320,12 +329,13 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		BaseURL:   s.BaseURL,
 		OnReject: func(c echo.Context, reason string) {
 			m.SignatureRejected(c.Path(), reason)
-			a.auditReject(c, reason)
+			a.rejects.Reject(c, reason)
 		},
-		Control:   ctl,
-		Pagerline: pl,
-		API:       alerts,
-		Health:    a,
+		TrustedProxies: s.TrustedProxies,
+		Control:        ctl,
+		Pagerline:      pl,
+		API:            alerts,
+		Health:         a.health,
 		Intake: server.Intake{
 			PagerDuty:    pagerduty.Handler(in),
 			Alertmanager: alertmanager.Handler(in),
@@ -376,34 +386,15 @@ func (a *App) loadConfig(ctx context.Context) error {
 // invalid config, which needs an operator.
 var ErrStoreUnavailable = errors.New("store unavailable")
 
-func (a *App) auditReject(c echo.Context, reason string) {
-	a.Audit.Try(c.Request().Context(), audit.Entry{Actor: "unknown", Action: audit.ActionRejected,
-		Source: c.RealIP(), Detail: c.Request().URL.Path + ": " + reason})
+// auditReject records a refused request; Rejections calls it at most once
+// per source and interval.
+func (a *App) auditReject(ctx context.Context, source, path, reason string) {
+	a.Audit.Try(ctx, audit.Entry{Actor: "unknown", Action: audit.ActionRejected,
+		Source: source, Detail: path + ": " + reason + " (further refusals from this source within a minute are only counted in the log)"})
 }
 
-// Health is /healthz: healthy when the config store answered the last check
-// and the config there is valid.
-func (a *App) Health(ctx context.Context) (bool, any) {
-	st := a.Team.Status()
-	detail := map[string]any{
-		"store":      a.Store.String(),
-		"config_key": a.Settings.ConfigKey(),
-		"etag":       st.ETag,
-		"loaded_at":  st.LoadedAt,
-		"last_check": st.LastCheck,
-	}
-	switch {
-	case !st.Healthy:
-		detail["status"] = "unhealthy"
-		detail["error"] = st.LastError
-	case st.Degraded:
-		detail["status"] = "degraded"
-		detail["problems"] = st.Problems
-	default:
-		detail["status"] = "ok"
-	}
-	return st.Healthy && !st.Degraded, detail
-}
+// Readiness is the pager's readiness with its detail (health.Checker).
+func (a *App) Readiness() health.Report { return a.health.Readiness() }
 
 // Run serves HTTP and runs the background loops until ctx ends.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
@@ -421,6 +412,7 @@ func NewHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    server.MaxHeaderBytes,
 	}
 }
 
@@ -433,13 +425,17 @@ func (a *App) RunWith(ctx context.Context, srv *http.Server, errc <-chan error) 
 	// sending after the "crashed" pager was replaced).
 	ctx, stop := context.WithCancel(ctx) // also when serving fails
 	var background sync.WaitGroup
-	if admin, aerr := a.listenAdmin(); aerr != nil {
+	admin, aerr := a.listenAdmin()
+	if aerr != nil {
 		// The public routes matter more than the detail page: serve them.
 		a.Log.Error("admin listener not started; the pager runs without it", "err", aerr)
-	} else if admin != nil {
-		background.Go(func() { a.serveAdmin(ctx, admin) })
 	}
 	background.Go(func() { a.Team.Run(ctx, a.Settings.ConfigRefresh) })
+	background.Go(func() { a.health.Run(ctx, a.Settings.ConfigRefresh) })
+	background.Go(func() { a.rejects.Run(ctx) })
+	if admin != nil {
+		background.Go(func() { a.serveAdmin(ctx, admin) })
+	}
 	background.Go(func() { a.sweepAlerts(ctx) })
 	background.Go(func() { a.Summary.Run(ctx, summaryCheck) })
 	background.Go(func() { a.HandOver.Run(ctx, a.Settings.ConfigRefresh) })

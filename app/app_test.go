@@ -125,8 +125,8 @@ func TestEmbeddedDefaultSeedsExampleConfig(t *testing.T) {
 	if _, err := team.Parse(data); err != nil {
 		t.Fatalf("seeded config invalid: %v", err)
 	}
-	if ok, detail := a.Health(context.Background()); !ok {
-		t.Fatalf("health: %v", detail)
+	if r := a.Readiness(); !r.Ready() {
+		t.Fatalf("readiness: %+v", r)
 	}
 }
 

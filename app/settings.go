@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,6 +27,10 @@ type Settings struct {
 	// public routes (ADMIN_LISTEN_ADDR, default 127.0.0.1:9090; empty
 	// turns it off).
 	AdminListenAddr string
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// (TRUSTED_PROXIES, comma-separated CIDRs or addresses). Empty: the
+	// client is the socket's peer, whatever the headers say.
+	TrustedProxies []netip.Prefix
 
 	TwilioAccountSID      string // TWILIO_ACCOUNT_SID
 	TwilioAuthToken       string // TWILIO_AUTH_TOKEN
@@ -146,6 +151,13 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			problems = append(problems, "ADMIN_LISTEN_ADDR: want host:port (such as 127.0.0.1:9090), or empty to turn the admin listener off, got "+strconv.Quote(s.AdminListenAddr))
 		}
 	}
+	if v := strings.TrimSpace(getenv("TRUSTED_PROXIES")); v != "" {
+		ps, err := ParseTrustedProxies(v)
+		if err != nil {
+			problems = append(problems, "TRUSTED_PROXIES: "+err.Error())
+		}
+		s.TrustedProxies = ps
+	}
 
 	if s.StoreDir == "" {
 		s.StoreDir = "./data"
@@ -226,6 +238,28 @@ func (s Settings) ConfigKey() string {
 		return s.S3Key
 	}
 	return DefaultConfigKey
+}
+
+// ParseTrustedProxies reads TRUSTED_PROXIES: comma-separated CIDRs
+// (127.0.0.1/32, 10.0.0.0/8) or single addresses.
+func ParseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("want CIDRs or addresses separated by commas (such as 127.0.0.1/32,::1), got %q", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // lookup tells an empty setting from an absent one: getenv cannot, so an

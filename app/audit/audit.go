@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oncall/pager/store"
 )
@@ -55,6 +56,23 @@ type Entry struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
+// Field caps of an entry (bytes).
+const (
+	MaxField  = 128
+	MaxDetail = 512
+)
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
 // Prefix is where entries live in the store.
 const Prefix = "audit/"
 
@@ -83,6 +101,9 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 		e.Time = l.now()
 	}
 	e.Time = e.Time.UTC()
+	// Actor, source and detail may carry what a client sent; an entry
+	// must not grow with it.
+	e.Actor, e.Source, e.Detail = truncate(e.Actor, MaxField), truncate(e.Source, MaxField), truncate(e.Detail, MaxDetail)
 	data, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("audit: encode: %w", err)

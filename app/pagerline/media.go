@@ -16,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store"
 )
 
@@ -118,6 +119,10 @@ func (h *Handler) ServeMedia(c echo.Context) error {
 	}
 	id := strings.TrimSuffix(name, ".mp3")
 	data, err := h.audio(ctx, id)
+	if errors.Is(err, jobs.ErrNotFound) || errors.Is(err, jobs.ErrInvalidJob) {
+		h.log.Debug("pagerline: media for an unknown voicemail", "job", id)
+		return echo.NewHTTPError(http.StatusNotFound, "unknown recording")
+	}
 	if err != nil {
 		h.log.ErrorContext(ctx, "pagerline: media not available", "job", id, "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "recording not available yet")

@@ -91,8 +91,11 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 	})
 	switch {
 	case errors.Is(err, errStale):
-	case errors.Is(err, store.ErrNotFound):
-		h.log.WarnContext(ctx, "pagerline: status callback for unknown job", "job", id)
+	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, jobs.ErrInvalidJob):
+		// Nothing to record; a 4xx ends Twilio's retries, where a 5xx
+		// made it call again and again.
+		h.log.DebugContext(ctx, "pagerline: status callback for an unknown job", "job", id)
+		return echo.NewHTTPError(http.StatusNotFound, "unknown job")
 	case err != nil:
 		// Twilio does not retry status callbacks; the page itself went out.
 		h.log.ErrorContext(ctx, "pagerline: delivery status not recorded", "job", id, "err", err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,6 +34,9 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 		return func(c echo.Context) error {
 			r := c.Request()
 			if err := ParseForm(r); err != nil {
+				if tooLarge(err) {
+					return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body too large")
+				}
 				return echo.NewHTTPError(http.StatusBadRequest, "malformed form body")
 			}
 			if !v.Enabled() {
@@ -48,9 +52,11 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 				reason = twilio.SignatureHeader + " does not match"
 			}
 			if reason != "" {
-				log.WarnContext(c.Request().Context(), "twilio webhook rejected", "path", r.URL.Path, "reason", reason,
-					"remote", c.RealIP(), "signed_url", full,
-					"hint", "check ONCALL_APP_BASE_URL matches the URL configured in the Twilio console and TWILIO_AUTH_TOKEN")
+				// Debug only: onReject logs the first refusal per source and
+				// interval, and counts the rest, so a flood makes no flood of
+				// lines.
+				log.DebugContext(c.Request().Context(), "twilio webhook rejected", "path", r.URL.Path, "reason", reason,
+					"remote", c.RealIP(), "signed_url", Truncate(full, 256))
 				if onReject != nil {
 					onReject(c, reason)
 				}
@@ -95,6 +101,16 @@ func WrapBodyLimit(limit int64) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// tooLarge reports whether a body read failed on a size cap: echo's
+// BodyLimit (chunked bodies, whose size is only known while reading),
+// http.MaxBytesReader, or ParseForm's own 10 MB cap on forms.
+func tooLarge(err error) bool {
+	var he *echo.HTTPError
+	var mb *http.MaxBytesError
+	return (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) ||
+		errors.As(err, &mb) || strings.Contains(err.Error(), "http: POST too large")
 }
 
 // TwilioDeadline bounds a Twilio webhook's work. Twilio gives up after 15 s

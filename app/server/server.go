@@ -1,13 +1,16 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/oncall/pager/app/health"
 )
 
 // TwilioBodyLimit caps webhook bodies: Twilio's largest (an SMS with media
@@ -70,21 +73,31 @@ type Calendar interface {
 	Serve(c echo.Context) error
 }
 
-// Health reports whether the pager can do its job.
+// Health reports whether the pager can do its job (health.Checker).
 type Health interface {
-	Health(ctx context.Context) (ok bool, detail any)
+	Readiness() health.Report
 }
+
+// MaxHeaderBytes caps a request's header block (request line included):
+// Twilio's and monitoring clients' headers are a few KB; Go's default of
+// 1 MB let one request carry a megabyte into logs.
+const MaxHeaderBytes = 32 << 10
 
 // Options wires the server.
 type Options struct {
 	Logger    *slog.Logger
 	Signature SignatureChecker
 	BaseURL   string
-	OnReject  func(c echo.Context, reason string)
-	Control   Control
-	Pagerline Pagerline
-	Health    Health
-	API       API // optional: without it the alert API is not served
+	// OnReject learns of every refused Twilio webhook (Rejections.Reject
+	// keeps what that leaves behind bounded).
+	OnReject func(c echo.Context, reason string)
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
+	// without any the client is the socket's peer.
+	TrustedProxies []netip.Prefix
+	Control        Control
+	Pagerline      Pagerline
+	Health         Health
+	API            API // optional: without it the alert API is not served
 	// Intake serves the monitoring intake.
 	Intake Intake
 	// Pages, optional, serves the alert pages' Twilio callbacks.
@@ -110,6 +123,7 @@ func New(o Options) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(o.Logger)
+	e.IPExtractor = ClientIP(o.TrustedProxies)
 	e.Use(middleware.Recover())
 	// The id first, so the access line and every line the handler logs
 	// with the request's context carry it.
@@ -209,18 +223,44 @@ func New(o Options) *echo.Echo {
 	// Liveness: the process answers. Container and orchestrator probes use
 	// it; it touches nothing, so a store outage never restarts the pager.
 	e.GET("/livez", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+		return c.JSON(http.StatusOK, map[string]string{"status": health.StatusOK})
 	})
-
-	e.GET("/healthz", func(c echo.Context) error {
-		ok, detail := o.Health.Health(c.Request().Context())
-		if !ok {
-			return c.JSON(http.StatusServiceUnavailable, detail)
+	// Readiness (and /healthz, its older name, for existing probes): a
+	// status word and a reason code, nothing more; the detail is on the
+	// admin listener and in the log. Everyone gets the same answer: behind
+	// the TLS proxy every client is loopback.
+	ready := func(c echo.Context) error {
+		r := o.Health.Readiness()
+		code := http.StatusOK
+		if !r.Ready() {
+			code = http.StatusServiceUnavailable
 		}
-		return c.JSON(http.StatusOK, detail)
-	})
+		ans := map[string]string{"status": r.Status}
+		if r.Reason != "" {
+			ans["reason"] = r.Reason
+		}
+		return c.JSON(code, ans)
+	}
+	e.GET("/readyz", ready)
+	e.GET("/healthz", ready)
 
 	return e
+}
+
+// ClientIP is where a request comes from: the socket's peer, or, when
+// that peer is one of trusted, the nearest address its X-Forwarded-For
+// names that is not itself trusted. Headers from anyone else are ignored, so
+// a client cannot choose the address logged and audited for it.
+func ClientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {

@@ -23,6 +23,14 @@ func (f *Fault) Down() { f.g.setDown(true) }
 // Up ends an outage started by Down (FailNext is unaffected).
 func (f *Fault) Up() { f.g.setDown(false) }
 
+// DenyWrites makes every write (PUT, POST, DELETE) fail with 403
+// AccessDenied while reads go on working, as a bucket policy or a role that
+// lost s3:PutObject does; AllowWrites ends it.
+func (f *Fault) DenyWrites() { f.g.setReadOnly(true) }
+
+// AllowWrites ends DenyWrites.
+func (f *Fault) AllowWrites() { f.g.setReadOnly(false) }
+
 // FailNext fails the next n requests, then serves normally.
 func (f *Fault) FailNext(n int) { f.g.setFailNext(n) }
 
@@ -39,6 +47,13 @@ func (f *Fault) ResetRequests() { f.g.reset() }
 // ServeHTTP implements http.Handler.
 func (f *Fault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail, down := f.g.admit(r.Method)
+	if !fail && f.g.isReadOnly() && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>AccessDenied</Code><Message>storetest: writes denied</Message><RequestId>storetest-fault</RequestId></Error>`)
+		return
+	}
 	if !fail {
 		f.next.ServeHTTP(w, r)
 		return

@@ -10,6 +10,7 @@ import (
 type gate struct {
 	mu       sync.Mutex
 	down     bool
+	readOnly bool
 	failNext int
 	counts   map[string]int
 }
@@ -37,6 +38,18 @@ func (g *gate) setDown(down bool) {
 	g.mu.Lock()
 	g.down = down
 	g.mu.Unlock()
+}
+
+func (g *gate) setReadOnly(ro bool) {
+	g.mu.Lock()
+	g.readOnly = ro
+	g.mu.Unlock()
+}
+
+func (g *gate) isReadOnly() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.readOnly
 }
 
 func (g *gate) setFailNext(n int) {

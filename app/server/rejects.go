@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// RejectInterval is how often refused requests are summed up in one log
+// line, and how often one source may leave an audit entry.
+const RejectInterval = time.Minute
+
+// maxSourcesPerInterval bounds the sources remembered in one interval, so a
+// flood from many addresses costs a fixed amount of memory, log and audit;
+// past it refusals are only counted.
+const maxSourcesPerInterval = 100
+
+// Rejections keeps what refused requests leave behind bounded: each source
+// is logged and audited at most once per interval, and every refusal is
+// counted into one summary line per interval. Without it every unsigned
+// request wrote a synced audit object and a log line.
+type Rejections struct {
+	log      *slog.Logger
+	audit    func(ctx context.Context, source, path, reason string)
+	now      func() time.Time
+	interval time.Duration
+
+	mu       sync.Mutex
+	start    time.Time
+	count    int
+	byReason map[string]int
+	seen     map[string]bool
+}
+
+// NewRejections reports refusals to log and, once per source and interval,
+// to audit (which may be nil).
+func NewRejections(log *slog.Logger, audit func(ctx context.Context, source, path, reason string), now func() time.Time) *Rejections {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Rejections{log: log, audit: audit, now: now, interval: RejectInterval}
+}
+
+// Reject records one refused request for reason (a fixed phrase, never
+// request data).
+func (r *Rejections) Reject(c echo.Context, reason string) {
+	source := c.RealIP() // the socket's address, or a trusted proxy's word: bounded
+	path := Truncate(c.Request().URL.Path, 128)
+	r.mu.Lock()
+	now := r.now()
+	if r.start.IsZero() || now.Sub(r.start) >= r.interval {
+		r.flushLocked(now)
+	}
+	r.count++
+	r.byReason[reason]++
+	first := !r.seen[source] && len(r.seen) < maxSourcesPerInterval
+	if first {
+		r.seen[source] = true
+	}
+	r.mu.Unlock()
+	if !first {
+		return
+	}
+	r.log.Warn("request refused (further refusals from this source in the next minute are only counted)",
+		"path", path, "reason", reason, "source", source,
+		"hint", "for Twilio routes check that ONCALL_APP_BASE_URL matches the URL in the Twilio console and TWILIO_AUTH_TOKEN")
+	if r.audit != nil {
+		r.audit(context.WithoutCancel(c.Request().Context()), source, path, reason)
+	}
+}
+
+// Flush logs the summary of the current interval, if anything was refused,
+// and starts a new one. Run calls it every interval.
+func (r *Rejections) Flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushLocked(r.now())
+}
+
+func (r *Rejections) flushLocked(now time.Time) {
+	if r.count > 0 {
+		reasons := make([]string, 0, len(r.byReason))
+		for k := range r.byReason {
+			reasons = append(reasons, k)
+		}
+		sort.Strings(reasons)
+		attrs := []any{"count", r.count, "sources", len(r.seen), "since", r.start.UTC().Format(time.RFC3339)}
+		for _, k := range reasons {
+			attrs = append(attrs, slog.Int("reason."+k, r.byReason[k]))
+		}
+		r.log.Warn("requests refused", attrs...)
+	}
+	r.start, r.count = now, 0
+	r.byReason = map[string]int{}
+	r.seen = map[string]bool{}
+}
+
+// Run flushes the summary every interval until ctx ends.
+func (r *Rejections) Run(ctx context.Context) {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			r.Flush()
+			return
+		case <-t.C:
+			r.Flush()
+		}
+	}
+}
