@@ -92,6 +92,8 @@ type App struct {
 	SignIn *signin.Service
 	// health answers readiness; its write probe runs with Run.
 	health *health.Checker
+	// api sweeps its expired Idempotency-Key records.
+	api *api.Handler
 	// rejects keeps refused requests' traces bounded.
 	rejects *server.Rejections
 	// pagerline sweeps Twilio for voicemails whose job was lost.
@@ -248,11 +250,16 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger: log,
 	})
 	a.once = server.NewOnce(st, "", now)
+	// One request budget per API key, over the API and the intake alike,
+	// so paging events count against the same limit as intake events.
+	limiter := intake.NewRateLimiter(0, 0, now)
+	exposed := s.Exposed()
 	in := intake.New(intake.Options{
 		Config:  a.Team,
 		Alerts:  a.Alerts,
-		Limiter: intake.NewRateLimiter(0, 0, now),
+		Limiter: limiter,
 		Logger:  log,
+		Exposed: exposed,
 	})
 	pageCallbacks := page.NewCallbacks(m.PageCallbacks(a.Alerts), pages, log)
 	a.Heartbeats = heartbeat.New(st, heartbeat.Options{
@@ -309,6 +316,9 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	})
 	a.pagerline = pl
 	alerts := api.New(api.Options{
+		Store:         st,
+		Limiter:       limiter,
+		Exposed:       exposed,
 		Config:        a.Team,
 		Jobs:          a.Jobs,
 		Notifications: a.Notifications,
@@ -354,6 +364,8 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	m.Config(a.Team)
 	m.Alerts(a.Alerts, openAlertsEvery)
 	a.Admin = a.newAdmin()
+	a.api = alerts
+	a.warnExampleKey()
 	return a, nil
 }
 
@@ -385,6 +397,29 @@ func (a *App) loadConfig(ctx context.Context) error {
 // answer (network, outage, permissions): worth retrying, unlike a missing or
 // invalid config, which needs an operator.
 var ErrStoreUnavailable = errors.New("store unavailable")
+
+// warnExampleKey says loudly, at start, that the README's example key is
+// enabled: on a listener other machines reach it is refused, and the line
+// says how to mint a real one.
+func (a *App) warnExampleKey() {
+	cfg := a.Team.Current()
+	if cfg == nil {
+		return
+	}
+	for name, k := range cfg.APIKeys {
+		if !k.IsEnabled() || !k.IsExample() {
+			continue
+		}
+		if a.Settings.Exposed() {
+			a.Log.Error("API KEY REFUSED: api_keys["+name+"] is the example key published in the README, and this pager listens on "+
+				a.Settings.ListenAddr+", reachable from other machines, so every request with it gets 403. "+
+				"Mint your own: oncall-pager apikey new NAME, add the printed entry to api_keys, and remove this one.", "key", name)
+		} else {
+			a.Log.Warn("api_keys["+name+"] is the example key published in the README: it works on loopback only; "+
+				"mint your own with oncall-pager apikey new NAME", "key", name)
+		}
+	}
+}
 
 // auditReject records a refused request; Rejections calls it at most once
 // per source and interval.
@@ -479,6 +514,9 @@ func (a *App) sweepAlerts(ctx context.Context) {
 		}
 		if _, err := a.once.Sweep(ctx, onceMarkerAge); err != nil && ctx.Err() == nil {
 			a.Log.Warn("webhook delivery markers not swept", "err", err)
+		}
+		if _, err := a.api.SweepIdempotency(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("expired Idempotency-Key records not swept", "err", err)
 		}
 		select {
 		case <-ctx.Done():

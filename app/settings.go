@@ -229,6 +229,13 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 // SignaturesChecked reports whether Twilio webhooks can be authenticated.
 func (s Settings) SignaturesChecked() bool { return s.TwilioAuthToken != "" }
 
+// Exposed reports whether the public listener is reachable from other
+// machines (not loopback): the example API key is refused there.
+func (s Settings) Exposed() bool {
+	host, _, err := net.SplitHostPort(s.ListenAddr)
+	return err != nil || !isLoopback(host)
+}
+
 // UsesS3 reports whether the store is S3.
 func (s Settings) UsesS3() bool { return s.S3Bucket != "" }
 

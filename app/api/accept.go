@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,9 +26,13 @@ type alert struct {
 }
 
 // IdempotencyHeader lets a client that retries after a timeout or a 503
-// make sure the alert is queued once: the same key (per API key and
-// target) maps to the same notification.
+// make sure the alert is queued once: the same key (per API key), with the
+// same request, within IdempotencyTTL, maps to the same notification; with
+// a different request it is refused (422).
 const IdempotencyHeader = "Idempotency-Key"
+
+// maxIdempotencyKey bounds the header (Stripe allows 255).
+const maxIdempotencyKey = 255
 
 // accept queues a and answers: 201 when every recipient is reached, 202
 // when some are skipped (named in the answer), 422 when nobody is, 503
@@ -54,8 +56,28 @@ func (h *Handler) accept(c echo.Context, cl caller, a alert) error {
 			Message: "Nobody reachable: every recipient is disabled or has no enabled channel; nothing was sent",
 			Skipped: skips, MissingFields: a.missing})
 	}
+	id := notification.NewID()
+	if idem := strings.TrimSpace(c.Request().Header.Get(IdempotencyHeader)); idem != "" {
+		if h.idem == nil {
+			return reply(c, http.StatusBadRequest, answer{Message: IdempotencyHeader + " is not supported by this pager"})
+		}
+		if len(idem) > maxIdempotencyKey {
+			return reply(c, http.StatusBadRequest, answer{Message: fmt.Sprintf("%s: at most %d characters", IdempotencyHeader, maxIdempotencyKey)})
+		}
+		var err error
+		id, err = h.idem.claim(ctx, cl.keyName, idem, fingerprint(a.source, cl.req.Fields))
+		switch {
+		case errors.Is(err, errKeyReused):
+			h.log.Warn("api: Idempotency-Key reused for a different request; nothing sent", "source", a.source, "key", cl.keyName)
+			return reply(c, http.StatusUnprocessableEntity, answer{Message: "This " + IdempotencyHeader +
+				" was used in the last 24 h for a different request; nothing was sent. Use a new key for a new request."})
+		case err != nil:
+			h.log.Error("api: idempotency key not recorded; answered 503", "source", a.source, "key", cl.keyName, "err", err)
+			return reply(c, http.StatusServiceUnavailable, answer{Message: "The notification could not be stored, so it is not queued. Retry later with the same " + IdempotencyHeader + "."})
+		}
+	}
 	n := notification.Notification{
-		ID:         notificationID(cl.keyName, a.source, c.Request().Header.Get(IdempotencyHeader)),
+		ID:         id,
 		Source:     a.source,
 		Subject:    a.subject,
 		Message:    a.message,
@@ -114,17 +136,6 @@ func (h *Handler) enqueue(ctx context.Context, n notification.Notification) erro
 		}
 		return err != nil && !errors.Is(err, notification.ErrNothingToSend) && !errors.Is(err, notification.ErrDuplicate), err
 	})
-}
-
-// notificationID is random, or derived from the client's idempotency key
-// (with the API key's name and the target, so two clients cannot collide).
-func notificationID(keyName, source, idem string) string {
-	idem = strings.TrimSpace(idem)
-	if idem == "" {
-		return notification.NewID()
-	}
-	sum := sha256.Sum256([]byte(keyName + "\x00" + source + "\x00" + idem))
-	return hex.EncodeToString(sum[:16])
 }
 
 func skipReasons(s []skipped) []string {

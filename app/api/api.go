@@ -3,8 +3,11 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,6 +19,7 @@ import (
 	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
+	"github.com/oncall/pager/store"
 )
 
 // ActionNotification is the audit action of an accepted notification.
@@ -55,13 +59,31 @@ type Options struct {
 	Now    func() time.Time
 	// MaxBody caps request bodies; default DefaultMaxBody (64 KiB).
 	MaxBody int64
+	// Store keeps Idempotency-Key records (required for the header to
+	// work; without it the header is refused).
+	Store store.Store
+	// Limiter is each key's request budget, shared with the intake
+	// (intake.RateLimiter); nil: no limit.
+	Limiter Limiter
+	// Exposed: the pager listens where other machines reach it, so the
+	// published example key is refused.
+	Exposed bool
 	// StoreRetries is how often an enqueue that failed on a store error is
 	// tried again before the request is answered 503 (default 2).
 	StoreRetries int
 }
 
+// Limiter takes one request from a key's budget of limit a minute
+// (intake.RateLimiter).
+type Limiter interface {
+	AllowN(key string, limit int) (ok bool, retryAfter time.Duration)
+}
+
 // Handler serves the alert API.
 type Handler struct {
+	limit   Limiter
+	exposed bool
+	idem    *idempotency
 	cfg     ConfigSource
 	q       *jobs.Queue
 	out     Notifier
@@ -76,7 +98,7 @@ type Handler struct {
 // New returns the API's handlers.
 func New(o Options) *Handler {
 	h := &Handler{cfg: o.Config, q: o.Jobs, out: o.Notifications, audit: o.Audit, alerts: o.Alerts, log: o.Logger, now: o.Now,
-		maxBody: o.MaxBody, retries: o.StoreRetries}
+		maxBody: o.MaxBody, retries: o.StoreRetries, limit: o.Limiter, exposed: o.Exposed}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -91,6 +113,9 @@ func New(o Options) *Handler {
 	}
 	if h.audit == nil {
 		h.audit = nopAudit{}
+	}
+	if o.Store != nil {
+		h.idem = &idempotency{st: o.Store, now: h.now}
 	}
 	return h
 }
@@ -149,8 +174,13 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 		h.log.ErrorContext(c.Request().Context(), "api: no team config loaded")
 		return cl, false, reply(c, http.StatusServiceUnavailable, answer{Message: "The pager has no configuration loaded yet; retry shortly"})
 	}
-	name, key, found := cfg.CheckAPIKey(req.Key)
-	if !found || !key.IsEnabled() {
+	name, key, kerr := cfg.Authenticate(req.Key, h.exposed)
+	if errors.Is(kerr, team.ErrExampleKey) {
+		h.log.Warn("api: request refused: the README's example key on a public listener", "path", c.Request().URL.Path,
+			"status", http.StatusForbidden, "remote", c.RealIP())
+		return cl, false, reply(c, http.StatusForbidden, answer{Message: team.ExampleKeyRefused})
+	}
+	if kerr != nil {
 		reason := "unknown or disabled key"
 		if req.Key == "" {
 			reason = "no key given"
@@ -159,12 +189,22 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 		h.log.WarnContext(c.Request().Context(), "api: request refused", "path", c.Request().URL.Path, "status", http.StatusForbidden, "reason", reason, "remote", c.RealIP())
 		return cl, false, reply(c, http.StatusForbidden, answer{Message: msgInvalidKey})
 	}
+	if h.limit != nil {
+		if ok, retry := h.limit.AllowN(name, key.RateLimit()); !ok {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+			h.log.Warn("api: request refused: over the key's rate limit", "path", c.Request().URL.Path, "key", name,
+				"limit_per_minute", key.RateLimit())
+			return cl, false, reply(c, http.StatusTooManyRequests, answer{Message: fmt.Sprintf(
+				"Too many requests for this key (%d a minute); retry after the Retry-After delay", key.RateLimit())})
+		}
+	}
 	return caller{req: req, keyName: name, key: key, cfg: cfg}, true, nil
 }
 
 // ServeNotification is GET /notification/:id: what became of a
-// notification, per recipient and channel. Any valid key may ask: the ID
-// is unguessable and addresses are masked.
+// notification, per recipient and channel. The key that created it may
+// ask, and a key with can_read; for any other the notification does not
+// exist (404, as for an unknown id, so ids cannot be probed).
 func (h *Handler) ServeNotification(c echo.Context) error {
 	cl, ok, err := h.authenticate(c)
 	if !ok {
@@ -178,6 +218,9 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 	case gerr != nil:
 		h.log.ErrorContext(c.Request().Context(), "api: notification report unavailable", "notification", id, "key", cl.keyName, "err", gerr)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "The notification store is unavailable; retry shortly"})
+	case rep.APIKey != cl.keyName && !cl.key.CanRead:
+		h.log.Info("api: report of another key's notification refused", "notification", id, "key", cl.keyName)
+		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
 	}
 	return c.JSON(http.StatusOK, rep)
 }
@@ -235,4 +278,11 @@ func (h *Handler) recordStatus(ctx context.Context, st notification.Status) erro
 		return nil
 	}
 	return err
+}
+// SweepIdempotency deletes Idempotency-Key records past IdempotencyTTL.
+func (h *Handler) SweepIdempotency(ctx context.Context) (int, error) {
+	if h.idem == nil {
+		return 0, nil
+	}
+	return h.idem.Sweep(ctx)
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,21 +32,25 @@ type AlertService interface {
 type Options struct {
 	Config  ConfigSource
 	Alerts  AlertService
-	Limiter *RateLimiter // default PagerDuty's 120 a minute per key
+	Limiter *RateLimiter // shared with the API: one budget per key
 	Logger  *slog.Logger
+	// Exposed: the pager listens where other machines reach it, so the
+	// published example key is refused.
+	Exposed bool
 }
 
 // Intake is the plumbing every dialect's handler shares.
 type Intake struct {
-	cfg    ConfigSource
-	alerts AlertService
-	limit  *RateLimiter
-	log    *slog.Logger
+	cfg     ConfigSource
+	alerts  AlertService
+	limit   *RateLimiter
+	log     *slog.Logger
+	exposed bool
 }
 
 // New returns the shared intake.
 func New(o Options) *Intake {
-	in := &Intake{cfg: o.Config, alerts: o.Alerts, limit: o.Limiter, log: o.Logger}
+	in := &Intake{cfg: o.Config, alerts: o.Alerts, limit: o.Limiter, log: o.Logger, exposed: o.Exposed}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
@@ -71,22 +78,28 @@ func ReadBody(c echo.Context) ([]byte, error) {
 	return data, nil
 }
 
-// CheckKey finds the enabled API key; name is "" when there is none, cfg
-// nil when no config is loaded yet.
-func (in *Intake) CheckKey(key string) (cfg *team.Config, name string) {
+// CheckKey finds the enabled API key: cfg is nil when no config is loaded
+// yet, err team.ErrUnknownKey or team.ErrExampleKey when the key is
+// refused.
+func (in *Intake) CheckKey(key string) (cfg *team.Config, name string, err error) {
 	cfg = in.cfg.Current()
 	if cfg == nil {
-		return nil, ""
+		return nil, "", nil
 	}
-	n, _, ok := cfg.CheckAPIKey(key)
-	if !ok {
-		return cfg, ""
-	}
-	return cfg, n
+	name, _, err = cfg.Authenticate(key, in.exposed)
+	return cfg, name, err
 }
 
-// Allow takes one event from the rate limit of the key named name.
-func (in *Intake) Allow(name string) bool { return in.limit.Allow(name) }
+// Allow takes one request from the budget of the key named name (its
+// rate_limit_per_minute); when refused, retryAfter says when to come back.
+func (in *Intake) Allow(cfg *team.Config, name string) (ok bool, retryAfter time.Duration) {
+	return in.limit.AllowN(name, cfg.APIKeys[name].RateLimit())
+}
+
+// SetRetryAfter puts d, in whole seconds (at least 1), in Retry-After.
+func SetRetryAfter(c echo.Context, d time.Duration) {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+}
 
 // Answer is the webhook receivers' answer (all dialects but PagerDuty's,
 // which answers as PagerDuty does).
@@ -126,16 +139,21 @@ func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]alerts.Even
 		}
 		key = strings.TrimSpace(token)
 	}
-	cfg, name := in.CheckKey(key)
+	cfg, name, kerr := in.CheckKey(key)
 	if cfg == nil {
 		return c.JSON(http.StatusServiceUnavailable, Answer{Message: "The pager has no configuration loaded yet; retry shortly"})
 	}
-	if name == "" {
-		in.log.WarnContext(c.Request().Context(), "intake: webhook refused: unknown or missing key", "path", c.Request().URL.Path, "remote", c.RealIP())
+	if errors.Is(kerr, team.ErrExampleKey) {
+		in.log.Warn("intake: webhook refused: the README's example key on a public listener", "path", c.Request().URL.Path, "remote", c.RealIP())
+		return c.JSON(http.StatusForbidden, Answer{Message: team.ExampleKeyRefused})
+	}
+	if kerr != nil {
+		in.log.Warn("intake: webhook refused: unknown or missing key", "path", c.Request().URL.Path, "remote", c.RealIP())
 		return c.JSON(http.StatusForbidden, Answer{Message: msgInvalidKey})
 	}
-	if !in.Allow(name) {
-		return c.JSON(http.StatusTooManyRequests, Answer{Message: "too many events for this key; retry later"})
+	if ok, retry := in.Allow(cfg, name); !ok {
+		SetRetryAfter(c, retry)
+		return c.JSON(http.StatusTooManyRequests, Answer{Message: "too many requests for this key; retry after the Retry-After delay"})
 	}
 	body, err := ReadBody(c)
 	if err != nil {

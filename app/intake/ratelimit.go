@@ -41,9 +41,20 @@ func NewRateLimiter(limit int, window time.Duration, now func() time.Time) *Rate
 }
 
 // Allow records one event for key and reports whether it is within the
-// limit. A refused event is not counted, so a sender that backs off recovers
-// after one window.
+// limiter's own limit.
 func (l *RateLimiter) Allow(key string) bool {
+	ok, _ := l.AllowN(key, l.limit)
+	return ok
+}
+
+// AllowN records one event for key and reports whether it is within limit
+// events a window; when it is not, retryAfter says when one more will be.
+// A refused event is not counted, so a sender that backs off recovers
+// after one window.
+func (l *RateLimiter) AllowN(key string, limit int) (ok bool, retryAfter time.Duration) {
+	if limit <= 0 {
+		limit = l.limit
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -60,10 +71,10 @@ func (l *RateLimiter) Allow(key string) bool {
 			delete(l.hits, k)
 		}
 	}
-	if len(h) >= l.limit {
+	if len(h) >= limit {
 		l.hits[key] = h
-		return false
+		return false, h[len(h)-limit].Add(l.window).Sub(now)
 	}
 	l.hits[key] = append(h, now)
-	return true
+	return true, 0
 }

@@ -17,7 +17,10 @@ import (
 // Report is what became of a notification, per recipient and route: the
 // answer to GET /notification/<id>. Addresses are masked (MaskAddress).
 type Report struct {
-	ID      string    `json:"notification_id"`
+	ID string `json:"notification_id"`
+	// APIKey names the key that created it: only that key, or one that
+	// may read all, reads the report. Not shown.
+	APIKey  string    `json:"-"`
 	Source  string    `json:"source"`
 	Subject string    `json:"subject,omitempty"`
 	Text    string    `json:"text"`
@@ -92,7 +95,7 @@ func (o *Service) GetNotification(ctx context.Context, q *jobs.Queue, id string)
 var errorCodeRE = regexp.MustCompile(`code (\d{3,6})`)
 
 func buildReport(rec *record, js []jobs.Job) Report {
-	rep := Report{ID: rec.ID, Source: rec.Source, Subject: rec.Subject, Text: rec.Message, Created: rec.Created}
+	rep := Report{ID: rec.ID, APIKey: rec.APIKey, Source: rec.Source, Subject: rec.Subject, Text: rec.Message, Created: rec.Created}
 	// Recipients in the notification's order: those with a job, and the
 	// others (skipped, or reached through someone else's routes).
 	byIndex := map[int]*RecipientReport{}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -16,8 +17,54 @@ import (
 type APIKey struct {
 	SHA256  string `json:"sha256"`            // lower- or upper-case hex
 	Enabled *bool  `json:"enabled,omitempty"` // absent means enabled
-	// CanRead allows GET of contacts and groups, which lists who is in them.
+	// CanRead allows GET of contacts and groups, which lists who is in them,
+	// and of any notification's report (other keys read only their own).
 	CanRead bool `json:"can_read"`
+	// RateLimitPerMinute caps the key's requests over any 60 s, all API and
+	// intake routes together (0: DefaultRateLimitPerMinute).
+	RateLimitPerMinute int `json:"rate_limit_per_minute,omitempty"`
+}
+
+// DefaultRateLimitPerMinute is a key's budget when api_keys does not set
+// one: PagerDuty's documented Events API limit, so a monitoring system
+// that PagerDuty accepts is accepted here, while a runaway loop is
+// stopped after two a second.
+const DefaultRateLimitPerMinute = 120
+
+// RateLimit is the key's requests per minute.
+func (k APIKey) RateLimit() int {
+	if k.RateLimitPerMinute > 0 {
+		return k.RateLimitPerMinute
+	}
+	return DefaultRateLimitPerMinute
+}
+
+// IsExample reports whether k is the example key published in the README.
+func (k APIKey) IsExample() bool { return strings.EqualFold(k.SHA256, ExampleAPIKeySHA256) }
+
+// Refusals of Authenticate.
+var (
+	ErrUnknownKey = errors.New("unknown or disabled API key")
+	ErrExampleKey = errors.New(ExampleKeyRefused)
+)
+
+// ExampleKeyRefused is the answer to the README's example key on a pager
+// other machines can reach.
+const ExampleKeyRefused = "The example API key published in the README only works on a pager listening on loopback; " +
+	"mint your own with `oncall-pager apikey new NAME` and add it to api_keys"
+
+// Authenticate finds the enabled api_keys entry for key (see CheckAPIKey).
+// On a listener other machines reach (exposed) the published example key
+// is refused with ErrExampleKey: anyone can read it.
+func (c *Config) Authenticate(key string, exposed bool) (name string, k APIKey, err error) {
+	name, k, ok := c.CheckAPIKey(key)
+	switch {
+	case !ok:
+		return "", APIKey{}, ErrUnknownKey
+	case exposed && k.IsExample():
+		return "", APIKey{}, ErrExampleKey
+	}
+	return name, k, nil
 }
 
 // IsEnabled reports whether the key is accepted.
@@ -84,8 +131,11 @@ func (k APIKey) validate(c *Config, at path, r *report) {
 		r.errorf(hp, "must be the 64 hex digits of the key's SHA-256 (pager apikey new makes one)")
 		return
 	}
-	if k.IsEnabled() && strings.EqualFold(k.SHA256, ExampleAPIKeySHA256) {
-		r.warnf(hp, "is the example key published in the README; anyone can use it: mint your own with `oncall-pager apikey new`")
+	if k.IsEnabled() && k.IsExample() {
+		r.warnf(hp, "is the example key published in the README; it works only on loopback: mint your own with `oncall-pager apikey new NAME`")
+	}
+	if k.RateLimitPerMinute < 0 {
+		r.errorf(at.Key("rate_limit_per_minute"), "must be a positive number of requests a minute (absent: %d)", DefaultRateLimitPerMinute)
 	}
 	name := at[len(at)-1]
 	for other, o := range c.APIKeys {

@@ -1,11 +1,13 @@
 package pagerduty
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/team"
 )
 
 // Handler is POST /v2/enqueue, answering as PagerDuty does: 202 with the
@@ -22,15 +24,20 @@ func Handler(in *intake.Intake) echo.HandlerFunc {
 		if err != nil {
 			return c.JSON(http.StatusBadRequest, Invalid(err))
 		}
-		cfg, name := in.CheckKey(ev.RoutingKey)
+		cfg, name, kerr := in.CheckKey(ev.RoutingKey)
 		if cfg == nil {
 			return c.JSON(http.StatusServiceUnavailable, Response{Status: "unavailable", Message: "no configuration loaded yet; retry shortly"})
 		}
-		if name == "" {
+		if errors.Is(kerr, team.ErrExampleKey) {
+			in.Logger().Warn("intake: event refused: the README's example key on a public listener", "path", c.Request().URL.Path, "remote", c.RealIP())
+			return c.JSON(http.StatusForbidden, Response{Status: "invalid event", Message: team.ExampleKeyRefused})
+		}
+		if kerr != nil {
 			in.Logger().Warn("intake: event refused: unknown routing key", "path", c.Request().URL.Path, "remote", c.RealIP())
 			return c.JSON(http.StatusBadRequest, Invalid(&intake.ValidationError{Errors: []string{"'routing_key' is not a key of this pager"}}))
 		}
-		if !in.Allow(name) {
+		if ok, retry := in.Allow(cfg, name); !ok {
+			intake.SetRetryAfter(c, retry)
 			return c.JSON(http.StatusTooManyRequests, Throttled())
 		}
 		if _, err := in.Apply(c.Request().Context(), name, ev); err != nil {
