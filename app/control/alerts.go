@@ -172,10 +172,16 @@ type Once interface {
 
 // firstDelivery reports whether to act on this delivery of a text that
 // changes something (a hand-over, an acknowledgement, an opt-out): those
-// must act once however often Twilio delivers the text. When the marker
-// cannot be written it acts anyway: the commands report their own storage
-// trouble, and acting twice beats not acting.
-func (h *Handler) firstDelivery(ctx context.Context, token string) bool {
+// must act once however often Twilio delivers the text. The marker is the
+// MessageSid when there is one: Twilio signs it, and it is the same on
+// every retry and on a replay of a captured request, whatever
+// I-Twilio-Idempotency-Token says (Twilio's signature has no timestamp).
+// When the marker cannot be written it acts anyway: the commands report
+// their own storage trouble, and acting twice beats not acting.
+func (h *Handler) firstDelivery(ctx context.Context, sid, token string) bool {
+	if sid != "" {
+		token = "sms:" + sid
+	}
 	if h.once == nil || token == "" {
 		return true
 	}

@@ -142,7 +142,7 @@ func (h *Handler) handle(ctx context.Context, from, body, sid, token string) ([]
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, server.TwilioDeadline)
 		defer cancel()
-		if !h.firstDelivery(ctx, token) {
+		if !h.firstDelivery(ctx, sid, token) {
 			o.What = "repeated_delivery"
 			return nil, o
 		}

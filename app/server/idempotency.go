@@ -122,7 +122,11 @@ func (o *Once) key(token string) string {
 // or a 5xx), its token is forgotten so Twilio's retry acts instead; when the
 // marker cannot be written the delivery acts anyway. Apply it inside the
 // signature check, so forged tokens never reach the store.
-func WrapTwilioIdempotency(once *Once, log *slog.Logger) echo.MiddlewareFunc {
+//
+// key, when it returns something, names the delivery instead of the token:
+// a key made of signed fields (the Sids) also stops a replay of a captured
+// request under a fresh token, since Twilio's signature has no timestamp.
+func WrapTwilioIdempotency(once *Once, log *slog.Logger, key func(echo.Context) string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if once == nil {
 			return next
@@ -130,6 +134,11 @@ func WrapTwilioIdempotency(once *Once, log *slog.Logger) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
 			token := twilio.HeaderValue(c.Request().Header, twilio.IdempotencyHeader)
+			if key != nil {
+				if k := key(c); k != "" {
+					token = k
+				}
+			}
 			if token == "" {
 				return next(c)
 			}
@@ -153,4 +162,16 @@ func WrapTwilioIdempotency(once *Once, log *slog.Logger) echo.MiddlewareFunc {
 			return err
 		}
 	}
+}
+
+// PageKeyDelivery names a key press on a page call by its signed CallSid
+// and key, for the keys that act (1 acknowledges, 2 closes): pressed once
+// per call, it acts once, even replayed. Other keys (repeat) may come
+// again in one call and fall back to the token.
+func PageKeyDelivery(c echo.Context) string {
+	sid, d := c.FormValue("CallSid"), c.FormValue("Digits")
+	if sid == "" || (d != "1" && d != "2") {
+		return ""
+	}
+	return "pagekey:" + sid + ":" + d + ":" + c.QueryParam("alert")
 }

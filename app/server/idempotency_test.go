@@ -26,7 +26,7 @@ func TestWrapTwilioIdempotency(t *testing.T) {
 	once := NewOnce(st, "", nil)
 	acted, fail := 0, false
 	e := echo.New()
-	e.POST("/hook", WrapTwilioIdempotency(once, slog.New(slog.DiscardHandler))(func(c echo.Context) error {
+	e.POST("/hook", WrapTwilioIdempotency(once, slog.New(slog.DiscardHandler), nil)(func(c echo.Context) error {
 		acted++
 		if fail {
 			return errors.New("store down")

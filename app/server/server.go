@@ -143,7 +143,7 @@ func New(o Options) *echo.Echo {
 	twilioQuick := func(h echo.HandlerFunc) echo.HandlerFunc { return limit(sig(h)) }
 	// once: inside the signature check, so forged tokens never reach the
 	// store.
-	once := WrapTwilioIdempotency(o.Once, o.Logger)
+	once := WrapTwilioIdempotency(o.Once, o.Logger, PageKeyDelivery)
 
 	// Team members texting the control number.
 	e.POST("/msgcontrol/entry", twilioQuick(o.Control.ServeEntry))

@@ -390,8 +390,13 @@ func TestTwilioRetryActsOnce(t *testing.T) {
 		t.Fatalf("retried delivery acted again: HTTP %d %s", st, again)
 	}
 	bob.ExpectSMS("closed by Alice McAlister")
-	// A new delivery (another token) is acted on: the alert is closed already.
-	_, other := h.WebhookWithToken(harness.Public+"/msgcontrol/entry", form, "idem-2")
+	// The same signed text under another token is a replay (the
+	// MessageSid was handled): ignored too.
+	if _, replay := h.WebhookWithToken(harness.Public+"/msgcontrol/entry", form, "idem-2"); strings.Contains(replay, "<Message>") {
+		t.Fatalf("replayed text acted again: %s", replay)
+	}
+	// A new text (another MessageSid) is acted on: the alert is closed already.
+	_, other := h.WebhookWithToken(harness.Public+"/msgcontrol/entry", h.Twilio.SMSParams(harness.Alice, harness.Control, code+"c"), "idem-3")
 	if !strings.Contains(other, "No open alert") && !strings.Contains(other, "already closed") {
 		t.Fatalf("new delivery: %s", other)
 	}

@@ -443,3 +443,23 @@ func derivedID(keyName, source, idem string) string {
 	sum := sha256.Sum256([]byte(keyName + "\x00" + source + "\x00" + idem))
 	return hex.EncodeToString(sum[:16])
 }
+
+// Item 10: a page call's key press, replayed signed with a new token, acts
+// once (the CallSid and the key are signed).
+func TestReplayedPageKeyActsOnce(t *testing.T) {
+	h := newAlertHarness(t, nil)
+	a := trigger(t, h, "Replay me", "replay")
+	target := harness.Public + "/public/pagekey?alert=" + url.QueryEscape(a.ID) + "&user=alice"
+	form := url.Values{"AccountSid": {h.Twilio.AccountSID()}, "CallSid": {"CA0123456789abcdef0123456789abcdef"}, "Digits": {"2"}}
+	if _, b := h.WebhookWithToken(target, form, "t1"); !strings.Contains(b, "Closed") {
+		t.Fatalf("first key press: %s", b)
+	}
+	if _, b := h.WebhookWithToken(target, form, "t2"); strings.Contains(b, "<Say") {
+		t.Fatalf("replayed key press acted again: %s", b)
+	}
+	// Another call's press is acted on.
+	form.Set("CallSid", "CA0123456789abcdef0123456789abcdee")
+	if _, b := h.WebhookWithToken(target, form, "t3"); !strings.Contains(b, "already closed") {
+		t.Fatalf("another call: %s", b)
+	}
+}
