@@ -250,16 +250,18 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger: log,
 	})
 	a.once = server.NewOnce(st, "", now)
+	a.rejects = server.NewRejections(log, a.auditReject, now)
 	// One request budget per API key, over the API and the intake alike,
 	// so paging events count against the same limit as intake events.
 	limiter := intake.NewRateLimiter(0, 0, now)
 	exposed := s.Exposed()
 	in := intake.New(intake.Options{
-		Config:  a.Team,
-		Alerts:  a.Alerts,
-		Limiter: limiter,
-		Logger:  log,
-		Exposed: exposed,
+		Config:   a.Team,
+		Alerts:   a.Alerts,
+		Limiter:  limiter,
+		Logger:   log,
+		Exposed:  exposed,
+		OnRefuse: a.rejects.Reject,
 	})
 	pageCallbacks := page.NewCallbacks(m.PageCallbacks(a.Alerts), pages, log)
 	a.Heartbeats = heartbeat.New(st, heartbeat.Options{
@@ -319,6 +321,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Store:         st,
 		Limiter:       limiter,
 		Exposed:       exposed,
+		OnRefuse:      a.rejects.Reject,
 		Config:        a.Team,
 		Jobs:          a.Jobs,
 		Notifications: a.Notifications,
@@ -328,7 +331,6 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger:        log,
 	})
 	a.health = health.New(health.Options{Store: st, Config: a.Team, ConfigKey: s.ConfigKey(), Now: now, Logger: log})
-	a.rejects = server.NewRejections(log, a.auditReject, now)
 	ui, err := a.newConsole(ctl, pl, o.ConsolePoll)
 	if err != nil {
 		return nil, fmt.Errorf("app: console: %w", err)

@@ -68,6 +68,10 @@ type Options struct {
 	// Exposed: the pager listens where other machines reach it, so the
 	// published example key is refused.
 	Exposed bool
+	// OnRefuse learns of each refused request (bad key, over the limit,
+	// unreadable) with a fixed reason; server.Rejections logs and audits
+	// them at a bounded rate. Nil: one warning line each.
+	OnRefuse func(c echo.Context, reason string)
 	// StoreRetries is how often an enqueue that failed on a store error is
 	// tried again before the request is answered 503 (default 2).
 	StoreRetries int
@@ -81,6 +85,7 @@ type Limiter interface {
 
 // Handler serves the alert API.
 type Handler struct {
+	refuse  func(c echo.Context, reason string)
 	limit   Limiter
 	exposed bool
 	idem    *idempotency
@@ -116,6 +121,12 @@ func New(o Options) *Handler {
 	}
 	if o.Store != nil {
 		h.idem = &idempotency{st: o.Store, now: h.now}
+	}
+	h.refuse = o.OnRefuse
+	if h.refuse == nil {
+		h.refuse = func(c echo.Context, reason string) {
+			h.log.Warn("api: request refused", "path", c.Request().URL.Path, "reason", reason, "remote", c.RealIP())
+		}
 	}
 	return h
 }
@@ -164,7 +175,8 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 	if perr != nil {
 		var re *RequestError
 		if errors.As(perr, &re) {
-			h.log.WarnContext(c.Request().Context(), "api: request refused", "path", c.Request().URL.Path, "status", re.Status, "reason", re.Message, "remote", c.RealIP())
+			h.log.DebugContext(c.Request().Context(), "api: request refused", "path", c.Request().URL.Path, "status", re.Status, "reason", re.Message)
+			h.refuse(c, "unreadable request")
 			return cl, false, reply(c, re.Status, answer{Message: re.Message})
 		}
 		return cl, false, reply(c, http.StatusBadRequest, answer{Message: "malformed request"})
@@ -176,24 +188,24 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 	}
 	name, key, kerr := cfg.Authenticate(req.Key, h.exposed)
 	if errors.Is(kerr, team.ErrExampleKey) {
-		h.log.Warn("api: request refused: the README's example key on a public listener", "path", c.Request().URL.Path,
-			"status", http.StatusForbidden, "remote", c.RealIP())
+		h.refuse(c, "the README's example API key on a public listener")
 		return cl, false, reply(c, http.StatusForbidden, answer{Message: team.ExampleKeyRefused})
 	}
 	if kerr != nil {
-		reason := "unknown or disabled key"
+		reason := "unknown or disabled API key"
 		if req.Key == "" {
-			reason = "no key given"
+			reason = "no API key given"
 		}
 		// Never the key itself: a typo of a real key is nearly the key.
-		h.log.WarnContext(c.Request().Context(), "api: request refused", "path", c.Request().URL.Path, "status", http.StatusForbidden, "reason", reason, "remote", c.RealIP())
+		h.refuse(c, reason)
 		return cl, false, reply(c, http.StatusForbidden, answer{Message: msgInvalidKey})
 	}
 	if h.limit != nil {
 		if ok, retry := h.limit.AllowN(name, key.RateLimit()); !ok {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-			h.log.Warn("api: request refused: over the key's rate limit", "path", c.Request().URL.Path, "key", name,
+			h.log.Debug("api: request refused: over the key's rate limit", "path", c.Request().URL.Path, "key", name,
 				"limit_per_minute", key.RateLimit())
+			h.refuse(c, "over the API key's rate limit")
 			return cl, false, reply(c, http.StatusTooManyRequests, answer{Message: fmt.Sprintf(
 				"Too many requests for this key (%d a minute); retry after the Retry-After delay", key.RateLimit())})
 		}
@@ -279,6 +291,7 @@ func (h *Handler) recordStatus(ctx context.Context, st notification.Status) erro
 	}
 	return err
 }
+
 // SweepIdempotency deletes Idempotency-Key records past IdempotencyTTL.
 func (h *Handler) SweepIdempotency(ctx context.Context) (int, error) {
 	if h.idem == nil {

@@ -37,6 +37,10 @@ type Options struct {
 	// Exposed: the pager listens where other machines reach it, so the
 	// published example key is refused.
 	Exposed bool
+	// OnRefuse learns of each refused request with a fixed reason
+	// (server.Rejections bounds what that leaves behind). Nil: one warning
+	// line each.
+	OnRefuse func(c echo.Context, reason string)
 }
 
 // Intake is the plumbing every dialect's handler shares.
@@ -46,6 +50,7 @@ type Intake struct {
 	limit   *RateLimiter
 	log     *slog.Logger
 	exposed bool
+	refuse  func(c echo.Context, reason string)
 }
 
 // New returns the shared intake.
@@ -56,6 +61,12 @@ func New(o Options) *Intake {
 	}
 	if in.limit == nil {
 		in.limit = NewRateLimiter(0, 0, nil)
+	}
+	in.refuse = o.OnRefuse
+	if in.refuse == nil {
+		in.refuse = func(c echo.Context, reason string) {
+			in.log.Warn("intake: request refused", "path", c.Request().URL.Path, "reason", reason, "remote", c.RealIP())
+		}
 	}
 	return in
 }
@@ -89,6 +100,9 @@ func (in *Intake) CheckKey(key string) (cfg *team.Config, name string, err error
 	name, _, err = cfg.Authenticate(key, in.exposed)
 	return cfg, name, err
 }
+
+// Refuse reports a refused request (a fixed reason, never request data).
+func (in *Intake) Refuse(c echo.Context, reason string) { in.refuse(c, reason) }
 
 // Allow takes one request from the budget of the key named name (its
 // rate_limit_per_minute); when refused, retryAfter says when to come back.
@@ -144,14 +158,15 @@ func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]alerts.Even
 		return c.JSON(http.StatusServiceUnavailable, Answer{Message: "The pager has no configuration loaded yet; retry shortly"})
 	}
 	if errors.Is(kerr, team.ErrExampleKey) {
-		in.log.Warn("intake: webhook refused: the README's example key on a public listener", "path", c.Request().URL.Path, "remote", c.RealIP())
+		in.Refuse(c, "the README's example API key on a public listener")
 		return c.JSON(http.StatusForbidden, Answer{Message: team.ExampleKeyRefused})
 	}
 	if kerr != nil {
-		in.log.Warn("intake: webhook refused: unknown or missing key", "path", c.Request().URL.Path, "remote", c.RealIP())
+		in.Refuse(c, "unknown or missing API key")
 		return c.JSON(http.StatusForbidden, Answer{Message: msgInvalidKey})
 	}
 	if ok, retry := in.Allow(cfg, name); !ok {
+		in.Refuse(c, "over the API key's rate limit")
 		SetRetryAfter(c, retry)
 		return c.JSON(http.StatusTooManyRequests, Answer{Message: "too many requests for this key; retry after the Retry-After delay"})
 	}

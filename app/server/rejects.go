@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,9 +69,11 @@ func (r *Rejections) Reject(c echo.Context, reason string) {
 	if !first {
 		return
 	}
-	r.log.Warn("request refused (further refusals from this source in the next minute are only counted)",
-		"path", path, "reason", reason, "source", source,
-		"hint", "for Twilio routes check that ONCALL_APP_BASE_URL matches the URL in the Twilio console and TWILIO_AUTH_TOKEN")
+	attrs := []any{"path", path, "reason", reason, "source", source}
+	if strings.Contains(reason, "X-Twilio-Signature") {
+		attrs = append(attrs, "hint", "check that ONCALL_APP_BASE_URL matches the URL in the Twilio console, and TWILIO_AUTH_TOKEN")
+	}
+	r.log.Warn("request refused (more from this source within a minute are only counted)", attrs...)
 	if r.audit != nil {
 		r.audit(context.WithoutCancel(c.Request().Context()), source, path, reason)
 	}

@@ -29,14 +29,15 @@ func Handler(in *intake.Intake) echo.HandlerFunc {
 			return c.JSON(http.StatusServiceUnavailable, Response{Status: "unavailable", Message: "no configuration loaded yet; retry shortly"})
 		}
 		if errors.Is(kerr, team.ErrExampleKey) {
-			in.Logger().Warn("intake: event refused: the README's example key on a public listener", "path", c.Request().URL.Path, "remote", c.RealIP())
+			in.Refuse(c, "the README's example API key on a public listener")
 			return c.JSON(http.StatusForbidden, Response{Status: "invalid event", Message: team.ExampleKeyRefused})
 		}
 		if kerr != nil {
-			in.Logger().Warn("intake: event refused: unknown routing key", "path", c.Request().URL.Path, "remote", c.RealIP())
+			in.Refuse(c, "unknown routing key")
 			return c.JSON(http.StatusBadRequest, Invalid(&intake.ValidationError{Errors: []string{"'routing_key' is not a key of this pager"}}))
 		}
 		if ok, retry := in.Allow(cfg, name); !ok {
+			in.Refuse(c, "over the API key's rate limit")
 			intake.SetRetryAfter(c, retry)
 			return c.JSON(http.StatusTooManyRequests, Throttled())
 		}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// A flood of refusals from one source leaves one detailed line, one audit
+// call and one summary line per interval; another interval starts afresh.
+func TestRejectionsBounded(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	audited := 0
+	r := NewRejections(log, func(context.Context, string, string, string) { mu.Lock(); audited++; mu.Unlock() },
+		func() time.Time { return now })
+	e := echo.New()
+	reject := func(remote string) {
+		req := httptest.NewRequest(http.MethodPost, "/msgcontrol/entry?"+strings.Repeat("x", 5000), nil)
+		req.RemoteAddr = remote + ":1234"
+		r.Reject(e.NewContext(req, httptest.NewRecorder()), "missing X-Twilio-Signature")
+	}
+	for i := 0; i < 1000; i++ {
+		reject("192.0.2.1")
+	}
+	reject("192.0.2.2")
+	now = now.Add(RejectInterval)
+	reject("192.0.2.1") // a new interval: flushes the summary, then logs again
+	r.Flush()
+	out := buf.String()
+	if n := strings.Count(out, "request refused (more"); n != 3 {
+		t.Errorf("%d detail lines, want 3 (two sources, then one in the next interval):\n%s", n, out)
+	}
+	if n := strings.Count(out, "msg=\"requests refused\""); n != 2 {
+		t.Errorf("%d summary lines, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "count=1001") || !strings.Contains(out, "sources=2") {
+		t.Errorf("summary does not count every refusal:\n%s", out)
+	}
+	if audited != 3 {
+		t.Errorf("%d audit entries, want 3", audited)
+	}
+	if len(out) > 4096 {
+		t.Errorf("log grew to %d bytes for 1002 refusals", len(out))
+	}
+}
+
+func TestBoundedLogs(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(BoundedLogs(slog.NewTextHandler(&buf, nil), 100))
+	long := strings.Repeat("a", 10000)
+	log.With("with", long).Warn("x", "s", long, "g", slog.GroupValue(slog.String("in", long)), "err", &echo.HTTPError{Message: long})
+	if buf.Len() > 1000 {
+		t.Fatalf("line of %d bytes: %s", buf.Len(), buf.String())
+	}
+}
