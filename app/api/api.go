@@ -203,7 +203,7 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 	if h.limit != nil {
 		if ok, retry := h.limit.AllowN(name, key.RateLimit()); !ok {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-			h.log.Debug("api: request refused: over the key's rate limit", "path", c.Request().URL.Path, "key", name,
+			h.log.DebugContext(c.Request().Context(), "api: request refused: over the key's rate limit", "path", c.Request().URL.Path, "key", name,
 				"limit_per_minute", key.RateLimit())
 			h.refuse(c, "over the API key's rate limit")
 			return cl, false, reply(c, http.StatusTooManyRequests, answer{Message: fmt.Sprintf(
@@ -266,7 +266,7 @@ func (h *Handler) ServeAck(c echo.Context) error {
 	err := h.recordStatus(c.Request().Context(), st)
 	switch {
 	case errors.Is(err, notification.ErrUnknownDelivery):
-		h.log.WarnContext(c.Request().Context(), "api: status callback for an unknown delivery", "notification", st.ID, "step", st.Step)
+		h.log.DebugContext(c.Request().Context(), "api: status callback for an unknown delivery; answered 204 so Twilio does not retry", "notification", st.ID, "step", st.Step)
 	case err != nil:
 		h.log.ErrorContext(c.Request().Context(), "api: delivery status not recorded", "notification", st.ID, "step", st.Step, "err", err)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "status not recorded"})

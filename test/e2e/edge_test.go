@@ -399,7 +399,9 @@ func TestUnknownIdsAndChunkedBodies(t *testing.T) {
 		"/public/mmsstatuscb?job=..%2Fbad",
 		"/public/callstatus?job=vm-nosuchjob",
 		"/ack?n=0123456789abcdef0123456789abcdef&step=sms-alice&job=nosuch",
+		"/ack?n=not-an-id&step=sms-alice",
 		"/public/alertstatus?alert=nosuch&user=alice",
+		"/public/alertstatus?alert=..%2F..%2Fx&user=alice",
 	} {
 		form := url.Values{"MessageSid": {"SM0123"}, "MessageStatus": {"delivered"}, "CallSid": {"CA0123"}, "CallStatus": {"completed"}}
 		status, body := h.Webhook(harness.Public+target, form)
