@@ -3,12 +3,15 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,4 +91,35 @@ func TestRunServesAdminListener(t *testing.T) {
 	if detail["status"] != "ok" || !strings.Contains(detail["store"].(string), "data") || detail["config_key"] == nil {
 		t.Fatalf("admin /readyz: %v", detail)
 	}
+}
+
+// The seeded example key on a listener other machines reach: a loud line
+// at start saying it is refused and how to mint a key.
+func TestStartupLineForExampleKeyOnPublicListener(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil))
+	s, err := app.SettingsFromEnv(env(map[string]string{"BACKING_STORE_DIR": filepath.Join(t.TempDir(), "data"),
+		"LISTEN_ADDR": ":8080", "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000", "TWILIO_AUTH_TOKEN": "secret",
+		"ONCALL_APP_BASE_URL": "https://pager.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.New(context.Background(), s, app.Options{Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "API KEY REFUSED") || !strings.Contains(out, "oncall-pager apikey new") {
+		t.Fatalf("no loud start-up line about the example key:\n%s", out)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
