@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/team"
@@ -28,10 +30,12 @@ type ConfigSource interface {
 	Current() *team.Config
 }
 
-// Keys is the intake's key check and per-key rate limit (intake.Intake).
+// Keys is the intake's key check, per-key rate limit and bounded refusal
+// trace (intake.Intake).
 type Keys interface {
-	CheckKey(key string) (cfg *team.Config, name string)
-	Allow(name string) bool
+	CheckKey(key string) (cfg *team.Config, name string, err error)
+	Allow(cfg *team.Config, name string) (ok bool, retryAfter time.Duration)
+	Refuse(c echo.Context, reason string)
 }
 
 // Teller texts one team member (the outbound path). Called from a job step,

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/team"
 )
 
 // answer is the reply to a beat.
@@ -51,12 +52,16 @@ func (s *Service) ServeBeat(c echo.Context) error {
 		}
 		key = strings.TrimSpace(token)
 	}
-	cfg, keyName := s.keys.CheckKey(key)
+	cfg, keyName, kerr := s.keys.CheckKey(key)
 	if cfg == nil {
 		return c.JSON(http.StatusServiceUnavailable, answer{Message: "the pager has no configuration loaded yet; retry shortly"})
 	}
-	if keyName == "" {
-		s.log.Warn("heartbeat: beat refused: unknown or missing key", "remote", c.RealIP())
+	if errors.Is(kerr, team.ErrExampleKey) {
+		s.keys.Refuse(c, "the README's example API key on a public listener")
+		return c.JSON(http.StatusForbidden, answer{Message: team.ExampleKeyRefused})
+	}
+	if kerr != nil {
+		s.keys.Refuse(c, "unknown or missing API key")
 		return c.JSON(http.StatusForbidden, answer{Message: "missing or unknown API key"})
 	}
 	name := c.Param("name")
@@ -67,8 +72,10 @@ func (s *Service) ServeBeat(c echo.Context) error {
 	if hb.APIKey != "" && hb.APIKey != keyName {
 		return c.JSON(http.StatusForbidden, answer{Message: "this API key may not beat this heartbeat"})
 	}
-	if !s.keys.Allow(keyName) {
-		return c.JSON(http.StatusTooManyRequests, answer{Message: "too many requests for this key; retry later"})
+	if ok, retry := s.keys.Allow(cfg, keyName); !ok {
+		s.keys.Refuse(c, "over the API key's rate limit")
+		intake.SetRetryAfter(c, retry)
+		return c.JSON(http.StatusTooManyRequests, answer{Message: "too many requests for this key; retry after the Retry-After delay"})
 	}
 	// The query wins over a form field, which wins over the body's text.
 	if st := cmp.Or(c.QueryParam("status"), form.Get("status")); st != "" {
