@@ -50,13 +50,14 @@ func fingerprint(source string, fields map[string]string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q", source)
 	for _, k := range keys {
-		fmt.Fprintf(h, "\x00%q=%q", k, fields[k])
+		h.Write([]byte{0})
+		fmt.Fprintf(h, "%q=%q", k, fields[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (i *idempotency) key(apiKey, idem string) string {
-	sum := sha256.Sum256([]byte(apiKey + "\x00" + idem))
+	sum := sha256.Sum256(append(append([]byte(apiKey), 0), idem...))
 	return idempotencyPrefix + hex.EncodeToString(sum[:16]) + ".json"
 }
 
