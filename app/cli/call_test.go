@@ -55,6 +55,7 @@ func runDryPager(t *testing.T) (store.Store, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.AdminListenAddr = "" // no admin listener on a fixed port in tests
 	st, err := local.New(dir)
 	if err != nil {
 		t.Fatal(err)

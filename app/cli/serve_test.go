@@ -37,6 +37,7 @@ func TestServeWaitsForStoreAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.AdminListenAddr = "" // no admin listener on a fixed port in tests
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +98,7 @@ func TestServeStopsOnMissingConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.AdminListenAddr = "" // no admin listener on a fixed port in tests
 	srv := storetest.StartS3(t)
 	s.S3Bucket, s.S3Key = srv.Bucket, "missing.json"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
