@@ -8,29 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/oncall/pager/internal/testlog"
 
 	"github.com/oncall/pager/store/local"
 )
-
-// syncBuffer collects log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
-}
 
 // The team texts answered from memory (WHO, HALP, the wrong-number
 // reply) make no store call, log exactly one line that says what they did,
@@ -41,7 +24,7 @@ func TestHotWebhooksBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := &countingStore{Store: dir}
-	var logs syncBuffer
+	var logs testlog.Buffer
 	a := benchAppLog(t, cs, slog.New(slog.NewJSONHandler(&logs, nil)))
 	const member, control, pager = "+15555550101", "+15555550100", "+15555550199"
 	cases := []struct {
@@ -56,7 +39,7 @@ func TestHotWebhooksBudget(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := prepare(t, tc.path, twilioSMSForm(member, tc.to, tc.body))
 			before := cs.n.Load()
-			mark := len(logs.lines())
+			mark := len(logs.Lines())
 			code, out := p.serve(a.Echo)
 			if code != http.StatusOK || !bytes.Contains(out, []byte(tc.want)) {
 				t.Fatalf("%d %s", code, out)
@@ -64,7 +47,7 @@ func TestHotWebhooksBudget(t *testing.T) {
 			if n := cs.n.Load() - before; n != 0 {
 				t.Errorf("%d store calls, want none", n)
 			}
-			lines := logs.lines()[mark:]
+			lines := logs.Lines()[mark:]
 			if len(lines) != 1 {
 				t.Fatalf("want one log line, got %q", lines)
 			}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/oncall/pager/app/jsondoc"
 )
 
 // Target names who a policy step pages: "oncall", "user:<id>",
@@ -223,26 +225,4 @@ func (t *Throttle) UnmarshalJSON(b []byte) error {
 
 // duration is a time.Duration in JSON as "5m30s" or a number of seconds,
 // the unit the rest of the config uses.
-type duration time.Duration
-
-func (d duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-func (d *duration) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	switch x := v.(type) {
-	case float64:
-		*d = duration(x * float64(time.Second))
-	case string:
-		p, err := time.ParseDuration(x)
-		if err != nil {
-			return fmt.Errorf("alerts: duration %q: want e.g. \"5m\" or seconds", x)
-		}
-		*d = duration(p)
-	default:
-		return fmt.Errorf("alerts: duration: want a string like \"5m\" or a number of seconds")
-	}
-	return nil
-}
+type duration = jsondoc.Duration

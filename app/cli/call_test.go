@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/oncall/pager/internal/testlog"
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/jobs"
@@ -18,27 +19,9 @@ import (
 	"github.com/oncall/pager/store/local"
 )
 
-// syncBuffer collects a running pager's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runDryPager runs the embedded default (dry run, local folder) on loopback
 // and returns its store and log.
-func runDryPager(t *testing.T) (store.Store, *syncBuffer) {
+func runDryPager(t *testing.T) (store.Store, *testlog.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,7 +43,7 @@ func runDryPager(t *testing.T) (store.Store, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, s, app.Options{Store: st, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {

@@ -1,37 +1,20 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oncall/pager/internal/testlog"
 )
-
-// lockedBuffer is the terminal: written by the flusher, read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Lines wait in the buffer until a tick or Close; none is lost or torn,
 // whatever the number of goroutines logging (run with -race).
 func TestLogWriterFlushesOnTickAndClose(t *testing.T) {
-	var out lockedBuffer
+	var out testlog.Buffer
 	tick := make(chan time.Time)
 	lw := startLogWriter(&out, tick)
 	log := slog.New(slog.NewJSONHandler(lw, nil))

@@ -33,7 +33,7 @@ func sms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	if *from == "" || fs.NArg() == 0 {
-		return usageError{fmt.Errorf("want --from +1… and a message, e.g. oncall-pager sms --from +15555550101 WHO")}
+		return usageError{fmt.Errorf("want --from +1... and a message, e.g. oncall-pager sms --from +15555550101 WHO")}
 	}
 	if !strings.HasPrefix(*from, "+") {
 		return usageError{fmt.Errorf("--from %q: want the member's number in E.164, with + and the country code, e.g. +15555550102", *from)}

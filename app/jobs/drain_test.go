@@ -1,36 +1,18 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/oncall/pager/internal/testlog"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/store/local"
 )
-
-// lockedBuffer is a log sink safe for the runner's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A shutdown that interrupts a running step (one waiting for its send
 // slot, say) is the normal end of a drain: the step runs again on the next
@@ -40,7 +22,7 @@ func TestShutdownInterruptingAStepLogsNoLostWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	q := jobs.New(st, jobs.Options{Poll: time.Hour, Lease: 2 * time.Second,
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	started := make(chan struct{})

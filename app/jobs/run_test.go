@@ -13,6 +13,7 @@ import (
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/internal/testclock"
+	"github.com/oncall/pager/internal/testlog"
 	"github.com/oncall/pager/store"
 )
 
@@ -270,7 +271,7 @@ func TestCorruptObjectIsMovedAside(t *testing.T) {
 	ctx := context.Background()
 	clk := testclock.New()
 	st := newLocal(t, t.TempDir())
-	var logs syncBuffer
+	var logs testlog.Buffer
 	q := jobs.New(st, jobs.Options{Now: clk.Now, Logger: bufLogger(&logs)})
 	runs := newCounter()
 	q.Handle("k", "s", func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {

@@ -3,10 +3,10 @@ package notification
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/oncall/pager/app/jsondoc"
+	"github.com/oncall/pager/internal/teamtest"
+
 	"github.com/oncall/pager/app/team"
 )
 
@@ -36,28 +36,10 @@ func mustParse(t testing.TB, data []byte) *team.Config {
 	return cfg
 }
 
-// deleteKey as an edit's value removes the key.
-const deleteKey = "\x00delete"
+var deleteKey = teamtest.Remove
 
-// edit applies Doc.Set edits to data, so tests state only what they change.
+// edit applies edits to data, so tests state only what they change.
 func edit(t testing.TB, data []byte, edits map[string]any) []byte {
 	t.Helper()
-	doc, err := jsondoc.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, v := range edits {
-		if v == deleteKey {
-			doc.Delete(strings.Split(p, "."))
-			continue
-		}
-		if err := doc.Set(strings.Split(p, "."), v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := doc.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return teamtest.EditDoc(t, data, edits)
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncall/pager/internal/testlog"
+
 	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
@@ -21,36 +23,18 @@ import (
 
 const key = "oncall_config.json"
 
-// syncBuffer is a log sink safe to read while handlers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	mem   *storetest.Mem
 	st    *storetest.FaultyStore // counts calls, and takes the store down
 	m     *Manager
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 	clock *testclock.Clock
 }
 
 func newFixture(t *testing.T, initial []byte) *fixture {
 	t.Helper()
 	mem := storetest.NewMem()
-	f := &fixture{mem: mem, st: storetest.Faulty(mem), logs: &syncBuffer{}, clock: testclock.At(time.Unix(1700000000, 0))}
+	f := &fixture{mem: mem, st: storetest.Faulty(mem), logs: &testlog.Buffer{}, clock: testclock.At(time.Unix(1700000000, 0))}
 	if initial != nil {
 		f.put(t, initial)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oncall/pager/internal/teamtest"
+
 	"github.com/oncall/pager/app/jsondoc"
 )
 
@@ -23,34 +25,15 @@ func seedConfig(t testing.TB) []byte {
 	return b
 }
 
-// edit applies Doc.Set edits to data, so tests state only what they change.
+// edit applies edits to data, so tests state only what they change.
 func edit(t testing.TB, data []byte, edits map[string]any) []byte {
 	t.Helper()
-	doc, err := jsondoc.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, v := range edits {
-		if v == deleteKey {
-			doc.Delete(strings.Split(p, "."))
-			continue
-		}
-		if err := doc.Set(strings.Split(p, "."), v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := doc.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return teamtest.EditDoc(t, data, edits)
 }
 
 func jsonNum(s string) json.Number { return json.Number(s) }
 
-type deleteMarker struct{}
-
-var deleteKey = deleteMarker{}
+var deleteKey = teamtest.Remove
 
 func problemPaths(ps []Problem) []string {
 	var out []string
