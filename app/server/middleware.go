@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 type SignatureChecker interface {
 	Enabled() bool
 	Valid(fullURL string, params url.Values, signature string) bool
+	// ValidParams is Valid for the form's fields in request order.
+	ValidParams(fullURL string, params []twilio.Param, signature string) bool
 }
 
 // WrapTwilioSignature rejects any request not signed by Twilio with 403 and
@@ -31,24 +34,40 @@ func WrapTwilioSignature(v SignatureChecker, baseURL string, log *slog.Logger, o
 		// One route is called at one URL: its signed form is kept rather
 		// than built for every request.
 		var route atomic.Pointer[signedURL]
+		// The form's fields in request order, for the check: one slice
+		// per request in flight, reused.
+		fieldLists := sync.Pool{New: func() any { return new([]twilio.Param) }}
 		return func(c echo.Context) error {
 			r := c.Request()
-			if err := ParseForm(r); err != nil {
-				if tooLarge(err) {
-					return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body too large")
-				}
-				return echo.NewHTTPError(http.StatusBadRequest, "malformed form body")
-			}
 			if !v.Enabled() {
+				if err := ParseForm(r); err != nil {
+					return formError(err)
+				}
 				return next(c)
 			}
+			fields := fieldLists.Get().(*[]twilio.Param)
+			listed, err := parseForm(r, fields)
+			valid := false
 			sig := twilio.HeaderValue(r.Header, twilio.SignatureHeader)
 			full := signedURLOf(&route, base, r.URL)
+			switch {
+			case err != nil || sig == "":
+			case listed:
+				valid = v.ValidParams(full, *fields, sig)
+			default:
+				valid = v.Valid(full, r.PostForm, sig)
+			}
+			clear(*fields) // the request's strings are not kept
+			*fields = (*fields)[:0]
+			fieldLists.Put(fields)
+			if err != nil {
+				return formError(err)
+			}
 			reason := ""
 			switch {
 			case sig == "":
 				reason = "missing " + twilio.SignatureHeader
-			case !v.Valid(full, r.PostForm, sig):
+			case !valid:
 				reason = twilio.SignatureHeader + " does not match"
 			}
 			if reason != "" {
@@ -103,6 +122,15 @@ func WrapBodyLimit(limit int64) echo.MiddlewareFunc {
 	}
 }
 
+// formError answers a form that could not be read: 413 for one over a size
+// cap, else 400.
+func formError(err error) error {
+	if tooLarge(err) {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body too large")
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "malformed form body")
+}
+
 // tooLarge reports whether a body read failed on a size cap: echo's
 // BodyLimit (chunked bodies, whose size is only known while reading),
 // http.MaxBytesReader, or ParseForm's own 10 MB cap on forms.
@@ -136,18 +164,74 @@ func WrapDeadline(d time.Duration) echo.MiddlewareFunc {
 // query string) both are the same map, which saves ParseForm's copy of
 // every value list; anything else goes through r.ParseForm.
 func ParseForm(r *http.Request) error {
+	_, err := parseForm(r, nil)
+	return err
+}
+
+// maxListedFields bounds the fields parseForm parses itself; a larger form
+// goes to url.ParseQuery, whose own limit then applies.
+const maxListedFields = 1000
+
+// parseForm is ParseForm. With fields, it also appends a URL-encoded
+// body's fields to *fields in request order and reports listed, so the
+// signature check needs no map lookups.
+func parseForm(r *http.Request, fields *[]twilio.Param) (listed bool, err error) {
 	if r.PostForm != nil || r.URL.RawQuery != "" || r.Body == nil || r.Method != http.MethodPost ||
-		r.Header.Get(echo.HeaderContentType) != echo.MIMEApplicationForm {
-		return r.ParseForm()
+		twilio.HeaderValue(r.Header, echo.HeaderContentType) != echo.MIMEApplicationForm {
+		return false, r.ParseForm()
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return err
+		return false, err
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return err
+	query := string(body)
+	form, ok := parseQuery(query, fields)
+	if !ok {
+		// Malformed, or too large to list: the standard parser decides,
+		// and words the error.
+		if fields != nil {
+			clear(*fields)
+			*fields = (*fields)[:0]
+		}
+		if form, err = url.ParseQuery(query); err != nil {
+			return false, err
+		}
+		r.PostForm, r.Form = form, form
+		return false, nil
 	}
 	r.PostForm, r.Form = form, form
-	return nil
+	return fields != nil, nil
+}
+
+// parseQuery is url.ParseQuery for a query it accepts, listing the fields
+// in order when fields is not nil; ok is false for any query it would
+// refuse (and one with very many fields), without saying why.
+func parseQuery(query string, fields *[]twilio.Param) (form url.Values, ok bool) {
+	if strings.Count(query, "&") >= maxListedFields {
+		return nil, false
+	}
+	form = make(url.Values)
+	for query != "" {
+		var kv string
+		kv, query, _ = strings.Cut(query, "&")
+		if strings.Contains(kv, ";") {
+			return nil, false
+		}
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, false
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			return nil, false
+		}
+		form[k] = append(form[k], v)
+		if fields != nil {
+			*fields = append(*fields, twilio.Param{Name: k, Value: v})
+		}
+	}
+	return form, true
 }

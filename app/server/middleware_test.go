@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/twilio"
 )
 
 // ParseForm gives a handler exactly what r.ParseForm would, whatever the
@@ -140,6 +142,42 @@ func TestSignedURLOf(t *testing.T) {
 		}
 		if got := signedURLOf(&last, "https://p.example", u); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.target, got, tc.want)
+		}
+	}
+}
+
+// The signature check gets the body's fields in order, as parsed into the
+// form, and nothing for a request the shortcut does not take.
+func TestParseFormListsFields(t *testing.T) {
+	mk := func(target, body string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return r
+	}
+	var fields []twilio.Param
+	r := mk("/hook", "Body=WHO+now&From=%2B15555550101&&Digits=5678&Digits=1234&Empty=&Bare")
+	listed, err := parseForm(r, &fields)
+	want := []twilio.Param{{Name: "Body", Value: "WHO now"}, {Name: "From", Value: "+15555550101"},
+		{Name: "Digits", Value: "5678"}, {Name: "Digits", Value: "1234"}, {Name: "Empty"}, {Name: "Bare"}}
+	if err != nil || !listed || !reflect.DeepEqual(fields, want) {
+		t.Fatalf("parseForm = %v, %v, %q; want listed %q", listed, err, fields, want)
+	}
+	std := mk("/hook", "Body=WHO+now&From=%2B15555550101&&Digits=5678&Digits=1234&Empty=&Bare")
+	if err := std.ParseForm(); err != nil || !reflect.DeepEqual(r.PostForm, std.PostForm) {
+		t.Fatalf("form %v, stdlib %v (%v)", r.PostForm, std.PostForm, err)
+	}
+	for _, tc := range []struct{ target, body string }{
+		{"/hook?x=1", "Body=a"},
+		{"/hook", "Body=%zz"},
+		{"/hook", "a=1;b=2"},
+	} {
+		fields = fields[:0]
+		r := mk(tc.target, tc.body)
+		listed, err := parseForm(r, &fields)
+		std := mk(tc.target, tc.body)
+		serr := std.ParseForm()
+		if listed || len(fields) != 0 || (err == nil) != (serr == nil) {
+			t.Errorf("%s %q: listed %v, %d fields, err %v; stdlib err %v", tc.target, tc.body, listed, len(fields), err, serr)
 		}
 	}
 }

@@ -41,18 +41,28 @@ func Sign(authToken, fullURL string, params url.Values) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// Param is one form field as a request's body lists it.
+type Param struct{ Name, Value string }
+
 // scratch is one request's working memory, pooled: the names being sorted,
 // the values of a repeated name, and the bytes to hash after the URL.
 type scratch struct {
 	keys   []string
 	values []string
-	buf    []byte
+	// names holds the field names of the last ordered form (ValidParams)
+	// in request order, end to end, when they were distinct, and ends
+	// where each stops; order is the indexes that sort that form. One
+	// buffer, so checking a form against it touches little memory.
+	names []byte
+	ends  []int
+	order []int
+	buf   []byte
 	// got holds a computed HMAC: on the stack it would escape through
 	// hash.Hash.Sum and cost an allocation per request.
 	got [sha1.Size]byte
+	// macs are a Validator's keyed HMACs, one per token.
+	macs []hash.Hash
 }
-
-var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 2048)} }}
 
 // writeParams lays out the signed form: names in byte order, each followed
 // by its value, once per distinct value in byte order. A name's single
@@ -96,6 +106,72 @@ func (sc *scratch) writeSorted(params url.Values) bool {
 	return true
 }
 
+// writeOrdered lays out a form given in request order, as writeParams
+// does. Twilio lists a route's fields in the same order every time, so
+// the order that sorted the last form usually sorts this one: one name
+// comparison per field tells.
+func (sc *scratch) writeOrdered(params []Param) {
+	if !sc.sameNames(params) {
+		sc.sortParams(params)
+	}
+	sc.buf = sc.buf[:0]
+	for _, i := range sc.order {
+		sc.buf = append(sc.buf, params[i].Name...)
+		sc.buf = append(sc.buf, params[i].Value...)
+	}
+}
+
+func (sc *scratch) sameNames(params []Param) bool {
+	if len(sc.ends) != len(params) || len(params) == 0 {
+		return false
+	}
+	start := 0
+	for i := range params {
+		end := sc.ends[i]
+		if string(sc.names[start:end]) != params[i].Name {
+			return false
+		}
+		start = end
+	}
+	return true
+}
+
+// sortParams orders params by name, then value, each name and value pair
+// once: Twilio's order, the same as writeParams's. The order is kept for
+// the next form with the same names, unless a name repeats (its values,
+// not only its name, decide the order then).
+func (sc *scratch) sortParams(params []Param) {
+	sc.order = sc.order[:0]
+	for i := range params {
+		sc.order = append(sc.order, i)
+	}
+	slices.SortFunc(sc.order, func(a, b int) int {
+		if c := strings.Compare(params[a].Name, params[b].Name); c != 0 {
+			return c
+		}
+		return strings.Compare(params[a].Value, params[b].Value)
+	})
+	distinct := true
+	out := sc.order[:0]
+	for _, i := range sc.order {
+		if n := len(out); n > 0 && params[out[n-1]].Name == params[i].Name {
+			distinct = false
+			if params[out[n-1]].Value == params[i].Value {
+				continue
+			}
+		}
+		out = append(out, i)
+	}
+	sc.order = out
+	sc.names, sc.ends = sc.names[:0], sc.ends[:0]
+	if distinct {
+		for _, p := range params {
+			sc.names = append(sc.names, p.Name...)
+			sc.ends = append(sc.ends, len(sc.names))
+		}
+	}
+}
+
 // sum appends HMAC(fullURL + params) to out; mac must be freshly reset.
 func (sc *scratch) sum(mac hash.Hash, fullURL string, out []byte) []byte {
 	// The URL goes through the buffer's spare capacity so it is hashed
@@ -113,31 +189,38 @@ func (sc *scratch) sum(mac hash.Hash, fullURL string, out []byte) []byte {
 // configure the new token beside the old, promote it in Twilio's console,
 // then drop the old one.
 //
-// Each token keeps a pool of keyed HMACs: hmac.New runs the key schedule
-// (two SHA-1 blocks of padded key) that Reset then restores from its saved
-// state, so a request costs the hashing of its own bytes only. A pooled
-// HMAC is used by one request at a time and reset before use.
+// Each of its pooled scratches holds a keyed HMAC per token: hmac.New
+// runs the key schedule (two SHA-1 blocks of padded key) that Reset then
+// restores from its saved state, so a request costs the hashing of its own
+// bytes and one pool round trip. A scratch serves one request at a time.
 type Validator struct {
-	macs []*sync.Pool
+	tokens  int
+	scratch sync.Pool // *scratch with macs
 }
 
 // NewValidator returns a Validator accepting signatures made with any of
 // tokens. Empty tokens are ignored; with none left it is disabled and
 // rejects everything.
 func NewValidator(tokens ...string) *Validator {
-	v := &Validator{}
+	var keys [][]byte
 	for _, t := range tokens {
-		if t == "" {
-			continue
+		if t != "" {
+			keys = append(keys, []byte(t))
 		}
-		key := []byte(t)
-		v.macs = append(v.macs, &sync.Pool{New: func() any { return hmac.New(sha1.New, key) }})
+	}
+	v := &Validator{tokens: len(keys)}
+	v.scratch.New = func() any {
+		sc := &scratch{buf: make([]byte, 0, 2048)}
+		for _, k := range keys {
+			sc.macs = append(sc.macs, hmac.New(sha1.New, k))
+		}
+		return sc
 	}
 	return v
 }
 
 // Enabled reports whether the Validator has a token to check against.
-func (v *Validator) Enabled() bool { return v != nil && len(v.macs) > 0 }
+func (v *Validator) Enabled() bool { return v != nil && v.tokens > 0 }
 
 // Valid reports whether signature is what Twilio would send for a request
 // to fullURL with the form params, under any configured token.
@@ -150,27 +233,48 @@ func (v *Validator) Enabled() bool { return v != nil && len(v.macs) > 0 }
 // signature per token. The URL is otherwise used byte for byte: re-encoding
 // it would change what was signed.
 func (v *Validator) Valid(fullURL string, params url.Values, signature string) bool {
-	if !v.Enabled() || signature == "" {
+	var want [sha1.Size + 2]byte
+	if !v.decode(signature, &want) {
 		return false
 	}
-	// A signature is 28 base64 characters; anything longer is not one.
+	sc := v.scratch.Get().(*scratch)
+	defer v.scratch.Put(sc)
+	sc.writeParams(params)
+	return v.check(sc, fullURL, want[:sha1.Size])
+}
+
+// ValidParams is Valid for a form given as the fields its body lists, in
+// that order (a name may repeat): a webhook's form as parsed, without the
+// map lookups sorting a url.Values takes.
+func (v *Validator) ValidParams(fullURL string, params []Param, signature string) bool {
 	var want [sha1.Size + 2]byte
-	if base64.StdEncoding.DecodedLen(len(signature)) > len(want) {
+	if !v.decode(signature, &want) {
+		return false
+	}
+	sc := v.scratch.Get().(*scratch)
+	defer v.scratch.Put(sc)
+	sc.writeOrdered(params)
+	return v.check(sc, fullURL, want[:sha1.Size])
+}
+
+// decode reads a signature into want; false if there is nothing to check
+// it against or it is not one (28 base64 characters).
+func (v *Validator) decode(signature string, want *[sha1.Size + 2]byte) bool {
+	if !v.Enabled() || signature == "" || base64.StdEncoding.DecodedLen(len(signature)) > len(want) {
 		return false
 	}
 	n, err := base64.StdEncoding.Decode(want[:], []byte(signature))
-	if err != nil || n != sha1.Size {
-		return false
-	}
+	return err == nil && n == sha1.Size
+}
 
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	sc.writeParams(params)
-	if v.match(sc, fullURL, want[:sha1.Size]) {
+// check matches the laid-out form under fullURL, then under its other
+// form (see Valid).
+func (v *Validator) check(sc *scratch, fullURL string, want []byte) bool {
+	if v.match(sc, fullURL, want) {
 		return true
 	}
 	if other, ok := otherURLForm(fullURL); ok {
-		return v.match(sc, other, want[:sha1.Size])
+		return v.match(sc, other, want)
 	}
 	return false
 }
@@ -179,11 +283,9 @@ func (v *Validator) Valid(fullURL string, params url.Values, signature string) b
 // at the first match so timing does not tell which token matched.
 func (v *Validator) match(sc *scratch, fullURL string, want []byte) bool {
 	ok := 0
-	for _, p := range v.macs {
-		mac := p.Get().(hash.Hash)
+	for _, mac := range sc.macs {
 		mac.Reset()
 		got := sc.sum(mac, fullURL, sc.got[:0])
-		p.Put(mac)
 		ok |= subtle.ConstantTimeCompare(got, want)
 	}
 	return ok == 1

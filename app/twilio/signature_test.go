@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/oncall/pager/app/twilio"
@@ -308,5 +309,75 @@ func TestHeaderNamesAreCanonical(t *testing.T) {
 		if got := twilio.HeaderValue(h, name); got != "v" {
 			t.Errorf("HeaderValue(%s) = %q", name, got)
 		}
+	}
+}
+
+// fieldsOf lists a form's fields the way a body would, in the order given
+// by names (then each name's values as listed).
+func fieldsOf(form url.Values, names ...string) []twilio.Param {
+	var out []twilio.Param
+	for _, n := range names {
+		for _, v := range form[n] {
+			out = append(out, twilio.Param{Name: n, Value: v})
+		}
+	}
+	return out
+}
+
+// ValidParams agrees with Valid on every form, in any field order, with
+// repeated names and values, and across changing field sets on one
+// scratch (the remembered order must not leak into another form).
+func TestValidParamsAgreesWithValid(t *testing.T) {
+	v := twilio.NewValidator("tok")
+	u := "https://pager.example.test/hook"
+	tw := twilioForm()
+	var twNames []string
+	for n := range tw {
+		twNames = append(twNames, n)
+	}
+	slices.Sort(twNames)
+	reversed := slices.Clone(twNames)
+	slices.Reverse(reversed)
+	again := twilioForm()
+	again.Set("Body", "TAKE")
+	cases := []struct {
+		form  url.Values
+		names []string
+	}{
+		{tw, twNames},
+		{tw, reversed},
+		{again, twNames},
+		{url.Values{"A": {"1"}, "B": {"2"}}, []string{"B", "A"}},
+		{url.Values{"A": {"1"}, "C": {"2"}}, []string{"A", "C"}},
+		{url.Values{"B": {"1"}, "A": {"2"}, "Z": {"3", "0", "3"}}, []string{"Z", "A", "B"}},
+		{url.Values{"Digits": {"5678", "1234"}}, []string{"Digits"}},
+		{url.Values{"Digits": {"1234", "5678"}}, []string{"Digits"}},
+		{docParams("+14158675310"), []string{"Digits", "To", "From", "Caller", "CallSid"}},
+		{url.Values{}, nil},
+	}
+	for round := range 3 {
+		for i, tc := range cases {
+			fields := fieldsOf(tc.form, tc.names...)
+			if !v.ValidParams(u, fields, twilio.Sign("tok", u, tc.form)) {
+				t.Fatalf("round %d case %d: own signature refused", round, i)
+			}
+			other := cases[(i+1)%len(cases)].form
+			if v.ValidParams(u, fields, twilio.Sign("tok", u, other)) != v.Valid(u, tc.form, twilio.Sign("tok", u, other)) {
+				t.Fatalf("round %d case %d: ValidParams and Valid disagree on another form's signature", round, i)
+			}
+		}
+	}
+	// The published vector, as a body lists it.
+	doc := twilio.NewValidator(docToken)
+	if !doc.ValidParams(docURL, fieldsOf(docParams("+14158675310"), "To", "From", "Digits", "Caller", "CallSid"), "GvWf1cFY/Q7PnoempGyD5oXAezc=") {
+		t.Fatal("the documentation's example refused")
+	}
+	if raceEnabled {
+		return // allocation counts are meaningless under -race
+	}
+	fields := fieldsOf(tw, reversed...)
+	sig := twilio.Sign("tok", u, tw)
+	if n := testing.AllocsPerRun(100, func() { v.ValidParams(u, fields, sig) }); n != 0 {
+		t.Errorf("ValidParams allocates %v times per request, want 0", n)
 	}
 }
