@@ -365,3 +365,19 @@ func (h *Harness) ctx() (context.Context, context.CancelFunc) {
 
 // CertPool is the SMTP server's CA (for tests that build their own senders).
 func (h *Harness) CertPool() *x509.CertPool { return h.SMTP.CertPool() }
+
+// SettleStore waits until the pager's start-up scans (config, job queue)
+// have stopped touching S3 (three quiet 50 ms spells in a row), then resets
+// the request counts, so a test can assert that what it does next makes no
+// store call. Meant for harnesses with long refresh and poll intervals.
+func (h *Harness) SettleStore() {
+	h.T.Helper()
+	for quiet := 0; quiet < 3; time.Sleep(50 * time.Millisecond) {
+		if h.S3.Fault.Total() == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		h.S3.Fault.ResetRequests()
+	}
+}

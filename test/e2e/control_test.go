@@ -253,16 +253,7 @@ func TestWhoMakesNoStoreCall(t *testing.T) {
 	}})
 	bob := h.Phone(harness.Bob)
 	bob.Text("WHO").Expect("Alice")
-	// Let the start-up scans (config, job queue) settle: with hour-long
-	// intervals nothing else touches S3 after them.
-	for quiet := 0; quiet < 3; time.Sleep(50 * time.Millisecond) {
-		if h.S3.Fault.Total() == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		h.S3.Fault.ResetRequests()
-	}
+	h.SettleStore()
 	for i := 0; i < 5; i++ {
 		bob.Text("WHO").Expect("Alice")
 	}

@@ -184,14 +184,7 @@ func TestScheduleTextsMakeNoStoreCall(t *testing.T) {
 	}})
 	bob := h.Phone(harness.Bob)
 	bob.Text("WHO").Expect("On call:")
-	for quiet := 0; quiet < 3; time.Sleep(50 * time.Millisecond) {
-		if h.S3.Fault.Total() == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		h.S3.Fault.ResetRequests()
-	}
+	h.SettleStore()
 	for i := 0; i < 3; i++ {
 		bob.Text("WHO").Expect("On call: Alice McAlister (+15555550101) until Mon 09:00, then Bob Roberts.")
 		bob.Text("NEXT").Expect("Next shifts:")
