@@ -31,9 +31,9 @@ func TestHotWebhooksBudget(t *testing.T) {
 		name, path, body, to, want, outcome string
 		maxAllocs                           float64
 	}{
-		{"who", "/msgcontrol/entry", "WHO", control, "On call", "who", 80},
-		{"halp", "/msgcontrol/entry", "HALP", control, "Text WHO", "help", 80},
-		{"wrongnumber", "/wrongnumber/sms", "hello", pager, "only takes calls", "wrong_number", 80},
+		{"who", "/msgcontrol/entry", "WHO", control, "On call", "who", 35},
+		{"halp", "/msgcontrol/entry", "HALP", control, "Text WHO", "help", 35},
+		{"wrongnumber", "/wrongnumber/sms", "hello", pager, "only takes calls", "wrong_number", 35},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,10 @@ func appendEscaped(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if c < utf8.RuneSelf && plainASCII[c] {
+			i++ // most of every reply: one lookup, copied with its run
+			continue
+		}
 		var esc string
 		width := 1
 		switch {
@@ -73,6 +77,18 @@ func appendEscaped(dst []byte, s string) []byte {
 	}
 	return append(dst, s[last:]...)
 }
+
+// plainASCII marks the ASCII bytes appendEscaped writes as they are.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range "&<>\"'" {
+		t[c] = false
+	}
+	t['\n'], t['\t'] = true, true
+	return t
+}()
 
 var replyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 

@@ -113,6 +113,14 @@ const (
 // texts CANCEL (rather than X) to cancel a TAKE is opted out by Twilio.
 func ParseOptKeyword(body string) (OptKeyword, bool) {
 	w := strings.TrimSpace(body)
+	if w == "" {
+		return "", false
+	}
+	switch w[0] | 0x20 { // every keyword's first letter, any case
+	case 's', 'u', 'c', 'e', 'q', 'y':
+	default:
+		return "", false
+	}
 	for _, k := range []string{"stop", "stopall", "unsubscribe", "cancel", "end", "quit"} {
 		if strings.EqualFold(w, k) {
 			return OptOut, true

@@ -52,9 +52,13 @@ type whoReply struct {
 	cfg *team.Config
 	// head is "On call: <name> (<phone>)" (or the whole answer when
 	// nobody is), tail " Changed <when> by <who>."; under a schedule the
-	// part between them (until when, who next) depends on the time.
+	// part between them (until when, who next) depends on the time, as
+	// does the maintenance note after them.
 	head, tail string
 	onCall     string
+	// whole is the answer when it depends on nothing but the config (no
+	// schedule, no maintenance windows): no clock read, no copy.
+	whole string
 }
 
 // Options wires a Handler.
@@ -87,9 +91,12 @@ func New(o Options) *Handler {
 // signature checked by the server's middleware. What the text did goes on
 // the request's access line (server.Outcome), not on a line of its own.
 func (h *Handler) ServeEntry(c echo.Context) error {
-	replies, o := h.handle(c.Request().Context(), c.FormValue("From"), c.FormValue("Body"), c.FormValue("MessageSid"), twilio.HeaderValue(c.Request().Header, twilio.IdempotencyHeader))
+	reply, o := h.handle(c.Request().Context(), c.FormValue("From"), c.FormValue("Body"), c.FormValue("MessageSid"), twilio.HeaderValue(c.Request().Header, twilio.IdempotencyHeader))
 	server.SetOutcome(c, o)
-	return writeMessaging(c, replies...)
+	if reply == "" {
+		return writeMessaging(c)
+	}
+	return writeMessaging(c, reply)
 }
 
 // writeMessaging answers with a messaging reply, written straight into the
@@ -105,11 +112,15 @@ func writeMessaging(c echo.Context, bodies ...string) error {
 // none at all: answering would confirm to a stranger that the number is a
 // pager.
 func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
-	replies, _ := h.handle(ctx, from, body, sid, "")
-	return replies
+	reply, _ := h.handle(ctx, from, body, sid, "")
+	if reply == "" {
+		return nil
+	}
+	return []string{reply}
 }
 
-func (h *Handler) handle(ctx context.Context, from, body, sid, token string) ([]string, server.Outcome) {
+// handle returns the one reply ("" for none) and what the text did.
+func (h *Handler) handle(ctx context.Context, from, body, sid, token string) (string, server.Outcome) {
 	cfg := h.cfg.Current()
 	user, ok := cfg.UserByPhone(from)
 	if !ok || !user.IsEnabled() {
@@ -121,7 +132,7 @@ func (h *Handler) handle(ctx context.Context, from, body, sid, token string) ([]
 		if ok {
 			what = "disabled_sender"
 		}
-		return nil, server.Outcome{What: what, Ref: from}
+		return "", server.Outcome{What: what, Ref: from}
 	}
 	o := server.Outcome{Actor: user.ID, Ref: sid}
 	// Classify once: what the text asks decides whether the request may
@@ -144,41 +155,42 @@ func (h *Handler) handle(ctx context.Context, from, body, sid, token string) ([]
 		defer cancel()
 		if !h.firstDelivery(ctx, sid, token) {
 			o.What = "repeated_delivery"
-			return nil, o
+			return "", o
 		}
 	}
 	switch {
 	case isOpt:
 		o.What = "opt_" + string(kw)
-		return []string{h.optInOut(ctx, user, kw)}, o
+		return h.optInOut(ctx, user, kw), o
 	case isReply:
 		o.What = "alert_" + string(r.Action)
 		if r.Code != "" {
 			o.Ref = r.Code
 		}
-		return []string{h.reply(ctx, cfg, user, r)}, o
+		return h.reply(ctx, cfg, user, r), o
 	}
 	o.What = string(cmd)
 	switch cmd {
 	case CmdWho:
-		return []string{h.who(cfg) + quietNote(cfg, h.now())}, o
+		return h.who(cfg), o
 	case CmdNext:
-		return []string{h.next(cfg)}, o
+		return h.next(cfg), o
 	case CmdMine:
-		return []string{h.mine(cfg, user)}, o
+		return h.mine(cfg, user), o
 	case CmdQuiet:
-		return []string{h.quiet(ctx, cfg, user, body)}, o
+		return h.quiet(ctx, cfg, user, body), o
 	case CmdTake:
-		return []string{h.take(ctx, cfg, user, body)}, o
+		return h.take(ctx, cfg, user, body), o
 	case CmdConfirm:
-		return []string{h.confirm(ctx, user)}, o
+		return h.confirm(ctx, user), o
 	case CmdCancel:
-		return []string{h.cancel(ctx, cfg, user)}, o
+		return h.cancel(ctx, cfg, user), o
 	default:
-		return []string{"Hi " + user.Name + ". Text WHO to see who is on call, TAKE to take the pager, " +
+		// Two SMS segments (306 GSM-7 characters) with a name of up to 29.
+		return "Hi " + user.Name + ". Text WHO to see who is on call, TAKE to take the pager, " +
 			"NEXT for the next shifts, MINE for yours, " +
-			"ACK or CLOSE (with a code, e.g. 1a or 1c, or alone for your latest page) to take an alert, " +
-			"STOP / START to switch SMS pages off / on, QUIET 2h / QUIET OFF (admins) to hold pages, HALP for this help."}, o
+			"ACK or CLOSE (with a code like 1a, or alone for your last page) for an alert, " +
+			"STOP / START for SMS pages off / on, QUIET 2h / QUIET OFF (admins) to hold pages, HALP for help.", o
 	}
 }
 
@@ -188,22 +200,33 @@ func (h *Handler) who(cfg *team.Config) string {
 		w = composeWho(cfg)
 		h.whoReply.Store(w)
 	}
+	if w.whole != "" {
+		return w.whole
+	}
+	now := h.now()
+	note := quietNote(cfg, now)
 	if w.onCall == "" {
-		return w.head
+		return w.head + note
 	}
 	// Under a schedule: "until Mon 09:00, then Carol." (no store call).
-	switch next := whoNext(cfg, w.onCall, h.now()); {
+	switch next := whoNext(cfg, w.onCall, now); {
 	case strings.HasPrefix(next, " until"):
-		return w.head + next + w.tail
+		return w.head + next + w.tail + note
 	default:
-		return w.head + "." + next + w.tail
+		return w.head + "." + next + w.tail + note
 	}
 }
 
 func composeWho(cfg *team.Config) *whoReply {
+	_, scheduled := cfg.OnCallSchedule()
+	timeless := !scheduled && len(cfg.MaintenanceWindows) == 0
 	oc, ok := cfg.OnCall()
 	if !ok {
-		return &whoReply{cfg: cfg, head: "Nobody is on call right now. Text TAKE to take the pager."}
+		w := &whoReply{cfg: cfg, head: "Nobody is on call right now. Text TAKE to take the pager."}
+		if timeless {
+			w.whole = w.head
+		}
+		return w
 	}
 	cc := cfg.CurrentConfig
 	w := &whoReply{cfg: cfg, onCall: oc.ID, head: fmt.Sprintf("On call: %s (%s)", oc.Name, oc.Phone)}
@@ -213,6 +236,9 @@ func composeWho(cfg *team.Config) *whoReply {
 			w.tail += " by " + cc.LastModifiedUserID
 		}
 		w.tail += "."
+	}
+	if timeless {
+		w.whole = w.head + "." + w.tail
 	}
 	return w
 }

@@ -51,12 +51,20 @@ func outcomeOf(c echo.Context) (Outcome, bool) {
 }
 
 // WrapRequestLog logs one line per request, when it is answered, with the
-// handler's Outcome if it set one. Attributes are built without the
-// key-value boxing of slog's variadic API: this runs on every request.
+// handler's Outcome if it set one. It runs outside WrapRequestID and names
+// the request itself (request_id, last, as on every other line of the
+// request), so the line is built once: on a WHO, the records slog's
+// variadic API and a request-id handler would each copy and grow cost more
+// than the handler's work. No source position: it would always be this
+// function.
 func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
+	h := log.Handler()
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
+			// The context as it came in, without the request's id: the
+			// line carries the id as an attribute of its own.
+			ctx := c.Request().Context()
 			ac := accessContexts.Get().(*accessContext)
 			*ac = accessContext{Context: c}
 			err := next(ac)
@@ -73,16 +81,16 @@ func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
 			} else if status >= 400 {
 				lvl = slog.LevelWarn
 			}
-			ctx := c.Request().Context()
-			if !log.Enabled(ctx, lvl) {
+			if !h.Enabled(ctx, lvl) {
 				return nil
 			}
-			r := c.Request()
-			attrs := [7]slog.Attr{
+			end := time.Now()
+			r := c.Request() // WrapRequestID's, carrying the id
+			attrs := [8]slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
-				slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Float64("dur_ms", float64(end.Sub(start).Microseconds())/1000),
 			}
 			n := 4
 			if hasOutcome {
@@ -97,7 +105,15 @@ func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
 					n++
 				}
 			}
-			log.LogAttrs(ctx, lvl, "http", attrs[:n]...)
+			// Under WrapRequestID instead (ctx has the id), the handler
+			// adds it.
+			if id := RequestID(r.Context()); id != "" && RequestID(ctx) == "" {
+				attrs[n] = slog.String("request_id", id)
+				n++
+			}
+			rec := slog.NewRecord(end, lvl, "http", 0)
+			rec.AddAttrs(attrs[:n]...)
+			_ = h.Handle(ctx, rec)
 			return nil
 		}
 	}

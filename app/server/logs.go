@@ -41,12 +41,36 @@ type boundedHandler struct {
 func (b boundedHandler) Enabled(ctx context.Context, l slog.Level) bool { return b.h.Enabled(ctx, l) }
 
 func (b boundedHandler) Handle(ctx context.Context, r slog.Record) error {
+	if b.fits(r) {
+		return b.h.Handle(ctx, r) // the usual line: nothing to cut, no copy
+	}
 	out := slog.NewRecord(r.Time, r.Level, Truncate(r.Message, b.max), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(b.attr(a))
 		return true
 	})
 	return b.h.Handle(ctx, out)
+}
+
+// fits reports whether r has nothing to cut: a message and strings within
+// the bound, and only kinds of a fixed size besides. Anything else (errors,
+// groups, values printed late) takes the copying path.
+func (b boundedHandler) fits(r slog.Record) bool {
+	if len(r.Message) > b.max {
+		return false
+	}
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			ok = len(a.Value.String()) <= b.max
+		case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return ok
 }
 
 func (b boundedHandler) WithAttrs(as []slog.Attr) slog.Handler {

@@ -180,7 +180,7 @@ func parseForm(r *http.Request, fields *[]twilio.Param) (listed bool, err error)
 		twilio.HeaderValue(r.Header, echo.HeaderContentType) != echo.MIMEApplicationForm {
 		return false, r.ParseForm()
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		return false, err
 	}
@@ -203,14 +203,53 @@ func parseForm(r *http.Request, fields *[]twilio.Param) (listed bool, err error)
 	return fields != nil, nil
 }
 
+// maxPresized bounds the buffer readBody sizes from Content-Length before
+// reading: a declared length is only a claim.
+const maxPresized = 64 << 10
+
+// readBody reads r's body into one buffer of its declared length when that
+// is known and small (Twilio's forms always are), where io.ReadAll would
+// start at 512 bytes and grow. It reads as io.ReadAll does: to the end,
+// whatever the declared length said.
+func readBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n <= 0 || n > maxPresized {
+		return io.ReadAll(r.Body)
+	}
+	// One byte over, so the read that meets the end fits.
+	buf := make([]byte, 0, n+1)
+	for {
+		k, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return nil, err
+		case len(buf) == cap(buf):
+			// More than declared (a hand-built request).
+			rest, err := io.ReadAll(r.Body)
+			if err != nil {
+				return nil, err
+			}
+			return append(buf, rest...), nil
+		}
+	}
+}
+
 // parseQuery is url.ParseQuery for a query it accepts, listing the fields
 // in order when fields is not nil; ok is false for any query it would
 // refuse (and one with very many fields), without saying why.
 func parseQuery(query string, fields *[]twilio.Param) (form url.Values, ok bool) {
-	if strings.Count(query, "&") >= maxListedFields {
+	n := strings.Count(query, "&") + 1
+	if n > maxListedFields {
 		return nil, false
 	}
-	form = make(url.Values)
+	// Sized once, and every name's first value in one array: a map grown
+	// field by field and a slice per field were most of a webhook's
+	// allocations.
+	form = make(url.Values, n)
+	firsts := make([]string, 0, n)
 	for query != "" {
 		var kv string
 		kv, query, _ = strings.Cut(query, "&")
@@ -228,7 +267,12 @@ func parseQuery(query string, fields *[]twilio.Param) (form url.Values, ok bool)
 		if v, err = url.QueryUnescape(v); err != nil {
 			return nil, false
 		}
-		form[k] = append(form[k], v)
+		if vs, ok := form[k]; ok {
+			form[k] = append(vs, v) // a repeated name: its own array from here
+		} else {
+			firsts = append(firsts, v)
+			form[k] = firsts[len(firsts)-1 : len(firsts) : len(firsts)]
+		}
 		if fields != nil {
 			*fields = append(*fields, twilio.Param{Name: k, Value: v})
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -30,11 +31,20 @@ func TestParseFormMatchesStdlib(t *testing.T) {
 		{"json", "/hook", "application/json", `{"Body":"x"}`},
 		{"empty", "/hook", "application/x-www-form-urlencoded", ""},
 	}
+	// The declared length is only a claim: a body longer or shorter than
+	// it (a hand-built request) is read to its end, as r.ParseForm does.
+	for _, d := range []int64{-1, 5, 1 << 20} {
+		cases = append(cases, struct{ name, target, ctype, body string }{
+			fmt.Sprint("declared ", d), "/hook", "application/x-www-form-urlencoded", "Body=WHO&From=%2B15555550101"})
+	}
 	for _, tc := range cases {
 		mk := func() *http.Request {
 			r := httptest.NewRequest(http.MethodPost, tc.target, strings.NewReader(tc.body))
 			if tc.ctype != "" {
 				r.Header.Set("Content-Type", tc.ctype)
+			}
+			if d, ok := strings.CutPrefix(tc.name, "declared "); ok {
+				_, _ = fmt.Sscan(d, &r.ContentLength)
 			}
 			return r
 		}
@@ -179,5 +189,21 @@ func TestParseFormListsFields(t *testing.T) {
 		if listed || len(fields) != 0 || (err == nil) != (serr == nil) {
 			t.Errorf("%s %q: listed %v, %d fields, err %v; stdlib err %v", tc.target, tc.body, listed, len(fields), err, serr)
 		}
+	}
+}
+
+// The values share one array: a handler adding to one name must not
+// overwrite the next name's value.
+func TestParseFormValuesIndependent(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader("A=1&B=2&C=3"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := ParseForm(r); err != nil {
+		t.Fatal(err)
+	}
+	r.PostForm.Add("A", "x")
+	r.PostForm["B"][0] = "y"
+	want := url.Values{"A": {"1", "x"}, "B": {"y"}, "C": {"3"}}
+	if !reflect.DeepEqual(r.PostForm, want) {
+		t.Fatalf("form %v, want %v", r.PostForm, want)
 	}
 }

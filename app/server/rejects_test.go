@@ -63,4 +63,15 @@ func TestBoundedLogs(t *testing.T) {
 	if buf.Len() > 1000 {
 		t.Fatalf("line of %d bytes: %s", buf.Len(), buf.String())
 	}
+	// Lines of plain values only (the access line's kind) are cut too.
+	for _, line := range []func(){
+		func() { log.Warn(long, "n", 1) },
+		func() { log.Info("y", "short", "ok", "s", long, "d", time.Second) },
+	} {
+		buf.Reset()
+		line()
+		if buf.Len() > 300 {
+			t.Errorf("line of %d bytes: %s", buf.Len(), buf.String())
+		}
+	}
 }

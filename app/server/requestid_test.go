@@ -17,11 +17,22 @@ import (
 // names the request; the answer echoes the id. An incoming X-Request-Id is
 // kept when it is sane and replaced otherwise.
 func TestRequestIDOnEveryLineOfARequest(t *testing.T) {
+	for _, order := range []string{"log outside id (server.New)", "id outside log"} {
+		t.Run(order, func(t *testing.T) { testRequestIDLines(t, order == "id outside log") })
+	}
+}
+
+func testRequestIDLines(t *testing.T, idOutside bool) {
 	var buf bytes.Buffer
 	log := slog.New(RequestIDLogs(slog.NewJSONHandler(&buf, nil)))
 	e := echo.New()
-	e.Use(WrapRequestID())
-	e.Use(WrapRequestLog(log))
+	if idOutside {
+		e.Use(WrapRequestID())
+		e.Use(WrapRequestLog(log))
+	} else {
+		e.Use(WrapRequestLog(log))
+		e.Use(WrapRequestID())
+	}
 	e.GET("/x", func(c echo.Context) error {
 		log.InfoContext(c.Request().Context(), "handler line")
 		log.Info("background line")
@@ -58,6 +69,9 @@ func TestRequestIDOnEveryLineOfARequest(t *testing.T) {
 				t.Fatalf("want 3 log lines, got %q", lines)
 			}
 			for _, l := range lines {
+				if n := strings.Count(l, `"request_id"`); n > 1 {
+					t.Errorf("request_id %d times in %s", n, l)
+				}
 				var rec map[string]any
 				if err := json.Unmarshal([]byte(l), &rec); err != nil {
 					t.Fatal(err)

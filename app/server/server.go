@@ -125,10 +125,10 @@ func New(o Options) *echo.Echo {
 	e.HTTPErrorHandler = errorHandler(o.Logger)
 	e.IPExtractor = ClientIP(o.TrustedProxies)
 	e.Use(middleware.Recover())
-	// The id first, so the access line and every line the handler logs
-	// with the request's context carry it.
-	e.Use(WrapRequestID())
+	// The access line outside the id: it names the request itself; every
+	// line the handler logs with the request's context carries the id.
 	e.Use(WrapRequestLog(o.Logger))
+	e.Use(WrapRequestID())
 
 	sig := WrapTwilioSignature(o.Signature, o.BaseURL, o.Logger, o.OnReject)
 	limit := WrapBodyLimit(TwilioBodyLimit)

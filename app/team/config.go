@@ -67,6 +67,10 @@ type Config struct {
 
 	// sched is Schedule compiled by Parse, for WHO's hot path.
 	sched *schedule.Schedule
+	// phones maps each user's normalised phone to its id, built by Parse
+	// (validation has made them unique): every inbound text looks its
+	// sender up. A Config built in code has none and is searched.
+	phones map[string]string
 
 	// parseWarnings are the decoder's findings (duplicate or misspelt keys),
 	// which are only visible while the document is being read.
@@ -249,6 +253,14 @@ func (c *Config) UserByPhone(phone string) (User, bool) {
 	want := NormalizePhone(phone)
 	if want == "" {
 		return User{}, false
+	}
+	if c.phones != nil {
+		id, ok := c.phones[want]
+		if !ok {
+			return User{}, false
+		}
+		u, ok := c.AvailableUsers.Users[id]
+		return u, ok
 	}
 	var found User
 	ok := false

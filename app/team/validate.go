@@ -86,6 +86,7 @@ func parseDoc(doc *jsondoc.Doc) (*Config, error) {
 	c.CurrentConfig.applyDefaults()
 	c.applyAlertingDefaults()
 	c.compileSchedule()
+	c.indexPhones()
 	return c, nil
 }
 
@@ -341,4 +342,14 @@ type path = jsondoc.Path
 func IsValidationError(err error) bool {
 	var ve *ValidationError
 	return errors.As(err, &ve)
+}
+
+// indexPhones builds the sender lookup of a validated config.
+func (c *Config) indexPhones() {
+	c.phones = make(map[string]string, len(c.AvailableUsers.Users))
+	for id, u := range c.AvailableUsers.Users {
+		if p := NormalizePhone(u.Phone); p != "" {
+			c.phones[p] = id
+		}
+	}
 }
