@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/outbound"
@@ -132,12 +131,7 @@ func (o *Service) deliverCall(ctx context.Context, q *jobs.Queue, job *jobs.Job,
 // VoiceText is what a call says (twice): the message, cut to what a person
 // can follow.
 func VoiceText(msg string) string {
-	msg = strings.Join(strings.Fields(msg), " ")
-	if utf8.RuneCountInString(msg) <= maxVoiceRunes {
-		return msg
-	}
-	r := []rune(msg)
-	return string(r[:maxVoiceRunes-1]) + "…"
+	return channel.Truncate(strings.Join(strings.Fields(msg), " "), maxVoiceRunes)
 }
 
 // deliverChannel delivers by email, webhook or chat, with the credentials
@@ -208,11 +202,7 @@ func EmailSubject(subject, msg string) string {
 		first, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
 		s = "[OnCall] " + strings.TrimSpace(first)
 	}
-	const max = 120
-	if utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max-1]) + "…"
-	}
-	return s
+	return channel.Truncate(s, 120)
 }
 
 var errStale = errors.New("notify: step changed meanwhile")

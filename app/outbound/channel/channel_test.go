@@ -21,18 +21,18 @@ func TestTruncate(t *testing.T) {
 		{"ab", 1, "…"},
 		{"no limit", 0, "no limit"},
 	} {
-		got := truncate(c.in, c.max)
+		got := Truncate(c.in, c.max)
 		if got != c.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
 		}
 		if !utf8.ValidString(got) {
-			t.Errorf("truncate(%q, %d) produced invalid UTF-8", c.in, c.max)
+			t.Errorf("Truncate(%q, %d) produced invalid UTF-8", c.in, c.max)
 		}
 	}
 	// Invalid input must not grow or panic, and cuts stay on boundaries.
 	bad := strings.Repeat("\xff", 10)
-	if got := truncate(bad, 4); utf8.RuneCountInString(got) != 4 || !strings.HasSuffix(got, ellipsis) {
-		t.Errorf("truncate(invalid) = %q", got)
+	if got := Truncate(bad, 4); utf8.RuneCountInString(got) != 4 || !strings.HasSuffix(got, ellipsis) {
+		t.Errorf("Truncate(invalid) = %q", got)
 	}
 }
 

@@ -96,7 +96,7 @@ func statusError(name string, res httpResult) *Error {
 // answerSnippet makes a peer's answer fit on one log line.
 func answerSnippet(b []byte) string {
 	s := strings.Join(strings.Fields(string(b)), " ")
-	return truncate(s, 200)
+	return Truncate(s, 200)
 }
 
 // redactURL keeps what helps diagnose a failure (which host) and drops what

@@ -47,7 +47,7 @@ func (mm Mattermost) Send(ctx context.Context, m Message) (Receipt, error) {
 		return Receipt{}, permanent(0, "mattermost: empty message")
 	}
 	body, err := json.Marshal(mattermostPost{
-		Text:     truncate(text, mattermostMaxText),
+		Text:     Truncate(text, mattermostMaxText),
 		Channel:  mm.Channel,
 		Username: mm.Username,
 		IconURL:  mm.IconURL,

@@ -41,13 +41,13 @@ func (p Pushover) Send(ctx context.Context, m Message) (Receipt, error) {
 	form := url.Values{"token": {p.Token}, "user": {p.User}}
 	switch {
 	case m.Body != "":
-		form.Set("message", truncate(m.Body, pushoverMaxMessage))
+		form.Set("message", Truncate(m.Body, pushoverMaxMessage))
 		if m.Subject != "" {
-			form.Set("title", truncate(m.Subject, pushoverMaxTitle))
+			form.Set("title", Truncate(m.Subject, pushoverMaxTitle))
 		}
 	case m.Subject != "":
 		// Pushover requires a message; a title repeating it adds nothing.
-		form.Set("message", truncate(m.Subject, pushoverMaxMessage))
+		form.Set("message", Truncate(m.Subject, pushoverMaxMessage))
 	default:
 		return Receipt{}, permanent(0, "pushover: empty message")
 	}

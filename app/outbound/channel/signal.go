@@ -51,7 +51,7 @@ func (s Signal) Send(ctx context.Context, m Message) (Receipt, error) {
 	if strings.HasPrefix(s.User, "-") || strings.HasPrefix(s.Recipient, "-") {
 		return Receipt{}, permanent(0, "signal: user and recipient must be phone numbers")
 	}
-	text := truncate(plainText(m), signalMaxText)
+	text := Truncate(plainText(m), signalMaxText)
 	if text == "" {
 		return Receipt{}, permanent(0, "signal: empty message")
 	}
@@ -93,7 +93,7 @@ func (s Signal) Send(ctx context.Context, m Message) (Receipt, error) {
 		return Receipt{}, e
 	}
 	msg := strings.Join(strings.Fields(stderr.String()), " ")
-	e := temporary(exitErr.ExitCode(), "signal: signal-cli exited with status %d: %s", exitErr.ExitCode(), truncate(msg, 500))
+	e := temporary(exitErr.ExitCode(), "signal: signal-cli exited with status %d: %s", exitErr.ExitCode(), Truncate(msg, 500))
 	lower := strings.ToLower(msg)
 	for _, frag := range signalPermanentStderr {
 		if strings.Contains(lower, frag) {

@@ -34,7 +34,7 @@ func (s Slack) Send(ctx context.Context, m Message) (Receipt, error) {
 	// Trim before escaping so an entity is never cut in half.
 	body, err := json.Marshal(struct {
 		Text string `json:"text"`
-	}{slackEscaper.Replace(truncate(text, slackMaxText))})
+	}{slackEscaper.Replace(Truncate(text, slackMaxText))})
 	if err != nil {
 		return Receipt{}, permanent(0, "slack: encode: %w", err)
 	}

@@ -6,10 +6,10 @@ import (
 
 const ellipsis = "…"
 
-// truncate limits s to max runes, ending in an ellipsis when it had to cut.
+// Truncate limits s to max runes, ending in an ellipsis when it had to cut.
 // Cutting happens on rune boundaries so the result stays valid UTF-8 (a
 // byte-wise cut makes providers reject or mangle the message).
-func truncate(s string, max int) string {
+func Truncate(s string, max int) string {
 	if max <= 0 || utf8.RuneCountInString(s) <= max {
 		return s
 	}
