@@ -13,6 +13,7 @@ import (
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/outbound/channel"
+	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/signin"
 	"github.com/oncall/pager/app/team"
 )
@@ -33,6 +34,7 @@ func (a *App) newConsole(onCall console.OnCall, vm console.Voicemails, poll time
 		Audit:         a.Audit,
 		SignIn:        a.SignIn,
 		PollInterval:  poll,
+		ClientIP:      server.ClientIP(a.Settings.TrustedProxies),
 		Now:           a.now,
 		Logger:        a.Log,
 	})

@@ -39,7 +39,7 @@ func (c *Console) serveSignInRequest(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, "signin", http.StatusBadRequest, page{Title: "Sign in", Data: d})
 		return
 	}
-	err := c.o.SignIn.Request(r.Context(), norm, clientAddr(r))
+	err := c.o.SignIn.Request(r.Context(), norm, c.o.ClientIP(r))
 	switch {
 	case errors.Is(err, signin.ErrLimited):
 		d.Problem = "Too many codes asked for: wait a few minutes, then try again."
@@ -61,7 +61,7 @@ func (c *Console) serveSignInVerify(w http.ResponseWriter, r *http.Request) {
 	phone := team.NormalizePhone(strings.TrimSpace(r.PostFormValue("phone")))
 	code := strings.ReplaceAll(strings.TrimSpace(r.PostFormValue("code")), " ", "")
 	d := signInData{Phone: phone, Sent: true, Minutes: int(signin.CodeTTL.Minutes())}
-	sess, cookie, err := c.o.SignIn.Verify(r.Context(), phone, code, clientAddr(r))
+	sess, cookie, err := c.o.SignIn.Verify(r.Context(), phone, code, c.o.ClientIP(r))
 	switch {
 	case errors.Is(err, signin.ErrLimited):
 		d.Problem = "Too many attempts: wait a few minutes, then ask for a new code."
@@ -79,7 +79,7 @@ func (c *Console) serveSignInVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: Prefix, Expires: sess.Expires,
 		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
-	_ = c.o.Audit.Record(r.Context(), audit.Entry{Actor: sess.UserID, Action: audit.ActionSignIn, Source: "console " + clientAddr(r)})
+	_ = c.o.Audit.Record(r.Context(), audit.Entry{Actor: sess.UserID, Action: audit.ActionSignIn, Source: "console " + c.o.ClientIP(r)})
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 

@@ -121,7 +121,7 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 		if save {
 			d.Problem = "Not saved: fix the problems below first."
 			_ = c.o.Audit.Record(r.Context(), audit.Entry{Actor: v.User.ID, Action: audit.ActionConfigRejected,
-				Source: "console " + clientAddr(r), Detail: fmt.Sprintf("%d problems", len(d.Problems))})
+				Source: "console " + c.o.ClientIP(r), Detail: fmt.Sprintf("%d problems", len(d.Problems))})
 		}
 	case !save:
 	case storedTag != etag:

@@ -11,12 +11,12 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jsondoc"
@@ -101,8 +101,12 @@ type Options struct {
 	// poll is one key listing answered by any replica, and nothing holds a
 	// connection open past the server's write timeout or a proxy's.
 	PollInterval time.Duration
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// ClientIP is the client's address, as the server's routes read it
+	// (server.ClientIP: the socket's peer unless TRUSTED_PROXIES names the
+	// proxy); sign-in attempts are counted by it. Default: the peer.
+	ClientIP func(*http.Request) string
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Console serves /ui/.
@@ -123,6 +127,9 @@ var assets embed.FS
 func New(o Options) (*Console, error) {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = echo.ExtractIPDirect()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -240,22 +247,6 @@ func (c *Console) sameOrigin(r *http.Request) bool {
 		return false
 	}
 	return u.Host == r.Host || (c.host != "" && u.Host == c.host)
-}
-
-// clientAddr is the address sign-in attempts are counted by: the peer, or,
-// when the peer is a proxy on this host (deploy/), the address it reports.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			return strings.TrimSpace(parts[len(parts)-1])
-		}
-	}
-	return host
 }
 
 // viewer is the signed-in member of a request.
@@ -379,7 +370,7 @@ func (c *Console) redirect(w http.ResponseWriter, r *http.Request, to, msg strin
 }
 
 func (c *Console) record(ctx context.Context, v viewer, r *http.Request, action audit.Action, detail string, before, after any) {
-	_ = c.o.Audit.Record(ctx, audit.Entry{Actor: v.User.ID, Action: action, Source: "console " + clientAddr(r),
+	_ = c.o.Audit.Record(ctx, audit.Entry{Actor: v.User.ID, Action: action, Source: "console " + c.o.ClientIP(r),
 		Detail: detail, Before: before, After: after})
 }
 

@@ -441,3 +441,23 @@ func TestScheduleShiftsAndCalendarTokens(t *testing.T) {
 		t.Fatal("revoked calendar token still accepted")
 	}
 }
+
+// Sign-in attempts are counted by the client address the server's routes
+// use: without TRUSTED_PROXIES that is the socket's peer, so a header the
+// client writes itself cannot make each attempt look new.
+func TestSignInLimitIgnoresForgedForwardedFor(t *testing.T) {
+	e := newEnv(t, "https://pager.test")
+	last := 0
+	for i := range signin.RequestsPerClient + 1 {
+		req := httptest.NewRequest("POST", "http://pager.test/ui/signin", strings.NewReader(url.Values{"phone": {"+15555550177"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "127.0.0.1:4321"
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+		w := httptest.NewRecorder()
+		e.ui.ServeHTTP(w, req)
+		last = w.Code
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("attempt %d with a new X-Forwarded-For each: HTTP %d, want 429", signin.RequestsPerClient+1, last)
+	}
+}

@@ -175,8 +175,10 @@ func (s *Service) Request(ctx context.Context, phone, client string) error {
 		}
 	}
 	if len(sent) >= CodesPerNumber {
-		s.log.Warn("signin: code limit reached for member", "user", u.ID, "client", client)
-		return ErrLimited
+		// The same answer as for a stranger's number: a refusal here would
+		// tell who is on the team.
+		s.log.Warn("signin: code limit reached for member, none sent", "user", u.ID, "client", client)
+		return nil
 	}
 	salt := randomHex(16)
 	rec = codeRecord{Salt: salt, Hash: hashCode(salt, code), Expires: now.Add(CodeTTL), Sent: append(sent, now)}
@@ -184,7 +186,7 @@ func (s *Service) Request(ctx context.Context, phone, client string) error {
 	if _, err := s.st.Put(ctx, key, data, cond); err != nil {
 		if errors.Is(err, store.ErrPrecondition) {
 			// Two requests at once: the other one sent a code.
-			return ErrLimited
+			return nil
 		}
 		return fmt.Errorf("signin: save code: %w", err)
 	}
@@ -197,6 +199,10 @@ func (s *Service) Request(ctx context.Context, phone, client string) error {
 
 // Verify checks code for the member with phone and, when right, uses it up
 // and starts a session. It returns the session and the cookie value.
+//
+// Every guess is counted in the store before it is compared, so guesses
+// sent at once cannot share one count: at most MaxWrongCodes comparisons
+// are ever made against a code.
 func (s *Service) Verify(ctx context.Context, phone, code, client string) (Session, string, error) {
 	if !s.client.allow(client) {
 		return Session{}, "", ErrLimited
@@ -207,38 +213,41 @@ func (s *Service) Verify(ctx context.Context, phone, code, client string) (Sessi
 		return Session{}, "", ErrBadCode
 	}
 	key := codesPrefix + u.ID + ".json"
-	obj, err := s.st.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return Session{}, "", ErrBadCode
-	}
+	rec, etag, err := s.countGuess(ctx, key)
 	if err != nil {
-		return Session{}, "", fmt.Errorf("signin: read code: %w", err)
-	}
-	var rec codeRecord
-	if json.Unmarshal(obj.Data, &rec) != nil || rec.Hash == "" || !s.now().Before(rec.Expires) || rec.Wrong >= MaxWrongCodes {
-		return Session{}, "", ErrBadCode
+		return Session{}, "", err
 	}
 	if subtle.ConstantTimeCompare([]byte(hashCode(rec.Salt, code)), []byte(rec.Hash)) != 1 {
-		rec.Wrong++
-		data, _ := json.Marshal(rec)
-		// Conditional, so parallel guesses cannot each count as the first.
-		_, _ = s.st.Put(ctx, key, data, store.Cond{IfMatch: obj.ETag})
 		s.log.Warn("signin: wrong code", "user", u.ID, "wrong", rec.Wrong, "client", client)
 		return Session{}, "", ErrBadCode
 	}
-	// Use it up (keeping the send times for the limit); of two racing
-	// uses only one passes the condition.
-	used := codeRecord{Sent: rec.Sent}
-	data, _ := json.Marshal(used)
-	if _, err := s.st.Put(ctx, key, data, store.Cond{IfMatch: obj.ETag}); err != nil {
-		if errors.Is(err, store.ErrPrecondition) {
-			return Session{}, "", ErrBadCode
+	// Use it up (keeping the send times for the limit). A guess counted
+	// since changed the ETag: the code is used up over it, as long as it
+	// is still this code.
+	for range maxStoreRaces {
+		data, _ := json.Marshal(codeRecord{Sent: rec.Sent})
+		_, err = s.st.Put(ctx, key, data, store.Cond{IfMatch: etag})
+		if !errors.Is(err, store.ErrPrecondition) {
+			break
 		}
+		var now codeRecord
+		if now, etag, err = s.readCode(ctx, key); err != nil {
+			return Session{}, "", err
+		}
+		if now.Hash != rec.Hash {
+			return Session{}, "", ErrBadCode // used meanwhile, or a new code sent
+		}
+		rec = now
+	}
+	switch {
+	case errors.Is(err, store.ErrPrecondition):
+		return Session{}, "", errCodeBusy
+	case err != nil:
 		return Session{}, "", fmt.Errorf("signin: use code: %w", err)
 	}
 	now := s.now()
 	sess := Session{ID: randomHex(24), UserID: u.ID, Created: now, Expires: now.Add(SessionTTL), CSRF: randomHex(24)}
-	data, _ = json.Marshal(sess)
+	data, _ := json.Marshal(sess)
 	if _, err := s.st.Put(ctx, sessionsPrefix+sess.ID+".json", data, store.Cond{IfNoneMatch: true}); err != nil {
 		return Session{}, "", fmt.Errorf("signin: save session: %w", err)
 	}
@@ -248,6 +257,54 @@ func (s *Service) Verify(ctx context.Context, phone, code, client string) (Sessi
 	}
 	s.log.Info("signin: signed in", "user", u.ID, "client", client)
 	return sess, cookie, nil
+}
+
+// maxStoreRaces bounds the re-reads of a code record that keeps changing
+// under a request.
+const maxStoreRaces = 8
+
+var errCodeBusy = errors.New("signin: code record changing too fast, try again")
+
+// readCode reads a member's code record; ErrBadCode when there is none.
+func (s *Service) readCode(ctx context.Context, key string) (codeRecord, string, error) {
+	obj, err := s.st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return codeRecord{}, "", ErrBadCode
+	}
+	if err != nil {
+		return codeRecord{}, "", fmt.Errorf("signin: read code: %w", err)
+	}
+	var rec codeRecord
+	if json.Unmarshal(obj.Data, &rec) != nil {
+		return codeRecord{}, "", ErrBadCode
+	}
+	return rec, obj.ETag, nil
+}
+
+// countGuess adds one guess to a live code's count with a conditional
+// write, re-reading when another guess got there first. It returns the
+// record as counted and its ETag; ErrBadCode when there is no live code
+// or its guesses are used up.
+func (s *Service) countGuess(ctx context.Context, key string) (codeRecord, string, error) {
+	for range maxStoreRaces {
+		rec, etag, err := s.readCode(ctx, key)
+		if err != nil {
+			return codeRecord{}, "", err
+		}
+		if rec.Hash == "" || !s.now().Before(rec.Expires) || rec.Wrong >= MaxWrongCodes {
+			return codeRecord{}, "", ErrBadCode
+		}
+		rec.Wrong++
+		data, _ := json.Marshal(rec)
+		etag, err = s.st.Put(ctx, key, data, store.Cond{IfMatch: etag})
+		switch {
+		case err == nil:
+			return rec, etag, nil
+		case !errors.Is(err, store.ErrPrecondition):
+			return codeRecord{}, "", fmt.Errorf("signin: count guess: %w", err)
+		}
+	}
+	return codeRecord{}, "", errCodeBusy
 }
 
 // Check returns the session a cookie value names. A forged or stale cookie

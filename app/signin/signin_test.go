@@ -3,6 +3,8 @@ package signin_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/oncall/pager/app/signin"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/testclock"
+	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/storetest"
 )
 
@@ -138,8 +141,12 @@ func TestLimitsPerNumberAndPerClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.Request(ctx, "+15555550101", "other"); !errors.Is(err, signin.ErrLimited) {
-		t.Fatalf("per-number limit: %v", err)
+	// Over the per-number limit: nothing is sent, and the answer is the
+	// one a stranger's number gets, so the form tells nobody who is a
+	// member.
+	delete(snd.codes, "alice")
+	if err := a.Request(ctx, "+15555550101", "other"); err != nil || snd.code("alice") != "" {
+		t.Fatalf("per-number limit: %v, code %q sent", err, snd.code("alice"))
 	}
 	clk.Advance(signin.LimitWindow)
 	if err := a.Request(ctx, "+15555550101", "other"); err != nil {
@@ -203,5 +210,72 @@ func TestRotatedKeyKeepsSessionsAndReplicasAgree(t *testing.T) {
 	clk.Advance(signin.SessionTTL)
 	if _, err := a.Check(ctx, fresh); !errors.Is(err, signin.ErrNoSession) {
 		t.Fatalf("expired session accepted: %v", err)
+	}
+}
+
+// stallingStore holds every read of a code record until n reads are
+// waiting, so n guesses all see the same record.
+type stallingStore struct {
+	store.Store
+	n       int
+	mu      sync.Mutex
+	waiting int
+	release chan struct{}
+}
+
+func (s *stallingStore) Get(ctx context.Context, key string) (store.Object, error) {
+	obj, err := s.Store.Get(ctx, key)
+	if !strings.HasPrefix(key, "console/codes/") {
+		return obj, err
+	}
+	s.mu.Lock()
+	s.waiting++
+	release := s.release
+	if s.waiting == s.n {
+		close(release)
+	}
+	s.mu.Unlock()
+	select {
+	case <-release:
+	case <-time.After(2 * time.Second): // the late re-reads of losers
+	}
+	return obj, err
+}
+
+// Wrong guesses sent at once are each counted: after them the right code
+// no longer works, however many arrived together.
+func TestParallelWrongGuessesAllCount(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := team.Parse([]byte(cfgJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const guesses = 20
+	opened := make(chan struct{})
+	close(opened)
+	st := &stallingStore{Store: storetest.NewMem(), n: guesses, release: opened}
+	snd := &sender{codes: map[string]string{}}
+	clk := testclock.New()
+	svc := signin.New(signin.Options{Store: st, Config: fixedConfig{cfg}, Sender: snd, Now: clk.Now})
+	if err := svc.Request(ctx, "+15555550101", "c0"); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.release, st.waiting = make(chan struct{}), 0 // from here, reads wait
+	st.mu.Unlock()
+	code := snd.code("alice")
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := svc.Verify(ctx, "+15555550101", wrong(code), fmt.Sprint("g", i)); err == nil {
+				t.Error("a wrong code signed in")
+			}
+		}()
+	}
+	wg.Wait()
+	if _, _, err := svc.Verify(ctx, "+15555550101", code, "c1"); !errors.Is(err, signin.ErrBadCode) {
+		t.Fatalf("the code still works after %d wrong guesses at once: %v", guesses, err)
 	}
 }
