@@ -111,7 +111,7 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 	case perr != nil:
 		d.Problems = []team.Problem{{Message: perr.Error()}}
 	default:
-		d.Warnings = team.Warnings(cfg)
+		d.Warnings = append(team.Warnings(cfg), team.ScheduleWarnings(cfg, c.o.Now())...)
 	}
 	c.tokens(&d)
 	status := http.StatusOK
@@ -135,9 +135,12 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 		_, newTag, err := c.o.Team.Replace(r.Context(), v.User.ID, []byte(text), etag)
 		switch {
 		case errors.Is(err, team.ErrConflict):
-			d.Conflict, d.ETag = true, ""
-			if _, t, err := c.o.Team.Raw(r.Context()); err == nil {
-				d.ETag = t
+			// Changed between the read above and the write: the diff and
+			// the version to save over are the new ones, or a second save
+			// would undo a change the member never saw.
+			d.Conflict, d.ETag, d.Diff = true, "", nil
+			if now, t, err := c.o.Team.Raw(r.Context()); err == nil {
+				d.ETag, d.Diff = t, lineDiff(string(now), text)
 			}
 			d.Problem = "Not saved: the stored config changed a moment ago. Check the differences, then save again."
 			status = http.StatusConflict

@@ -45,11 +45,18 @@ const cfgJSON = `{
 type counting struct {
 	store.Store
 	gets atomic.Int64
+	// afterGet, when set, runs after each Get (another replica acting
+	// between a read and a write).
+	afterGet func(key string)
 }
 
 func (c *counting) Get(ctx context.Context, key string) (store.Object, error) {
 	c.gets.Add(1)
-	return c.Store.Get(ctx, key)
+	obj, err := c.Store.Get(ctx, key)
+	if c.afterGet != nil {
+		c.afterGet(key)
+	}
+	return obj, err
 }
 
 // Keys keeps the local store's key-only listing visible through the wrapper.
@@ -459,5 +466,40 @@ func TestSignInLimitIgnoresForgedForwardedFor(t *testing.T) {
 	}
 	if last != http.StatusTooManyRequests {
 		t.Fatalf("attempt %d with a new X-Forwarded-For each: HTTP %d, want 429", signin.RequestsPerClient+1, last)
+	}
+}
+
+// A change that lands between the save's read and its write: the conflict
+// page shows it (the diff is against the config stored now), so saving
+// again cannot undo a change the member never saw.
+func TestConfigSaveConflictShowsTheNewChange(t *testing.T) {
+	e := newEnv(t, "https://pager.example")
+	ctx := context.Background()
+	ck, token := e.signIn(t, "alice", "+15555550101")
+	data, etag, err := e.team.Raw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), `"pager_phone": "+15555550199"`, `"pager_phone": "+15555550198"`, 1)
+	var once sync.Once
+	e.st.afterGet = func(key string) {
+		if key != "cfg.json" {
+			return
+		}
+		once.Do(func() {
+			other := strings.Replace(string(data), `"from_phone": "+15555550100"`, `"from_phone": "+15555550111"`, 1)
+			if _, err := e.st.Store.Put(ctx, key, []byte(other), store.Cond{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	r := e.do(t, "POST", "/ui/config", url.Values{"csrf": {token}, "config": {edited}, "etag": {etag}, "op": {"save"}}, nil, ck)
+	e.st.afterGet = nil
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusConflict {
+		t.Fatalf("save over a change made meanwhile: HTTP %d", r.StatusCode)
+	}
+	if !strings.Contains(string(b), "5555550111") {
+		t.Fatal("the conflict page's differences do not show the change made meanwhile")
 	}
 }
