@@ -19,7 +19,7 @@ import (
 )
 
 func TestSettingsTrustedProxiesAndAdmin(t *testing.T) {
-	s, err := app.SettingsFromEnv(env(map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32, ::1, 10.1.2.3/8"}))
+	s, err := app.SettingsFromEnv(env(map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32, ::1, 10.0.0.0/8"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +32,12 @@ func TestSettingsTrustedProxiesAndAdmin(t *testing.T) {
 	}
 	if _, err := app.SettingsFromEnv(env(map[string]string{"TRUSTED_PROXIES": "everyone"})); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
 		t.Errorf("bad TRUSTED_PROXIES: %v", err)
+	}
+	// Host bits set: refused, not widened to the range (which would trust
+	// a /8 to name clients), with both readings spelt out.
+	if _, err := app.SettingsFromEnv(env(map[string]string{"TRUSTED_PROXIES": "10.1.2.3/8"})); err == nil ||
+		!strings.Contains(err.Error(), "10.1.2.3/32") || !strings.Contains(err.Error(), "10.0.0.0/8") {
+		t.Errorf("TRUSTED_PROXIES with host bits: %v", err)
 	}
 	if _, err := app.SettingsFromEnv(env(map[string]string{"ADMIN_LISTEN_ADDR": "9090"})); err == nil || !strings.Contains(err.Error(), "ADMIN_LISTEN_ADDR") {
 		t.Errorf("bad ADMIN_LISTEN_ADDR: %v", err)

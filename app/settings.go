@@ -257,7 +257,13 @@ func ParseTrustedProxies(v string) ([]netip.Prefix, error) {
 			continue
 		}
 		if p, err := netip.ParsePrefix(f); err == nil {
-			out = append(out, p.Masked())
+			if p != p.Masked() {
+				// 10.1.2.3/8 is a typo for one address or a whole range;
+				// guessing the range would trust millions of addresses.
+				return nil, fmt.Errorf("%q has host bits set: write %s/%d for that address alone, or %s for the range",
+					f, p.Addr(), p.Addr().BitLen(), p.Masked())
+			}
+			out = append(out, p)
 			continue
 		}
 		a, err := netip.ParseAddr(f)
@@ -269,9 +275,9 @@ func ParseTrustedProxies(v string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// lookup tells an empty setting from an absent one: getenv cannot, so an
-// absent variable is recognised through os.LookupEnv when getenv is the
-// process environment, and otherwise by "" meaning absent.
+// lookup tells an empty setting from an absent one: getenv cannot, so a
+// variable getenv gives as "" counts as set when the process environment
+// has it (set but empty), and as absent otherwise.
 func lookup(getenv func(string) string, name string) (string, bool) {
 	if v := getenv(name); v != "" {
 		return v, true
