@@ -58,7 +58,6 @@ func appendEscaped(dst []byte, s string) []byte {
 			esc = "&apos;"
 		case c == '\r':
 			esc = "&#xD;"
-		case c == '\n' || c == '\t':
 		case c < 0x20:
 			esc = "\uFFFD"
 		case c >= utf8.RuneSelf:

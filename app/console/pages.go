@@ -136,7 +136,8 @@ func (c *Console) serveAlerts(w http.ResponseWriter, r *http.Request, v viewer) 
 }
 
 // serveAlertsChanges is what the alerts page polls: the open alerts'
-// fingerprint, one key listing, no object read.
+// fingerprint: one key listing, besides the session read every signed-in
+// request makes.
 func (c *Console) serveAlertsChanges(w http.ResponseWriter, r *http.Request, v viewer) {
 	id, err := c.o.Alerts.OpenFingerprint(r.Context())
 	if err != nil {

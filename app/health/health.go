@@ -58,7 +58,6 @@ type Checker struct {
 	log       *slog.Logger
 
 	mu        sync.Mutex
-	probed    bool
 	writeErr  error
 	lastOK    time.Time
 	lastProbe time.Time
@@ -94,14 +93,13 @@ func (c *Checker) Probe(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	was := c.writeErr
-	wasProbed := c.probed
-	c.probed, c.writeErr, c.lastProbe = true, err, at
+	c.writeErr, c.lastProbe = err, at
 	if err == nil {
 		c.lastOK = at
 	}
 	c.mu.Unlock()
 	switch {
-	case err != nil && (was == nil || !wasProbed):
+	case err != nil && was == nil:
 		c.log.Error("health: the store refuses writes; not ready until it takes them again", "store", c.st.String(), "key", ProbeKey, "err", err)
 	case err == nil && was != nil:
 		c.log.Info("health: the store takes writes again; ready", "store", c.st.String())

@@ -279,3 +279,21 @@ func TestParallelWrongGuessesAllCount(t *testing.T) {
 		t.Fatalf("the code still works after %d wrong guesses at once: %v", guesses, err)
 	}
 }
+
+// One IPv6 host holds a whole /64: its addresses share one count, so it
+// cannot spread attempts over them (nor fill the table of clients).
+func TestIPv6ClientsCountedBySlash64(t *testing.T) {
+	ctx := context.Background()
+	a, _, _, _ := setup(t)
+	for i := range signin.RequestsPerClient {
+		if err := a.Request(ctx, "+15555550177", fmt.Sprintf("2001:db8:1:2::%x", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Request(ctx, "+15555550177", "2001:db8:1:2:ffff::1"); !errors.Is(err, signin.ErrLimited) {
+		t.Fatalf("another address of the same /64: %v", err)
+	}
+	if err := a.Request(ctx, "+15555550177", "2001:db8:1:3::1"); err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+}

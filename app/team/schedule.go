@@ -240,13 +240,7 @@ func (s *Schedule) validate(c *Config, at path, r *report) {
 		}
 	}
 	s.rotations(at, r)
-	loc := c.CurrentConfig.Location()
-	if tz := c.CurrentConfig.Timezone; tz != "" {
-		if l, err := time.LoadLocation(tz); err == nil {
-			loc = l
-		}
-	}
-	ovs, _ := s.overrides(loc, at, r)
+	ovs, _ := s.overrides(c.CurrentConfig.Location(), at, r)
 	for i, so := range s.Overrides {
 		checkMember(at.Key("overrides").Index(i).Key("member"), so.Member)
 	}

@@ -90,17 +90,6 @@ func parseDoc(doc *jsondoc.Doc) (*Config, error) {
 	return c, nil
 }
 
-// Validate checks a config built or changed in code; Parse already did.
-func (c *Config) Validate() error {
-	var r report
-	c.check(&r)
-	r.sort()
-	if len(r.problems) > 0 {
-		return &ValidationError{Problems: r.problems, Warnings: r.warnings}
-	}
-	return nil
-}
-
 // Warnings are things in a valid config that work but look like mistakes,
 // such as current_config.oncall_user disagreeing with available_users.
 func Warnings(c *Config) []Problem {
