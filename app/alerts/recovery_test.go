@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -233,5 +234,95 @@ func TestAckBeforeEscalationEnqueued(t *testing.T) {
 	var r PageResult
 	if err := j.Steps[0].Decode(&r); err != nil || r.Status != PageSkipped || r.Reason != string(StateAcknowledged) {
 		t.Fatalf("first step = %+v, %v; want skipped (acknowledged)", r, err)
+	}
+}
+
+// getLog records the keys read, to tell which objects a sweep looks at.
+type getLog struct {
+	store.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (g *getLog) Get(ctx context.Context, key string) (store.Object, error) {
+	g.mu.Lock()
+	g.keys = append(g.keys, key)
+	g.mu.Unlock()
+	return g.Store.Get(ctx, key)
+}
+
+// take returns the keys read since the last take.
+func (g *getLog) take() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := g.keys
+	g.keys = nil
+	return k
+}
+
+// A closed alert's code rests untouched by Sweep, which does not look up
+// the closed alert; once rested Sweep empties it, later sweeps no longer
+// read it, and it is given out again. Sweeps run every few minutes on
+// every replica, so reads per released code add up.
+func TestSweepEmptiesRestedCodes(t *testing.T) {
+	base, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &getLog{Store: base}
+	clk := testclock.New()
+	q := jobs.New(st, jobs.Options{Owner: "t", Now: clk.Now})
+	s := New(st, Options{Jobs: q, Roster: nopRoster{}, Now: clk.Now})
+	ctx := context.Background()
+
+	a, _, err := s.Trigger(ctx, ev("k"))
+	if err != nil || a.Code != "1" {
+		t.Fatalf("code %q, %v; want 1", a.Code, err)
+	}
+	if _, err := s.Close(ctx, a.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * sweepAge)
+	st.take()
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep repaired %d, %v; want nothing to repair", n, err)
+	}
+	for _, k := range st.take() {
+		if k == s.openKey(a.ID) {
+			t.Fatalf("sweep looked up the alert of a released code (%s)", k)
+		}
+	}
+	b, _, err := s.Trigger(ctx, ev("k2"))
+	if err != nil || b.Code != "2" {
+		t.Fatalf("code %q, %v; want 2 while 1 rests", b.Code, err)
+	}
+	if _, err := s.Close(ctx, b.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+
+	// 1 has rested, 2 rests for another minute.
+	clk.Advance(CodeQuiet - sweepAge)
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep repaired %d, %v; want nothing to repair", n, err)
+	}
+	if obj, err := base.Get(ctx, s.codeKey("1")); err != nil || len(obj.Data) != 0 {
+		t.Fatalf("rested code slot = %q, %v; want emptied", obj.Data, err)
+	}
+	var rec codeRecord
+	if _, held, err := s.readSlot(ctx, s.codeKey("2"), &rec); err != nil || !held || !rec.resting(clk.Now()) {
+		t.Fatalf("resting code 2 = %+v held=%v, %v; want left resting", rec, held, err)
+	}
+	st.take()
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range st.take() {
+		if k == s.codeKey("1") || strings.HasPrefix(k, s.prefix+"open/") {
+			t.Fatalf("sweep read %s; want only the resting code read", k)
+		}
+	}
+	c, _, err := s.Trigger(ctx, ev("k3"))
+	if err != nil || c.Code != "1" {
+		t.Fatalf("code %q, %v; want the rested 1 while 2 rests", c.Code, err)
 	}
 }

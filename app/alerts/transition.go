@@ -293,7 +293,8 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 
 // sweepSlots frees reply codes and dedup keys claimed before cut for an
 // alert that is not open with that code: claims whose alert was never
-// written, or whose close stopped before freeing them.
+// written, or whose close stopped before freeing them. It empties released
+// codes once they have rested.
 func (s *Service) sweepSlots(ctx context.Context, cut time.Time) (int, error) {
 	n := 0
 	for _, dir := range []string{"codes/", "dedup/"} {
@@ -317,6 +318,18 @@ func (s *Service) sweepSlots(ctx context.Context, cut time.Time) (int, error) {
 			if err != nil || !held {
 				continue
 			}
+			if dir == "codes/" && !code.ReleasedAt.IsZero() {
+				// Its alert is closed, nothing to look up. Once rested the
+				// code is as free as an empty slot, and emptying it lets
+				// listings skip it by size instead of every sweep and
+				// refresh reading it again.
+				if !code.resting(s.now()) {
+					if err := s.freeSlot(ctx, ref); err != nil && !errors.Is(err, errConflict) {
+						return n, err
+					}
+				}
+				continue
+			}
 			holder, at := dedup.AlertID, dedup.At
 			if dir == "codes/" {
 				holder, at = code.AlertID, code.At
@@ -336,9 +349,6 @@ func (s *Service) sweepSlots(ctx context.Context, cut time.Time) (int, error) {
 			if dir == "codes/" {
 				// The code may have been paged: it rests like any
 				// released code.
-				if !code.ReleasedAt.IsZero() {
-					continue
-				}
 				code.ReleasedAt = s.now().UTC()
 				if err := s.claimSlot(ctx, ref, code); err != nil && !errors.Is(err, errConflict) {
 					return n, err
