@@ -53,11 +53,15 @@ func (s *Service) holdFor(a Alert) (string, time.Time, bool) {
 // release job is due then. It returns the alert as stored.
 func (s *Service) holdAlert(ctx context.Context, a Alert, window string, until time.Time) (Alert, error) {
 	until = until.UTC()
-	if err := s.scheduleRelease(ctx, window, until); err != nil {
-		return a, err
-	}
+	// Held is recorded only once its release job is stored, so an alert
+	// already held by this window until then has its release due: a
+	// repeated trigger need not enqueue it again (a read and a failed
+	// create each time).
 	if a.Held != nil && a.Held.Window == window && a.Held.Until.Equal(until) && a.Held.Released.IsZero() {
 		return a, nil
+	}
+	if err := s.scheduleRelease(ctx, window, until); err != nil {
+		return a, err
 	}
 	b, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
 		if !x.State.Open() || x.Escalation != "" {

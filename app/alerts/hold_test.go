@@ -2,6 +2,8 @@ package alerts_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,5 +111,36 @@ func TestWindowEndedEarlyReleasesOnSweep(t *testing.T) {
 	e.run(t)
 	if n := len(rec.pagesOf(held.ID)); n != 1 {
 		t.Fatalf("after the window was removed: %d pages, want 1", n)
+	}
+}
+
+// A repeated trigger of a held alert costs what one of a paging alert
+// does, counting it and nothing more: its release job was enqueued when it
+// was first held. Triggers repeat often during maintenance.
+func TestRepeatedTriggerOfHeldAlertOnlyCounts(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{clk: clk}
+	w := &window{clk: clk, on: true, end: t0.Add(30 * time.Minute)}
+	st := storetest.Faulty(storetest.NewMem())
+	q := jobs.New(st, jobs.Options{Now: clk.Now, Backoff: func(int) time.Duration { return time.Minute }})
+	e := &env{st: st, q: q, svc: alerts.New(st, alerts.Options{Jobs: q, Pager: rec, Notifier: rec, Roster: roster{},
+		Settings: func() alerts.Settings { return testSettings(0) }, Hold: w.hold, Now: clk.Now})}
+
+	held := e.trigger(t, "db-1", "Replica lag")
+	e.trigger(t, "web-1", "Web 5xx")
+	st.ResetRequests()
+	e.trigger(t, "web-1", "Web 5xx")
+	paging := st.Requests()
+	st.ResetRequests()
+	e.trigger(t, "db-1", "Replica lag")
+	if got := st.Requests(); !maps.Equal(got, paging) || got["Put"] != 1 {
+		t.Fatalf("repeated trigger of a held alert: store calls %v; want %v as for a paging alert, one write", got, paging)
+	}
+	a, err := e.svc.Get(context.Background(), held.ID)
+	if err != nil || a.Triggers != 2 || a.Held == nil || a.Escalation != "" {
+		t.Fatalf("held alert %+v, %v; want 2 triggers, still held", a, err)
+	}
+	if ids := jobIDs(t, st); !slices.ContainsFunc(ids, func(id string) bool { return strings.HasPrefix(id, "rel-db-") }) {
+		t.Fatalf("jobs %v; want the window's release", ids)
 	}
 }
