@@ -75,7 +75,7 @@ func (s *Service) holdAlert(ctx context.Context, a Alert, window string, until t
 		return a, nil
 	}
 	if err == nil {
-		s.log.Info("alerts: alert held by a maintenance window", "id", a.ID, "window", window, "until", until)
+		s.log.InfoContext(ctx, "alerts: alert held by a maintenance window", "id", a.ID, "window", window, "until", until)
 	}
 	return b, err
 }

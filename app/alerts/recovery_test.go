@@ -326,3 +326,56 @@ func TestSweepEmptiesRestedCodes(t *testing.T) {
 		t.Fatalf("code %q, %v; want the rested 1 while 2 rests", c.Code, err)
 	}
 }
+
+// lostReply lands the next conditional update of an alert in open/ but
+// reports it failed, as a timeout after the store applied it does.
+type lostReply struct {
+	store.Store
+	mu    sync.Mutex
+	armed bool
+}
+
+func (l *lostReply) Put(ctx context.Context, key string, data []byte, cond store.Cond) (string, error) {
+	etag, err := l.Store.Put(ctx, key, data, cond)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && l.armed && cond.IfMatch != "" && strings.Contains(key, "/open/") {
+		l.armed = false
+		return "", errors.New("timeout")
+	}
+	return etag, err
+}
+
+// When recording the code in the alert fails, the write may have landed
+// anyway: the code stays claimed for the alert rather than freed for the
+// next alert to get the same one.
+func TestCodeKeptWhenItsWriteMayHaveLanded(t *testing.T) {
+	base, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &lostReply{Store: base, armed: true}
+	clk := testclock.New()
+	q := jobs.New(st, jobs.Options{Owner: "t", Now: clk.Now})
+	s := New(st, Options{Jobs: q, Roster: nopRoster{}, Now: clk.Now})
+	ctx := context.Background()
+
+	if _, _, err := s.Trigger(ctx, ev("k")); err == nil {
+		t.Fatal("trigger succeeded; want the lost reply reported")
+	}
+	var rec dedupRecord
+	if _, held, err := s.readSlot(ctx, s.dedupKey("rk", "k"), &rec); err != nil || !held {
+		t.Fatalf("dedup slot held=%v, %v", held, err)
+	}
+	a, err := s.Get(ctx, rec.AlertID)
+	if err != nil || a.Code != "1" {
+		t.Fatalf("alert code %q, %v; want 1 (the write landed)", a.Code, err)
+	}
+	if held, err := s.HeldCodes(ctx); err != nil || held["1"] != a.ID {
+		t.Fatalf("held codes %v, %v; want 1 held by %s", held, err, a.ID)
+	}
+	b, _, err := s.Trigger(ctx, ev("k2"))
+	if err != nil || b.Code != "2" {
+		t.Fatalf("next alert code %q, %v; want 2", b.Code, err)
+	}
+}

@@ -199,7 +199,8 @@ func (s *Service) createWith(ctx context.Context, id, slotKey string, ev Event, 
 }
 
 // complete gives an open alert what a crash may have left it without: a
-// reply code and its escalation. Cheap when both are there.
+// reply code and its escalation, or its hold while a maintenance window
+// holds it. Cheap when both are there.
 func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 	if !a.State.Open() || (a.Code != "" && (a.Escalation != "" || s.q == nil)) {
 		return a, nil
@@ -212,32 +213,15 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 		}
 	}
 	esc := a.Escalation
+	var (
+		window string
+		until  time.Time
+		held   bool
+	)
 	if esc == "" && s.q != nil {
-		if window, until, held := s.holdFor(a); held {
-			if code != a.Code {
-				b, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
-					if !x.State.Open() || x.Code != "" {
-						return false, nil
-					}
-					x.Code = code
-					return true, nil
-				})
-				if errors.Is(err, store.ErrNotFound) {
-					return a, s.releaseCode(ctx, code, a.ID, false)
-				}
-				if err != nil {
-					return a, err
-				}
-				s.codes.settled(a.ID)
-				if b.Code != code {
-					if rerr := s.releaseCode(ctx, code, a.ID, false); rerr != nil {
-						s.log.Warn("alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
-					}
-				}
-				a = b
-			}
-			return s.holdAlert(ctx, a, window, until)
-		}
+		window, until, held = s.holdFor(a)
+	}
+	if esc == "" && s.q != nil && !held {
 		if a.Held != nil && a.Held.Released.IsZero() {
 			// The window is over: the escalation starts now.
 			b, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
@@ -264,25 +248,34 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 			return a, err
 		}
 	}
-	b, err := s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
-		if !x.State.Open() {
-			return false, nil
+	b := a
+	// A held alert that has its code has nothing to write here; reading it
+	// again would cost every repeated trigger during the window.
+	if code != a.Code || esc != a.Escalation {
+		var err error
+		b, err = s.modify(ctx, a.ID, func(x *Alert) (bool, error) {
+			if !x.State.Open() {
+				return false, nil
+			}
+			changed := false
+			if x.Code == "" {
+				x.Code, changed = code, true
+			}
+			if x.Escalation == "" && esc != "" {
+				x.Escalation, changed = esc, true
+			}
+			return changed, nil
+		})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			b = a // closed and moved meanwhile
+			b.State = StateClosed
+		case err != nil:
+			// The write may have landed: freeing the code could give it to
+			// a second alert. Kept claimed for this alert, the next
+			// completion (a repeated trigger, Sweep) reuses it.
+			return a, err
 		}
-		changed := false
-		if x.Code == "" {
-			x.Code, changed = code, true
-		}
-		if x.Escalation == "" && esc != "" {
-			x.Escalation, changed = esc, true
-		}
-		return changed, nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		err = nil // closed and moved meanwhile
-		b = a
-		b.State = StateClosed
-	}
-	if err == nil {
 		s.codes.settled(a.ID)
 	}
 	if b.Code != code {
@@ -291,7 +284,10 @@ func (s *Service) complete(ctx context.Context, a Alert) (Alert, error) {
 			s.log.WarnContext(ctx, "alerts: unused reply code not freed; Sweep frees it", "code", code, "err", rerr)
 		}
 	}
-	return b, err
+	if !held || !b.State.Open() {
+		return b, nil
+	}
+	return s.holdAlert(ctx, b, window, until)
 }
 
 // Apply acts on a normalized intake event: trigger, or acknowledge / close
