@@ -29,7 +29,8 @@ type Lease struct {
 	Until time.Time `json:"until"`
 	// Replica is the owner's stable identity (Options.Replica): a process
 	// restarted under the same Replica knows its predecessor is gone and
-	// takes the lease back at once.
+	// takes the lease back at once, if it was last renewed before that
+	// process started.
 	Replica string `json:"replica,omitempty"`
 }
 

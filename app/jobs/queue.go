@@ -41,7 +41,12 @@ type Options struct {
 	// Replica is the stable identity of this replica across restarts (at
 	// most one process runs under it at a time). A process restarted under
 	// the same Replica takes back the leases its predecessor left at once,
-	// instead of waiting for them to expire. Empty: leases are waited out.
+	// instead of waiting for them to expire: those last renewed before it
+	// started. A lease renewed since is respected, so two processes that
+	// do share a Replica (an old one still stopping as the new one starts)
+	// only hand over what the old one held at that moment, instead of
+	// taking each other's jobs for as long as both run. Empty: leases are
+	// waited out.
 	Replica string
 	// Lease is how long a claim lasts without renewal (default 60s): the
 	// longest a crashed runner's job waits before another replica takes
@@ -72,6 +77,9 @@ type Queue struct {
 	poll    time.Duration
 	backoff func(int) time.Duration
 	now     func() time.Time
+	// started is when this Queue was made, by now: a lease of our replica
+	// renewed later is another live process's (see predecessor).
+	started time.Time
 	log     *slog.Logger
 	jobSem  chan struct{}
 	stepSem chan struct{}
@@ -162,6 +170,7 @@ func New(st store.Store, opts Options) *Queue {
 	if q.now == nil {
 		q.now = time.Now
 	}
+	q.started = q.now()
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
 	}

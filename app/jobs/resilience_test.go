@@ -378,3 +378,81 @@ func TestRestartedReplicaTakesBackItsClaimsAtOnce(t *testing.T) {
 		t.Fatal("handler not told the step may have run before")
 	}
 }
+
+// Two live processes under one Replica (an old one still stopping as a new
+// one starts in the same folder): neither takes a lease the other claimed
+// or renewed after the later of them started, whichever way round, since
+// that would cancel a running step and send what it sent again.
+func TestProcessesSharingAReplicaKeepOffEachOthersLeases(t *testing.T) {
+	clk := testclock.New()
+	dir := t.TempDir()
+	const lease = time.Minute
+	var mu sync.Mutex
+	ran := map[string][]string{} // job -> the processes that ran its step
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	start := func(name, holds string) *jobs.Queue {
+		q := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Replica: "r1", Lease: lease, Logger: testLogger(t)})
+		q.Handle("vm", "upload", func(ctx context.Context, j *jobs.Job, _ *jobs.Step) (any, error) {
+			mu.Lock()
+			ran[j.ID] = append(ran[j.ID], name)
+			mu.Unlock()
+			if j.ID != holds {
+				return "uploaded", nil
+			}
+			started <- struct{}{}
+			select {
+			case <-release:
+				return "uploaded", nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		})
+		return q
+	}
+	runs := func(id string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), ran[id]...)
+	}
+	old := start("old", "vm-1")
+	clk.Advance(time.Second)
+	newer := start("new", "vm-2")
+	clk.Advance(time.Second)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		close(release)
+		wg.Wait()
+	}()
+	runInBackground := func(q *jobs.Queue) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = q.RunOnce(ctx)
+		}()
+		<-started
+	}
+
+	mustEnqueue(t, old, oneStep("vm-1", "vm", "upload"))
+	runInBackground(old)
+	runOnce(t, newer)
+	if r := runs("vm-1"); len(r) != 1 || r[0] != "old" {
+		t.Fatalf("vm-1 ran on %v, want only on the old process, whose lease is live", r)
+	}
+	if l := mustGet(t, newer, "vm-1").Lease; l == nil || l.Owner != old.Owner() {
+		t.Fatalf("vm-1 lease %+v, want the old process's", l)
+	}
+
+	mustEnqueue(t, newer, oneStep("vm-2", "vm", "upload"))
+	runInBackground(newer)
+	runOnce(t, old)
+	if r := runs("vm-2"); len(r) != 1 || r[0] != "new" {
+		t.Fatalf("vm-2 ran on %v, want only on the new process, whose lease is live", r)
+	}
+	if l := mustGet(t, old, "vm-2").Lease; l == nil || l.Owner != newer.Owner() {
+		t.Fatalf("vm-2 lease %+v, want the new process's", l)
+	}
+}

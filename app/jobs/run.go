@@ -235,9 +235,16 @@ func (q *Queue) leaseLive(j *Job, now time.Time) bool {
 }
 
 // predecessor reports whether l was left by an earlier process of this
-// replica: that process is gone, since one process runs per replica.
+// replica: that process is gone, since one process runs per replica. Only
+// a lease last renewed (its Until less the lease, which a restart keeps)
+// no later than this Queue started qualifies: one renewed since belongs to
+// a process alive beside us under the same Replica, and taking it would
+// cancel its steps and send what they sent again. Equal times count as
+// before, since a clock that only moves when told shows a restart at the
+// instant of the predecessor's last renewal.
 func (q *Queue) predecessor(l *Lease) bool {
-	return q.replica != "" && l.Replica == q.replica && l.Owner != q.owner
+	return q.replica != "" && l.Replica == q.replica && l.Owner != q.owner &&
+		!l.Until.Add(-q.lease).After(q.started)
 }
 
 // evaluate decides whether j needs a runner now. Our own unexpired lease
