@@ -120,9 +120,9 @@ func TestCallHangupAndNoKey(t *testing.T) {
 	}
 }
 
-// jobs list shows what a dry-run pager has queued, and jobs cancel stops
-// one (the example team's email goes to smtp.example.com, which never
-// answers).
+// jobs list shows what a dry-run pager has queued (a step never tried as
+// due now), and jobs cancel stops one (the example team's email goes to
+// smtp.example.com, which never answers).
 func TestJobsListAndCancel(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("BACKING_STORE_DIR", dir)
@@ -139,7 +139,8 @@ func TestJobsListAndCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errs := run(t, "jobs", "list")
-	if code != 0 || !strings.Contains(out, "vm-test") || !strings.Contains(out, "email=pending") || !strings.Contains(out, "1 queued") {
+	if code != 0 || !strings.Contains(out, "vm-test") || !strings.Contains(out, "email=pending") || !strings.Contains(out, "1 queued") ||
+		!strings.Contains(out, "next step due now") {
 		t.Fatalf("jobs list: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = run(t, "jobs", "cancel", "vm-test")

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oncall/pager/store"
 )
 
 // Queued returns the active jobs (queued, running or waiting for a retry),
@@ -22,15 +24,22 @@ func (q *Queue) Queued(ctx context.Context) ([]Job, error) {
 		if !ok {
 			continue
 		}
-		j, err := q.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		// A job the runner saw at the listed version costs no Get.
+		j, err := q.peek(ctx, id, in)
+		if errors.Is(err, store.ErrNotFound) {
 			continue // finished since the listing
 		}
-		if err != nil {
+		if errors.Is(err, ErrCorrupt) {
 			return nil, err
 		}
+		if err != nil {
+			q.observe("get", err)
+			return nil, fmt.Errorf("jobs: get %s: %w", id, err)
+		}
 		if j.FinishedAt.IsZero() && !j.Finished() {
-			out = append(out, j)
+			// peek may return the cache's copy, which callers must not
+			// be able to change.
+			out = append(out, j.clone())
 		}
 	}
 	slices.SortFunc(out, func(a, b Job) int {
@@ -47,19 +56,24 @@ func cmpTime(a, b time.Time, ida, idb string) int {
 }
 
 // NextDue is when the job next has a step to run (zero when none is
-// pending): the earliest NextAt of its runnable pending steps.
+// pending): the earliest schedule of its pending steps. A step never tried
+// has no schedule (zero NextAt): it has been due since the job was created.
 func (j *Job) NextDue() time.Time {
-	var next time.Time
+	var due time.Time
 	for i := range j.Steps {
 		s := &j.Steps[i]
 		if s.State != StepPending {
 			continue
 		}
-		if next.IsZero() || s.NextAt.Before(next) {
-			next = s.NextAt
+		at := s.NextAt
+		if at.IsZero() {
+			at = j.CreatedAt
+		}
+		if due.IsZero() || at.Before(due) {
+			due = at
 		}
 	}
-	return next
+	return due
 }
 
 // Cancel fails every step of job id that has not finished, with reason as
@@ -71,7 +85,7 @@ func (q *Queue) Cancel(ctx context.Context, id, reason string) (Job, error) {
 		reason = "canceled"
 	}
 	now := q.now().UTC()
-	j, err := q.Update(ctx, id, func(j *Job) error {
+	return q.Update(ctx, id, func(j *Job) error {
 		for i := range j.Steps {
 			s := &j.Steps[i]
 			if s.State == StepPending {
@@ -80,8 +94,4 @@ func (q *Queue) Cancel(ctx context.Context, id, reason string) (Job, error) {
 		}
 		return nil
 	})
-	if err == nil {
-		q.signal()
-	}
-	return j, err
 }

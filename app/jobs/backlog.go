@@ -33,30 +33,10 @@ func (q *Queue) Backlog() Backlog {
 		if b.Oldest.IsZero() || j.CreatedAt.Before(b.Oldest) {
 			b.Oldest = j.CreatedAt
 		}
-		if due := dueAt(j); !due.IsZero() && (b.NextDue.IsZero() || due.Before(b.NextDue) ||
+		if due := j.NextDue(); !due.IsZero() && (b.NextDue.IsZero() || due.Before(b.NextDue) ||
 			(due.Equal(b.NextDue) && id < b.NextDueJob)) {
 			b.NextDue, b.NextDueJob = due, id
 		}
 	}
 	return b
-}
-
-// dueAt is when j next has a step to run: the earliest schedule of its
-// pending steps, a step never tried being due since the job was created.
-func dueAt(j *Job) time.Time {
-	var due time.Time
-	for i := range j.Steps {
-		s := &j.Steps[i]
-		if s.State != StepPending {
-			continue
-		}
-		at := s.NextAt
-		if at.IsZero() {
-			at = j.CreatedAt
-		}
-		if due.IsZero() || at.Before(due) {
-			due = at
-		}
-	}
-	return due
 }
