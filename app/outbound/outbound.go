@@ -161,7 +161,7 @@ func New(o Options) *Outbound {
 		if o.Owner == "" {
 			o.Owner = rand.Text()
 		}
-		out.turns = &turns{st: o.Store, owner: o.Owner, ttl: o.SenderLease, now: o.Now, log: o.Logger, held: map[string]time.Time{}}
+		out.turns = &turns{st: o.Store, owner: o.Owner, ttl: o.SenderLease, now: o.Now, log: o.Logger, keys: map[string]*senderTurn{}}
 	}
 	out.syncRates()
 	return out
