@@ -2,13 +2,16 @@ package outbound_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
@@ -64,6 +67,76 @@ func (l *logLines) count(level slog.Level, key string) int {
 		}
 	}
 	return n
+}
+
+// renewingHolder is a store in which replica A holds every sender lease
+// and has just renewed it, for another left, whenever it is read: A is
+// sending a long burst. After stopAfter reads A stops and the lease is gone.
+type renewingHolder struct {
+	store.Store
+	now       func() time.Time
+	left      time.Duration
+	stopAfter int
+
+	mu    sync.Mutex
+	reads int
+}
+
+func (h *renewingHolder) Get(ctx context.Context, key string) (store.Object, error) {
+	if !strings.HasPrefix(key, senderPrefix) {
+		return h.Store.Get(ctx, key)
+	}
+	h.mu.Lock()
+	h.reads++
+	n := h.reads
+	h.mu.Unlock()
+	if n > h.stopAfter {
+		return h.Store.Get(ctx, key)
+	}
+	data, _ := json.Marshal(map[string]any{"owner": "replica-A", "until": h.now().Add(h.left).UTC()})
+	return store.Object{Key: key, Data: data, ETag: fmt.Sprintf(`"a%d"`, n)}, nil
+}
+
+// A text job step on a replica whose number another replica keeps sending
+// from gives its worker back (rescheduled for when that replica's lease
+// ends) instead of waiting, round after round of renewals, for the burst to
+// end: each wait for the lease is shorter than the longest a step may hold
+// its worker, but together they are not.
+func TestTextStepYieldsWhileAnotherReplicaKeepsSending(t *testing.T) {
+	clk := testclock.New()
+	st := newLocal(t)
+	holder := &renewingHolder{Store: st, now: clk.Now, left: 600 * time.Millisecond, stopAfter: 20}
+	tw := &sendLog{}
+	o := outbound.New(outbound.Options{Twilio: tw, Rates: outbound.Rates{SMSPerSecond: 1, CallsPerSecond: 1},
+		Store: holder, Owner: "replica-B", Now: clk.Now, Sleep: clk.Sleep})
+	q := jobs.New(st, jobs.Options{Now: clk.Now})
+	ctx := context.Background()
+	if _, err := q.Enqueue(ctx, jobs.Job{ID: "text-1", Kind: outbound.KindText, Payload: []byte(`{}`), Steps: []jobs.Step{{Name: "send"}}}); err != nil {
+		t.Fatal(err)
+	}
+	job, err := q.Get(ctx, "text-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := clk.Now()
+	_, err = o.SendTextStep(ctx, q, &job, job.Step("send"), outbound.Text{From: "+15555550100", To: "+15551000001", Body: "db1 down"})
+	held := clk.Now().Sub(start)
+	if !errors.Is(err, outbound.ErrDeferred) {
+		t.Fatalf("SendTextStep: %v after holding its worker %v; want ErrDeferred", err, held)
+	}
+	if held > time.Second {
+		t.Fatalf("the step held its worker %v waiting for the other replica; at most the 1 s planning window", held)
+	}
+	if n := len(tw.at); n != 0 {
+		t.Fatalf("%d texts sent while another replica held the number", n)
+	}
+	got, err := q.Get(ctx, "text-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, want := got.Step("send").NextAt, clk.Now().Add(holder.left); !at.Equal(want) {
+		t.Fatalf("step rescheduled for %v; want %v, when the other replica's lease ends", at, want)
+	}
 }
 
 // stalledStore is a store whose sender-lease reads for the keys in stall

@@ -117,9 +117,13 @@ func stepError(err error) error {
 // stepTurn waits, as long as a step may hold its worker, for this replica's
 // turn to send from key (waited: it had to, so the step takes another
 // rate-limit slot); a step whose turn is further off is rescheduled for
-// when the other replica's lease ends (ErrDeferred).
+// when the other replica's lease ends (ErrDeferred). It waits at most the
+// planning window, as a rate-limit wait without a waiter slot does: no
+// waiter slot bounds how many workers wait for a lease, and a lease runs as
+// long as MaxRateWait by default, so that bound would let every worker of
+// this replica wait out whole leases while another replica sends.
 func (o *Outbound) stepTurn(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, key string) (bool, error) {
-	waited, left, err := o.turn(ctx, key, o.maxHold)
+	waited, left, err := o.turn(ctx, key, o.window)
 	if err != nil || left <= 0 {
 		return waited, err
 	}

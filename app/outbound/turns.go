@@ -182,15 +182,18 @@ func (t *turns) exchangeLease(ctx context.Context, key, stale string, now time.T
 // process) it is always its turn. waited reports a wait: the rate-limit
 // slot taken before it is stale then, and the caller takes another, so
 // sends held back while another replica had the number do not go out
-// together. A wait longer than maxWait (>= 0) is not made: left says how
-// long it would be. When the store cannot be reached the send goes ahead at
-// this process's rate: holding pages back during a store outage would be
-// worse than a burst above the rate.
+// together. With maxWait >= 0, turn waits no more than maxWait in all (a
+// holder that keeps renewing would otherwise keep the caller waiting round
+// after round): left then says how long the holder's lease has to run. When
+// the store cannot be reached the send goes ahead at this process's rate:
+// holding pages back during a store outage would be worse than a burst
+// above the rate.
 func (o *Outbound) turn(ctx context.Context, key string, maxWait time.Duration) (waited bool, left time.Duration, err error) {
 	if o.turns == nil {
 		return false, 0, nil
 	}
 	stale := ""
+	var spent time.Duration
 	for {
 		wait, etag, err := o.turns.take(ctx, key, stale)
 		if err != nil {
@@ -202,12 +205,13 @@ func (o *Outbound) turn(ctx context.Context, key string, maxWait time.Duration) 
 		if wait <= 0 {
 			return waited, 0, nil
 		}
-		if maxWait >= 0 && wait > maxWait {
+		if maxWait >= 0 && spent+wait > maxWait {
 			return waited, wait, nil
 		}
 		if err := o.sleep(ctx, wait); err != nil {
 			return waited, 0, err
 		}
+		spent += wait
 		waited, stale = true, etag
 	}
 }
