@@ -199,9 +199,6 @@ type Text struct {
 func (o *Outbound) SendText(ctx context.Context, t Text) (string, error) {
 	body := TrimSMS(t.Body)
 	cost := Segments(body)
-	if len(t.MediaURL) > 0 && cost < 1 {
-		cost = 1
-	}
 	o.syncRates()
 	for waited := true; waited; {
 		if err := o.sms.Wait(ctx, t.From, cost); err != nil {
