@@ -110,7 +110,8 @@ func (s codeSender) sendEmail(ctx context.Context, job *jobs.Job, _ *jobs.Step) 
 type notifications struct{ a *App }
 
 func (n notifications) Report(ctx context.Context, id string) (notification.Report, error) {
-	return n.a.Notifications.GetNotification(ctx, n.a.Jobs, id)
+	// Signed-in team members read every report, as a can_read key does.
+	return n.a.Notifications.GetNotification(ctx, n.a.Jobs, id, nil)
 }
 
 // TestPage sends a test message to every enabled route of u through the

@@ -33,7 +33,7 @@ type ConfigSource interface {
 // Notifier queues notifications and reports on them (notification.Service).
 type Notifier interface {
 	Notify(ctx context.Context, q *jobs.Queue, n notification.Notification) error
-	GetNotification(ctx context.Context, q *jobs.Queue, id string) (notification.Report, error)
+	GetNotification(ctx context.Context, q *jobs.Queue, id string, may func(apiKey string) bool) (notification.Report, error)
 	RecordStatus(ctx context.Context, q *jobs.Queue, s notification.Status, now time.Time) (bool, error)
 }
 
@@ -223,16 +223,17 @@ func (h *Handler) ServeNotification(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	rep, gerr := h.out.GetNotification(c.Request().Context(), h.q, id)
+	may := func(apiKey string) bool { return apiKey == cl.keyName || cl.key.CanRead }
+	rep, gerr := h.out.GetNotification(c.Request().Context(), h.q, id, may)
 	switch {
+	case errors.Is(gerr, notification.ErrNotPermitted):
+		h.log.Info("api: report of another key's notification refused", "notification", id, "key", cl.keyName)
+		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
 	case notification.IsNotFound(gerr) || errors.Is(gerr, jobs.ErrInvalidJob):
 		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
 	case gerr != nil:
 		h.log.ErrorContext(c.Request().Context(), "api: notification report unavailable", "notification", id, "key", cl.keyName, "err", gerr)
 		return reply(c, http.StatusServiceUnavailable, answer{Message: "The notification store is unavailable; retry shortly"})
-	case rep.APIKey != cl.keyName && !cl.key.CanRead:
-		h.log.Info("api: report of another key's notification refused", "notification", id, "key", cl.keyName)
-		return reply(c, http.StatusNotFound, answer{Message: "Unknown notification"})
 	}
 	return c.JSON(http.StatusOK, rep)
 }

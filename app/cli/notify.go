@@ -60,7 +60,7 @@ func notifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := a.Jobs.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			return err
 		}
-		if rep, err = a.Notifications.GetNotification(ctx, a.Jobs, n.ID); err != nil && ctx.Err() == nil {
+		if rep, err = a.Notifications.GetNotification(ctx, a.Jobs, n.ID, nil); err != nil && ctx.Err() == nil {
 			return err
 		}
 		if rep.State != "sending" || ctx.Err() != nil {

@@ -248,7 +248,7 @@ func TestOptOutRecordedNotRetried(t *testing.T) {
 	if s := j.Step("u001/sms"); s.State != jobs.StepDone {
 		t.Fatalf("the other text: %s", s.State)
 	}
-	rep, err := r.ntf.GetNotification(context.Background(), r.q, n.ID)
+	rep, err := r.ntf.GetNotification(context.Background(), r.q, n.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestRecordStatus(t *testing.T) {
 	if st("sent", sid) || st("delivered", "SMother") || st("bogus", sid) {
 		t.Fatal("late, foreign or unknown status recorded")
 	}
-	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID)
+	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
 	if err := r.st.Delete(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID)
+	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +525,7 @@ func TestNotifyAgainCreatesOnlyMissingJobs(t *testing.T) {
 	if j.Failed() || len(r.tw.sentMessages()) != 3 || r.mail.count() != 3 {
 		t.Fatalf("%d texts, %d e-mails, failed=%v", len(r.tw.sentMessages()), r.mail.count(), j.Failed())
 	}
-	if rep, err = r.ntf.GetNotification(ctx, r.q, n.ID); err != nil || rep.State != "done" || rep.Unqueued != 0 || rep.Finished.IsZero() {
+	if rep, err = r.ntf.GetNotification(ctx, r.q, n.ID, nil); err != nil || rep.State != "done" || rep.Unqueued != 0 || rep.Finished.IsZero() {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
 }
@@ -540,7 +540,7 @@ func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.drain(t, n.ID)
-	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID)
+	rep, err := r.ntf.GetNotification(ctx, r.q, n.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,7 +552,7 @@ func TestReportKeepsSkippedRecipientsInOrder(t *testing.T) {
 		rep.Source != "group:everyone" || rep.Text != "db1 down" {
 		t.Fatalf("report %s %s %+v", s, rep.State, rep)
 	}
-	if _, err := r.ntf.GetNotification(ctx, r.q, NewID()); !IsNotFound(err) {
+	if _, err := r.ntf.GetNotification(ctx, r.q, NewID(), nil); !IsNotFound(err) {
 		t.Fatalf("unknown notification: %v", err)
 	}
 }
@@ -630,5 +630,39 @@ func TestLostAnswerNotSentTwice(t *testing.T) {
 	}
 	if got := len(r.tw.sentMessages()); got != 1 {
 		t.Fatalf("%d texts sent; want 1", got)
+	}
+}
+
+// A read the caller may not make is refused on the notification's record
+// alone: the recipients' jobs (a LIST and a GET each) are not read for
+// it, however many there are.
+func TestReportRefusedBeforeReadingJobs(t *testing.T) {
+	r := newRig(t, rigOptions{users: 20})
+	n := r.notification(t, "db1 down")
+	ctx := context.Background()
+	if err := r.ntf.Notify(ctx, r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	fs := storetest.Faulty(r.st)
+	ntf := New(r.out, Options{Store: fs, Config: r.cfg, Now: r.clock.Now})
+	q := jobs.New(fs, jobs.Options{Now: r.clock.Now})
+	var asked []string
+	refuse := func(apiKey string) bool { asked = append(asked, apiKey); return false }
+	if _, err := ntf.GetNotification(ctx, q, n.ID, refuse); !errors.Is(err, ErrNotPermitted) || !IsNotFound(err) {
+		t.Fatalf("refused read: %v, want ErrNotPermitted (a not-found)", err)
+	}
+	if got := fs.Requests(); fs.Total() > 1 || got["List"] != 0 {
+		t.Fatalf("refused read made store calls %v, want the record's GET alone", got)
+	}
+	if len(asked) != 1 || asked[0] != n.APIKey {
+		t.Fatalf("may asked about %q, want [%s]", asked, n.APIKey)
+	}
+	fs.ResetRequests()
+	rep, err := ntf.GetNotification(ctx, q, n.ID, func(k string) bool { return k == n.APIKey })
+	if err != nil || len(rep.Recipients) != 20 || rep.APIKey != n.APIKey {
+		t.Fatalf("permitted read: %d recipients, key %q, %v", len(rep.Recipients), rep.APIKey, err)
+	}
+	if fs.Requests()["List"] == 0 {
+		t.Fatalf("permitted read listed no jobs: %v", fs.Requests())
 	}
 }

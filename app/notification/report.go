@@ -64,10 +64,17 @@ type DeliveryReport struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 }
 
+// ErrNotPermitted: the caller may not read the notification (may refused
+// the key that created it). It wraps jobs.ErrNotFound, so a caller that
+// does not tell the two apart answers as for an unknown id.
+var ErrNotPermitted = fmt.Errorf("notify: notification of another API key: %w", jobs.ErrNotFound)
+
 // GetNotification reports on notification id, whether it is being
 // delivered or finished: its record and each recipient's job.
-// jobs.ErrNotFound (wrapped) for an unknown id.
-func (o *Service) GetNotification(ctx context.Context, q *jobs.Queue, id string) (Report, error) {
+// jobs.ErrNotFound (wrapped) for an unknown id. may, unless nil, is asked
+// about the API key that created the notification; a key it refuses gets
+// ErrNotPermitted (wrapped).
+func (o *Service) GetNotification(ctx context.Context, q *jobs.Queue, id string, may func(apiKey string) bool) (Report, error) {
 	if !ValidID(id) {
 		return Report{}, fmt.Errorf("notify: notification %q: %w", id, jobs.ErrNotFound)
 	}
@@ -85,9 +92,15 @@ func (o *Service) GetNotification(ctx context.Context, q *jobs.Queue, id string)
 	if err := json.Unmarshal(obj.Data, &rec); err != nil {
 		return Report{}, fmt.Errorf("notify: notification %s: record: %w", id, err)
 	}
+	// Before the jobs: a refused read must not cost a LIST and a GET per
+	// recipient, or anyone holding some key could make the pager read a
+	// large notification's jobs over and over.
+	if may != nil && !may(rec.APIKey) {
+		return Report{}, fmt.Errorf("notify: notification %s: %w", id, ErrNotPermitted)
+	}
 	js, err := q.List(ctx, JobsPrefix(id))
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("notify: notification %s: jobs: %w", id, err)
 	}
 	return buildReport(&rec, js), nil
 }
