@@ -263,7 +263,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Exposed:  exposed,
 		OnRefuse: a.rejects.Reject,
 	})
-	pageCallbacks := page.NewCallbacks(m.PageCallbacks(a.Alerts), pages, log)
+	pageCallbacks := page.NewCallbacks(m.PageCallbacks(a.Alerts), pages, a.Jobs, log)
 	a.Heartbeats = heartbeat.New(st, heartbeat.Options{
 		Jobs:   a.Jobs,
 		Alerts: a.Alerts,
