@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -13,6 +15,7 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/internal/mocktwilio"
 	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/internal/testclock"
@@ -322,7 +325,7 @@ func TestRecordStatus(t *testing.T) {
 	job := JobID(n.ID, 0)
 	st := func(status, s string) bool {
 		t.Helper()
-		changed, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Job: job, Step: "u000/sms", SID: s, Status: status}, r.clock.Now())
+		changed, err := r.ntf.RecordStatus(ctx, r.q, Status{ID: n.ID, Job: job, Step: "u000/sms", SID: s, Status: status}, r.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,13 +349,13 @@ func TestRecordStatus(t *testing.T) {
 	if d.State != "delivered" || d.Status != "delivered" || d.DeliveredAt.IsZero() || d.SID != sid || d.Address != "+*******0000" {
 		t.Fatalf("delivery %+v", d)
 	}
-	if _, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Step: "nobody/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
+	if _, err := r.ntf.RecordStatus(ctx, r.q, Status{ID: n.ID, Step: "nobody/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
 		t.Fatalf("unknown step: %v", err)
 	}
-	if _, err := RecordStatus(ctx, r.q, Status{ID: NewID(), Step: "u000/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
+	if _, err := r.ntf.RecordStatus(ctx, r.q, Status{ID: NewID(), Step: "u000/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
 		t.Fatalf("unknown notification: %v", err)
 	}
-	if _, err := RecordStatus(ctx, r.q, Status{ID: n.ID, Job: JobID(NewID(), 0), Step: "u000/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
+	if _, err := r.ntf.RecordStatus(ctx, r.q, Status{ID: n.ID, Job: JobID(NewID(), 0), Step: "u000/sms", SID: sid, Status: "sent"}, r.clock.Now()); !errors.Is(err, ErrUnknownDelivery) {
 		t.Fatalf("another notification's job: %v", err)
 	}
 	// The result as stored is the transmission log entry.
@@ -664,5 +667,70 @@ func TestReportRefusedBeforeReadingJobs(t *testing.T) {
 	}
 	if fs.Requests()["List"] == 0 {
 		t.Fatalf("permitted read listed no jobs: %v", fs.Requests())
+	}
+}
+
+// meterLog records what a Meter is told.
+type meterLog struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (m *meterLog) Notification(channel, outcome string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.got = append(m.got, channel+"/"+outcome)
+}
+
+// take is what was counted since the last take, in sorted order.
+func (m *meterLog) take() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	slices.Sort(m.got)
+	s := strings.Join(m.got, " ")
+	m.got = nil
+	return s
+}
+
+// A status callback that settles a delivery counts it once, under the
+// medium its send was counted under; one that settles nothing (a late or
+// repeated one) counts nothing.
+func TestRecordStatusCountsSettledDeliveries(t *testing.T) {
+	r := newRig(t, rigOptions{users: 1, workers: 1})
+	m := &meterLog{}
+	ntf := New(r.out, Options{Store: r.st, Config: r.cfg, BaseURL: "https://pager.example.test", Now: r.clock.Now, Meter: m})
+	ntf.Register(r.q)
+	rcs := []Recipient{{UserID: "u000", Name: "User 0", Routes: []Route{
+		{Medium: team.MediumSMS, Address: "+15551000000"}, {Medium: team.MediumVoice, Address: "+15551000000"}}}}
+	n := Notification{ID: NewID(), Source: "contact:u000", Message: "db1 down", Recipients: rcs}
+	ctx := context.Background()
+	if err := ntf.Notify(ctx, r.q, n); err != nil {
+		t.Fatal(err)
+	}
+	r.drain(t, n.ID)
+	if got, want := m.take(), string(team.MediumSMS)+"/sent "+string(team.MediumVoice)+"/sent"; got != want {
+		t.Fatalf("sends counted %q, want %q", got, want)
+	}
+	text, call := r.tw.sentMessages()[0].SID, r.tw.sentCalls()[0].SID
+	for _, c := range []struct {
+		s       Status
+		changed bool
+		counted string
+	}{
+		{Status{Step: "u000/sms", SID: text, Status: "sent", Kind: twilio.KindMessage}, true, ""},
+		{Status{Step: "u000/sms", SID: text, Status: "delivered", Kind: twilio.KindMessage}, true, "sms/delivered"},
+		{Status{Step: "u000/sms", SID: text, Status: "delivered", Kind: twilio.KindMessage}, false, ""},
+		{Status{Step: "u000/sms", SID: text, Status: "read", Kind: twilio.KindMessage}, true, ""},
+		{Status{Step: "u000/voice", SID: call, Status: "no-answer", Kind: twilio.KindCall}, true, "voice/failed"},
+		{Status{Step: "u000/voice", SID: call, Status: "ringing", Kind: twilio.KindCall}, false, ""},
+	} {
+		c.s.ID, c.s.Job = n.ID, JobID(n.ID, 0)
+		changed, err := ntf.RecordStatus(ctx, r.q, c.s, r.clock.Now())
+		if err != nil || changed != c.changed {
+			t.Fatalf("%s %s: changed %v, %v; want %v", c.s.Step, c.s.Status, changed, err, c.changed)
+		}
+		if got := m.take(); got != c.counted {
+			t.Fatalf("%s %s counted %q, want %q", c.s.Step, c.s.Status, got, c.counted)
+		}
 	}
 }

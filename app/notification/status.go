@@ -51,31 +51,26 @@ var (
 	ErrNotRecordedYet = errors.New("notify: delivery not recorded yet")
 )
 
-// RecordStatus is the package's RecordStatus, counting the deliveries a
-// callback settles (delivered, or failed) on the Service's Meter.
+// RecordStatus writes a delivery status callback into the step's result.
+// A callback for an earlier attempt (another SID), an unknown status or an
+// older state than the one recorded changes nothing (changed is false).
+// The deliveries a callback settles (delivered, or failed) are counted on
+// the Service's Meter, under the medium deliverStep counts their sends.
 func (o *Service) RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (bool, error) {
 	changed, settled, err := recordStatus(ctx, q, s, now)
 	if settled != "" {
-		ch := "sms"
+		ch := string(team.MediumSMS)
 		if s.Kind == twilio.KindCall {
-			ch = "voice"
+			ch = string(team.MediumVoice)
 		}
 		o.meter.Notification(ch, settled)
 	}
 	return changed, err
 }
 
-// RecordStatus writes a delivery status callback into the step's result.
-// A callback for an earlier attempt (another SID), an unknown status or an
-// older state than the one recorded changes nothing (changed is false).
-func RecordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (changed bool, err error) {
-	changed, _, err = recordStatus(ctx, q, s, now)
-	return changed, err
-}
-
-// recordStatus is RecordStatus; settled is outcomeDelivered when this
-// callback first says a person got it, outcomeFailed when it says the
-// delivery failed for good, else empty.
+// recordStatus is RecordStatus without the Meter; settled is
+// outcomeDelivered when this callback first says a person got it,
+// outcomeFailed when it says the delivery failed for good, else empty.
 func recordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (changed bool, settled string, err error) {
 	if !ValidID(s.ID) || s.Step == "" {
 		return false, "", ErrUnknownDelivery
@@ -89,7 +84,6 @@ func recordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 		return false, "", err
 	}
 	_, err = q.Update(ctx, jobID, func(j *jobs.Job) error {
-		changed = false
 		st := j.Step(s.Step)
 		if st == nil {
 			return ErrUnknownDelivery
@@ -120,7 +114,6 @@ func recordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 			return err
 		}
 		st.Result = raw
-		changed = true
 		return nil
 	})
 	switch {
@@ -133,10 +126,9 @@ func recordStatus(ctx context.Context, q *jobs.Queue, s Status, now time.Time) (
 	case err != nil:
 		return false, "", err
 	}
-	if !changed {
-		settled = ""
-	}
-	return changed, settled, nil
+	// Update answers nil only after a run of fn that returned nil, and fn
+	// returns nil only once it has put the new status in the step.
+	return true, settled, nil
 }
 
 // findJob is the job of the step s reports on.
