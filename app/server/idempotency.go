@@ -155,7 +155,10 @@ func WrapTwilioIdempotency(once *Once, log *slog.Logger, key func(echo.Context) 
 			}
 			err = next(c)
 			if err != nil || c.Response().Status >= http.StatusInternalServerError {
-				if ferr := once.Forget(context.WithoutCancel(ctx), token); ferr != nil {
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DetachedTimeout)
+				ferr := once.Forget(fctx, token)
+				cancel()
+				if ferr != nil {
 					log.WarnContext(ctx, "twilio webhook: failed delivery not forgotten; Twilio's retry will be ignored", "err", ferr)
 				}
 			}

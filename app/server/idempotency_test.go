@@ -15,6 +15,7 @@ import (
 
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/internal/testclock"
+	"github.com/oncall/pager/store"
 	"github.com/oncall/pager/store/local"
 )
 
@@ -114,5 +115,65 @@ func TestOnceActsOnceAcrossReplicas(t *testing.T) {
 	clock.Advance(48 * time.Hour)
 	if n, err := o.Sweep(ctx, 24*time.Hour); err != nil || n != 1 {
 		t.Errorf("sweep removed %d, %v; want 1", n, err)
+	}
+}
+
+// slowDelete is a store whose Delete answers only when its context ends.
+type slowDelete struct {
+	store.Store
+	deadline chan time.Duration
+	ended    chan error
+}
+
+func (s slowDelete) Delete(ctx context.Context, key string) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		s.deadline <- -1
+		return errors.New("no deadline")
+	}
+	s.deadline <- time.Until(dl)
+	<-ctx.Done()
+	s.ended <- ctx.Err()
+	return ctx.Err()
+}
+
+// Forgetting a failed delivery outlives the request's cancellation but not
+// a store that does not answer: the failed request must not hang on it.
+func TestForgetFailedDeliveryHasADeadline(t *testing.T) {
+	st, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := slowDelete{Store: st, deadline: make(chan time.Duration, 1), ended: make(chan error, 1)}
+	e := echo.New()
+	e.POST("/hook", WrapTwilioIdempotency(NewOnce(slow, "", nil), slog.New(slog.DiscardHandler), nil)(func(c echo.Context) error {
+		return errors.New("store down")
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader("Body=1a")).WithContext(ctx)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(twilio.IdempotencyHeader, "tok-slow")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	var left time.Duration
+	select {
+	case left = <-slow.deadline:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the failed delivery was not forgotten")
+	}
+	cancel() // the client hangs up: the forgetting must go on
+	if left <= 0 || left > DetachedTimeout {
+		t.Fatalf("Forget's context has %v left, want a deadline within %v", left, DetachedTimeout)
+	}
+	select {
+	case <-done:
+	case <-time.After(DetachedTimeout + 5*time.Second):
+		t.Fatal("the request still waits on a store that does not answer")
+	}
+	if err := <-slow.ended; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Forget ended by %v, want its own deadline, not the client's hang-up", err)
 	}
 }

@@ -15,6 +15,13 @@ import (
 // line, and how often one source may leave an audit entry.
 const RejectInterval = time.Minute
 
+// DetachedTimeout bounds the store writes a request leaves behind on a
+// context without its cancellation (the audit of a refusal, forgetting a
+// failed delivery): they must outlive a client that hung up, but a slow
+// store must not hold the request, its goroutine and its connection slot
+// for ever.
+const DetachedTimeout = 2 * time.Second
+
 // maxSourcesPerInterval bounds the sources remembered in one interval, so a
 // flood from many addresses costs a fixed amount of memory, log and audit;
 // past it refusals are only counted.
@@ -75,7 +82,9 @@ func (r *Rejections) Reject(c echo.Context, reason string) {
 	}
 	r.log.Warn("request refused (more from this source within a minute are only counted)", attrs...)
 	if r.audit != nil {
-		r.audit(context.WithoutCancel(c.Request().Context()), source, path, reason)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), DetachedTimeout)
+		defer cancel()
+		r.audit(ctx, source, path, reason)
 	}
 }
 

@@ -75,3 +75,25 @@ func TestBoundedLogs(t *testing.T) {
 		}
 	}
 }
+
+// The audit write outlives a client that hung up, but not a store that does
+// not answer: a refused request must not wait on it for ever.
+func TestRejectionsAuditHasADeadline(t *testing.T) {
+	var got context.Context
+	var gotErr error
+	r := NewRejections(nil, func(ctx context.Context, _, _, _ string) { got, gotErr = ctx, ctx.Err() }, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest(http.MethodPost, "/msgcontrol/entry", nil).WithContext(ctx)
+	cancel() // the client is gone before the refusal is audited
+	r.Reject(echo.New().NewContext(req, httptest.NewRecorder()), "missing X-Twilio-Signature")
+	if got == nil {
+		t.Fatal("not audited")
+	}
+	dl, ok := got.Deadline()
+	if left := time.Until(dl); !ok || left > DetachedTimeout || DetachedTimeout > 5*time.Second {
+		t.Fatalf("audit context deadline in %v (set: %v), want within %v", left, ok, DetachedTimeout)
+	}
+	if gotErr != nil {
+		t.Fatalf("audit context ended with the request: %v", gotErr)
+	}
+}
