@@ -297,6 +297,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	ctl := control.New(control.Options{
 		Alerts:   a.Alerts,
 		Once:     a.once,
+		OnRefuse: a.rejects.RejectFrom,
 		Config:   a.Team,
 		Sessions: sess,
 		Audit:    a.Audit,

@@ -43,6 +43,7 @@ type Handler struct {
 	log      *slog.Logger
 	alerts   Alerter
 	once     Once
+	refuse   func(c echo.Context, source, reason string)
 	// whoReply is the WHO answer of the config it was composed for: it
 	// depends on nothing else, and WHO is the most frequent text.
 	whoReply atomic.Pointer[whoReply]
@@ -74,6 +75,12 @@ type Options struct {
 	// Once, when set, makes Twilio's retries of a text that changes
 	// something act once (see ServeEntry).
 	Once Once
+	// OnRefuse, when set, learns of each text from a sender who is not an
+	// enabled member, with the sender's number as source and a fixed
+	// reason (server.Rejections.RejectFrom): anyone may text the number, so
+	// what such texts leave behind must be bounded by the receiver, not
+	// grow by one audit object per text.
+	OnRefuse func(c echo.Context, source, reason string)
 }
 
 // New returns a control handler.
@@ -84,15 +91,24 @@ func New(o Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: o.Config, sessions: o.Sessions, audit: o.Audit, texter: o.Texter, now: o.Now, log: o.Logger, alerts: o.Alerts, once: o.Once}
+	return &Handler{cfg: o.Config, sessions: o.Sessions, audit: o.Audit, texter: o.Texter, now: o.Now, log: o.Logger, alerts: o.Alerts, once: o.Once, refuse: o.OnRefuse}
 }
 
 // ServeEntry is POST /msgcontrol/entry. The form was already parsed and its
 // signature checked by the server's middleware. What the text did goes on
 // the request's access line (server.Outcome), not on a line of its own.
 func (h *Handler) ServeEntry(c echo.Context) error {
-	reply, o := h.handle(c.Request().Context(), c.FormValue("From"), c.FormValue("Body"), c.FormValue("MessageSid"), twilio.HeaderValue(c.Request().Header, twilio.IdempotencyHeader))
+	from := c.FormValue("From")
+	reply, o := h.handle(c.Request().Context(), from, c.FormValue("Body"), c.FormValue("MessageSid"), twilio.HeaderValue(c.Request().Header, twilio.IdempotencyHeader))
 	server.SetOutcome(c, o)
+	if h.refuse != nil {
+		switch o.What {
+		case whatUnknownSender:
+			h.refuse(c, from, "text to the control number from a sender not in available_users")
+		case whatDisabledSender:
+			h.refuse(c, from, "text to the control number from a disabled member")
+		}
+	}
 	if reply == "" {
 		return writeMessaging(c)
 	}
@@ -110,7 +126,7 @@ func writeMessaging(c echo.Context, bodies ...string) error {
 
 // Handle runs one inbound text and returns the replies. Unknown senders get
 // none at all: answering would confirm to a stranger that the number is a
-// pager.
+// pager. Their text is not reported to OnRefuse, which needs the request.
 func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
 	reply, _ := h.handle(ctx, from, body, sid, "")
 	if reply == "" {
@@ -119,18 +135,20 @@ func (h *Handler) Handle(ctx context.Context, from, body, sid string) []string {
 	return []string{reply}
 }
 
+// Outcomes of a text from someone who may not use the number.
+const (
+	whatUnknownSender  = "unknown_sender"
+	whatDisabledSender = "disabled_sender"
+)
+
 // handle returns the one reply ("" for none) and what the text did.
 func (h *Handler) handle(ctx context.Context, from, body, sid, token string) (string, server.Outcome) {
 	cfg := h.cfg.Current()
 	user, ok := cfg.UserByPhone(from)
 	if !ok || !user.IsEnabled() {
-		ctx, cancel := context.WithTimeout(ctx, server.TwilioDeadline)
-		defer cancel()
-		h.audit.Try(ctx, audit.Entry{Actor: "unknown", Action: audit.ActionRejected, Source: from,
-			Detail: "text to the control number from a sender not in available_users"})
-		what := "unknown_sender"
+		what := whatUnknownSender
 		if ok {
-			what = "disabled_sender"
+			what = whatDisabledSender
 		}
 		return "", server.Outcome{What: what, Ref: from}
 	}

@@ -1,15 +1,25 @@
 package control_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/control"
 	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/teamtest"
+	"github.com/oncall/pager/store/local"
 )
 
 // fixedConfig is a team manager that never changes.
@@ -37,5 +47,58 @@ func TestHelpFitsTwoSegments(t *testing.T) {
 		if n, enc := outbound.SegmentsOf(r[0]); n > 2 || enc != outbound.GSM7 {
 			t.Errorf("%q: %d segments (%v) for %d characters: %s", body, n, enc, len(r[0]), r[0])
 		}
+	}
+}
+
+// A text from a stranger or a disabled member gets no reply and no audit
+// object of its own: it goes to OnRefuse (which bounds what it leaves),
+// named by the sender, and on the access line as before.
+func TestRefusedSenderGoesToOnRefuse(t *testing.T) {
+	cfg, err := team.Parse(teamtest.Default(teamtest.Set("available_users.users.bob.enabled", false)).JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type refusal struct{ source, reason string }
+	var refused []refusal
+	h := control.New(control.Options{Config: fixedConfig{cfg}, Audit: audit.New(st, nil, nil),
+		OnRefuse: func(c echo.Context, source, reason string) {
+			if c.Request().URL.Path != "/msgcontrol/entry" {
+				t.Errorf("OnRefuse given the context of %s", c.Request().URL.Path)
+			}
+			refused = append(refused, refusal{source, reason})
+		}})
+	var logs bytes.Buffer
+	e := echo.New()
+	e.Use(server.WrapRequestLog(slog.New(slog.NewTextHandler(&logs, nil))))
+	e.POST("/msgcontrol/entry", h.ServeEntry)
+	text := func(from, body string) string {
+		form := url.Values{"From": {from}, "Body": {body}, "MessageSid": {"SM1"}}
+		req := httptest.NewRequest(http.MethodPost, "/msgcontrol/entry", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "<Message>") {
+			t.Fatalf("text from %s: HTTP %d %s, want an empty answer", from, rec.Code, rec.Body)
+		}
+		return logs.String()
+	}
+	const stranger = "+15555550999"
+	if line := text(stranger, "TAKE"); !strings.Contains(line, "outcome=unknown_sender ref="+stranger) {
+		t.Errorf("access line %q", line)
+	}
+	logs.Reset()
+	if line := text(teamtest.Bob, "WHO"); !strings.Contains(line, "outcome=disabled_sender ref="+teamtest.Bob) {
+		t.Errorf("access line %q", line)
+	}
+	if len(refused) != 2 || refused[0].source != stranger || !strings.Contains(refused[0].reason, "not in available_users") ||
+		refused[1].source != teamtest.Bob || !strings.Contains(refused[1].reason, "disabled member") {
+		t.Errorf("refusals %+v, want the stranger's then bob's, with why", refused)
+	}
+	if objs, err := st.List(context.Background(), audit.Prefix); err != nil || len(objs) != 0 {
+		t.Errorf("%d audit objects written for two refused texts (%v), want none: OnRefuse bounds them", len(objs), err)
 	}
 }

@@ -27,6 +27,10 @@ const DetachedTimeout = 2 * time.Second
 // past it refusals are only counted.
 const maxSourcesPerInterval = 100
 
+// maxSourceLen bounds a source named by the caller (an IPv6 address or an
+// E.164 number is well under it).
+const maxSourceLen = 64
+
 // Rejections keeps what refused requests leave behind bounded: each source
 // is logged and audited at most once per interval, and every refusal is
 // counted into one summary line per interval. Without it every unsigned
@@ -57,9 +61,16 @@ func NewRejections(log *slog.Logger, audit func(ctx context.Context, source, pat
 }
 
 // Reject records one refused request for reason (a fixed phrase, never
-// request data).
+// request data), from the client's address.
 func (r *Rejections) Reject(c echo.Context, reason string) {
-	source := c.RealIP() // the socket's address, or a trusted proxy's word: bounded
+	r.RejectFrom(c, c.RealIP(), reason) // the socket's address, or a trusted proxy's word: bounded
+}
+
+// RejectFrom is Reject for a refusal whose source is not the client's
+// address: a text's sender, when every request comes from Twilio. source is
+// cut short, as it may come from the request.
+func (r *Rejections) RejectFrom(c echo.Context, source, reason string) {
+	source = Truncate(source, maxSourceLen)
 	path := Truncate(c.Request().URL.Path, 128)
 	r.mu.Lock()
 	now := r.now()

@@ -97,3 +97,25 @@ func TestRejectionsAuditHasADeadline(t *testing.T) {
 		t.Fatalf("audit context ended with the request: %v", gotErr)
 	}
 }
+
+// RejectFrom keys the bound on the source it is given, cut short.
+func TestRejectFromBoundsBySource(t *testing.T) {
+	var sources []string
+	r := NewRejections(nil, func(_ context.Context, source, _, _ string) { sources = append(sources, source) }, nil)
+	e := echo.New()
+	refuse := func(from string) {
+		req := httptest.NewRequest(http.MethodPost, "/msgcontrol/entry", nil)
+		r.RejectFrom(e.NewContext(req, httptest.NewRecorder()), from, "text from a stranger")
+	}
+	for range 50 {
+		refuse("+15555550999")
+	}
+	refuse("+15555550998")
+	refuse(strings.Repeat("9", 10000))
+	if len(sources) != 3 || sources[0] != "+15555550999" || sources[1] != "+15555550998" {
+		t.Fatalf("audited sources %.200q, want each sender once", sources)
+	}
+	if len(sources[2]) > 100 {
+		t.Fatalf("a source of %d bytes audited", len(sources[2]))
+	}
+}

@@ -135,6 +135,36 @@ func TestRejectedWebhooksAuditBounded(t *testing.T) {
 	}
 }
 
+// Anyone may text the control number: texts from a stranger or a disabled
+// member leave one audit object per sender a minute, naming the sender, not
+// one per text kept for ever.
+func TestTextsFromStrangersAuditBounded(t *testing.T) {
+	h := harness.New(t, harness.Options{Config: harness.DefaultConfig(
+		teamtest.Set("available_users.users.bob.enabled", false))})
+	stranger, bob := h.Phone(harness.Stranger), h.Phone(harness.Bob)
+	const n = 30
+	for i := range n {
+		body := []string{"WHO", "TAKE", "C", "QUIET 2h"}[i%4]
+		stranger.Text(body).ExpectNoReply()
+		bob.Text(body).ExpectNoReply()
+	}
+	rej := rejectedEntries(must(auditEntries(t, h)))
+	if len(rej) != 2 {
+		t.Fatalf("%d audit objects for %d texts from two senders, want one each; the first: %+v", len(rej), 2*n, rej[:min(len(rej), 2)])
+	}
+	got := map[string]string{}
+	for _, e := range rej {
+		got[e.Source] = e.Detail
+	}
+	if !strings.Contains(got[harness.Stranger], "not in available_users") || !strings.Contains(got[harness.Bob], "disabled member") {
+		t.Fatalf("audit entries %+v, want the stranger's and bob's numbers with why each was refused", rej)
+	}
+	if got := h.Config().CurrentConfig.OncallUser.ID; got != "alice" {
+		t.Fatalf("on-call changed to %q", got)
+	}
+	h.ExpectNoMore()
+}
+
 // Item 1: with the proxy trusted, the client is who the proxy says.
 func TestTrustedProxyNamesTheClient(t *testing.T) {
 	h := newEdgeHarness(t, func(s *app.Settings) {
