@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,20 +35,24 @@ func (h *Handler) quiet(ctx context.Context, cfg *team.Config, user team.User, b
 	if !user.Admin {
 		return "Only an admin can start or end a maintenance window."
 	}
-	words := strings.Fields(strings.ToLower(strings.TrimSpace(body)))[1:]
+	// Only the command and duration words are case-blind: a dedup-key
+	// prefix is matched as written, so lower-casing it would hold other
+	// alerts than the reply names.
+	words := strings.Fields(body)[1:]
 	if len(words) == 0 {
-		return "Text QUIET 2h to hold all alerts for 2 hours, QUIET 30m db-* for dedup keys starting db-, QUIET 1h <key or event>, QUIET OFF to end."
+		return "Text QUIET 2h to hold all alerts for 2 hours, QUIET 30m db-* for dedup keys starting db- (case matters), QUIET 1h <key or event>, QUIET OFF to end."
 	}
-	if words[0] == "off" || words[0] == "end" || words[0] == "stop" {
+	switch strings.ToLower(words[0]) {
+	case "off", "end", "stop":
 		return h.quietOff(ctx, user)
 	}
-	d, err := time.ParseDuration(words[0])
+	d, err := time.ParseDuration(strings.ToLower(words[0]))
 	if err != nil || d < minQuiet || d > maxQuiet {
 		return fmt.Sprintf("QUIET needs a duration from 1m to 24h first, e.g. QUIET 2h. %q is not one.", words[0])
 	}
-	scope, bad := quietScope(cfg, words[1:])
-	if bad != "" {
-		return fmt.Sprintf("%q is no API key or event; for dedup keys write a prefix with *, e.g. %s*.", bad, bad)
+	scope, refusal := quietScope(cfg, words[1:])
+	if refusal != "" {
+		return refusal
 	}
 	now := h.now().UTC()
 	name := "quiet-" + now.Format("20060102-150405")
@@ -74,21 +79,40 @@ func (h *Handler) quiet(ctx context.Context, cfg *team.Config, user team.User, b
 }
 
 // quietScope reads the scope words: none or "all" is everything, "x*" a
-// dedup-key prefix, otherwise an API key's or event's name.
+// dedup-key prefix (as written), otherwise an API key's or event's name in
+// any case, stored as the config spells it (routes match it exactly). It
+// returns the reply refusing a word it cannot place.
 func quietScope(cfg *team.Config, words []string) (team.WindowScope, string) {
 	var s team.WindowScope
 	for _, w := range words {
-		switch {
-		case w == "all":
+		if strings.EqualFold(w, "all") {
 			s.All = true
-		case strings.HasSuffix(w, "*") && len(w) > 1:
+			continue
+		}
+		if strings.HasSuffix(w, "*") && len(w) > 1 {
 			s.DedupPrefixes = append(s.DedupPrefixes, strings.TrimSuffix(w, "*"))
-		case hasKey(cfg, w):
+			continue
+		}
+		// As written first (a key before an event, as ever); only then
+		// another case, and only when it names one thing.
+		if _, ok := cfg.APIKeys[w]; ok {
 			s.Keys = append(s.Keys, w)
-		case hasEvent(cfg, w):
+			continue
+		}
+		if _, ok := cfg.Events[w]; ok {
 			s.Events = append(s.Events, w)
+			continue
+		}
+		keys, events := foldMatches(cfg.APIKeys, w), foldMatches(cfg.Events, w)
+		switch {
+		case len(keys)+len(events) == 0:
+			return s, fmt.Sprintf("%q is no API key or event; for dedup keys write a prefix with *, e.g. %s*.", w, w)
+		case len(keys) == 1 && len(events) == 0:
+			s.Keys = append(s.Keys, keys[0])
+		case len(events) == 1 && len(keys) == 0:
+			s.Events = append(s.Events, events[0])
 		default:
-			return s, w
+			return s, fmt.Sprintf("%q could be %s; write one exactly. Nothing changed.", w, strings.Join(append(keys, events...), " or "))
 		}
 	}
 	if len(s.Keys) == 0 && len(s.Events) == 0 && len(s.DedupPrefixes) == 0 {
@@ -97,8 +121,17 @@ func quietScope(cfg *team.Config, words []string) (team.WindowScope, string) {
 	return s, ""
 }
 
-func hasKey(cfg *team.Config, name string) bool   { _, ok := cfg.APIKeys[name]; return ok }
-func hasEvent(cfg *team.Config, slug string) bool { _, ok := cfg.Events[slug]; return ok }
+// foldMatches are the names in m equal to w but for case, sorted.
+func foldMatches[V any](m map[string]V, w string) []string {
+	var out []string
+	for name := range m {
+		if strings.EqualFold(name, w) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 func scopeDoc(s team.WindowScope) map[string]any {
 	m := map[string]any{}

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/internal/teamtest"
 	"github.com/oncall/pager/internal/testclock"
@@ -147,5 +149,81 @@ func TestWeeklyWindowAcrossDSTStartsAtTheSameLocalTime(t *testing.T) {
 	clock.Set(time.Date(2026, 11, 3, 15, 0, 0, 0, time.UTC)) // 10:00 EST
 	alice.ExpectSMS("In the window")
 	bob.ExpectSMS("In the window")
+	h.ExpectNoMore()
+}
+
+// QUIET keeps its scope as typed: a dedup-key prefix is matched with its
+// case, so "DB-*" holds "DB-primary", not "db-replica", and the reply says
+// what is held; API keys and events are found in any case and stored as the
+// config spells them, since routes match them exactly.
+func TestQuietScopeKeepsItsCase(t *testing.T) {
+	clock := testclock.New()
+	h := harness.New(t, harness.Options{Now: clock.Now, Lease: 5 * time.Minute, Config: alertConfig(
+		teamtest.Set("available_users.users.alice.admin", true),
+		teamtest.Set("events.Deploy-Notice", map[string]any{"message": "Deploy {{ what }}", "contacts": []any{"alice"}}),
+		teamtest.Set("api_keys.OPS", map[string]any{"sha256": team.HashAPIKey("pk_ops_upper_0123456789abcdefghijklmnopqrstuv")}),
+		teamtest.Set("api_keys.ops", map[string]any{"sha256": team.HashAPIKey("pk_ops_lower_0123456789abcdefghijklmnopqrstuv")}),
+	)})
+	alice, bob := h.Phone(harness.Alice), h.Phone(harness.Bob)
+	// window is the scope of the window QUIET just started.
+	window := func() team.WindowScope {
+		t.Helper()
+		name := "quiet-" + clock.Now().UTC().Format("20060102-150405")
+		w, ok := h.Config().MaintenanceWindows[name]
+		if !ok {
+			t.Fatalf("no window %s in the config", name)
+		}
+		return w.Scope
+	}
+	// says checks a reply with its case (Expect ignores case).
+	says := func(r *harness.Reply, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(strings.Join(r.Bodies, "\n"), w) {
+				t.Fatalf("reply %q does not say %q", r.Bodies, w)
+			}
+		}
+	}
+
+	says(alice.Text("QUIET 2H DB-*"), "Quiet until", "dedup keys DB-*")
+	if s := window(); len(s.DedupPrefixes) != 1 || s.DedupPrefixes[0] != "DB-" || s.All {
+		t.Fatalf("stored scope %+v, want the prefix DB- as typed", s)
+	}
+	held := trigger(t, h, "Primary down", "DB-primary")
+	trigger(t, h, "Replica lag", "db-replica") // another prefix: paged
+	alice.ExpectSMS("Replica lag")
+	bob.ExpectSMS("Replica lag")
+	h.ExpectNoMore()
+	if a := alertState(t, h, held.ID); a.Held == nil {
+		t.Fatalf("DB-primary not held by QUIET DB-*: %+v", a)
+	}
+	alice.Text("Quiet Off").Expect("Quiet ended")
+	alice.ExpectSMS("Primary down")
+	bob.ExpectSMS("Primary down")
+	h.ExpectNoMore()
+
+	clock.Advance(time.Second) // a new window name; no escalation step due
+	says(alice.Text("quiet 1h HOOKS deploy-notice"), "Quiet until", "keys hooks", "events Deploy-Notice")
+	if s := window(); !slices.Equal(s.Keys, []string{"hooks"}) || !slices.Equal(s.Events, []string{"Deploy-Notice"}) || s.All {
+		t.Fatalf("stored scope %+v, want the key and event as the config names them", s)
+	}
+	a := trigger(t, h, "Queue backlog", "queue") // sent with the hooks key
+	h.ExpectNoMore()
+	if got := alertState(t, h, a.ID); got.Held == nil {
+		t.Fatalf("alert from HOOKS not held: %+v", got)
+	}
+	alice.Text("QUIET OFF").Expect("Quiet ended")
+	alice.ExpectSMS("Queue backlog")
+	bob.ExpectSMS("Queue backlog")
+
+	// Exactly as written wins; a case that fits two names is refused.
+	clock.Advance(time.Second) // a new window name; no escalation step due
+	says(alice.Text("QUIET 1h OPS ALL"), "Quiet until", "all alerts")
+	if s := window(); !slices.Equal(s.Keys, []string{"OPS"}) || !s.All {
+		t.Fatalf("stored scope %+v, want the key OPS and all", s)
+	}
+	alice.Text("QUIET OFF").Expect("Quiet ended")
+	says(alice.Text("QUIET 1h Ops"), `"Ops" could be OPS or ops`, "Nothing changed")
+	alice.Text("QUIET 1h nosuchkey").Expect("is no API key or event")
 	h.ExpectNoMore()
 }
