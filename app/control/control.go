@@ -249,7 +249,7 @@ func composeWho(cfg *team.Config) *whoReply {
 	cc := cfg.CurrentConfig
 	w := &whoReply{cfg: cfg, onCall: oc.ID, head: fmt.Sprintf("On call: %s (%s)", oc.Name, oc.Phone)}
 	if cc.LastModifiedTime > 0 {
-		w.tail = fmt.Sprintf(" Changed %s", formatTime(time.Unix(cc.LastModifiedTime, 0), cc.Timezone))
+		w.tail = fmt.Sprintf(" Changed %s", formatTime(time.Unix(cc.LastModifiedTime, 0), cc.Location()))
 		if cc.LastModifiedUserID != "" {
 			w.tail += " by " + cc.LastModifiedUserID
 		}
@@ -261,22 +261,11 @@ func composeWho(cfg *team.Config) *whoReply {
 	return w
 }
 
-func formatTime(t time.Time, tz string) string {
-	loc := time.UTC
-	if tz != "" {
-		if l, err := time.LoadLocation(tz); err == nil {
-			loc = l
-		}
-	}
+// formatTime takes the config's loaded location (CurrentConfig.Location):
+// loading the zone by name reads the zone database, and WHO formats times
+// on every text while a maintenance window is on.
+func formatTime(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02 15:04 MST")
-}
-
-func lifetime(cfg *team.Config) time.Duration {
-	s := cfg.CurrentConfig.SessionLifetime
-	if s <= 0 {
-		s = 300
-	}
-	return time.Duration(s) * time.Second
 }
 
 func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User, body string) string {
@@ -285,7 +274,7 @@ func (h *Handler) take(ctx context.Context, cfg *team.Config, user team.User, bo
 		return fmt.Sprintf("You are already on call, %s. Nothing changes.", user.Name)
 	}
 	now := h.now()
-	ttl := lifetime(cfg)
+	ttl := cfg.CurrentConfig.Session()
 	sess := sessions.Session{Kind: sessions.KindTake, Phone: user.Phone, UserID: user.ID,
 		PrevOnCallID: oc.ID, Created: now, Expires: now.Add(ttl)}
 	sched, scheduled := cfg.OnCallSchedule()
@@ -346,7 +335,7 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 	sess, err := h.sessions.Take(ctx, user.Phone)
 	if errors.Is(err, sessions.ErrNone) {
 		return fmt.Sprintf("There is no TAKE waiting for you to confirm. Text TAKE, then C within %s.",
-			humanDuration(lifetime(h.cfg.Current())))
+			humanDuration(h.cfg.Current().CurrentConfig.Session()))
 	}
 	if err != nil {
 		h.log.ErrorContext(ctx, "control: confirm failed: store unavailable", "user", user.ID, "err", err)

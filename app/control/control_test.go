@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -100,5 +101,39 @@ func TestRefusedSenderGoesToOnRefuse(t *testing.T) {
 	}
 	if objs, err := st.List(context.Background(), audit.Prefix); err != nil || len(objs) != 0 {
 		t.Errorf("%d audit objects written for two refused texts (%v), want none: OnRefuse bounds them", len(objs), err)
+	}
+}
+
+// WHO during a maintenance window names its end in the team's time zone
+// from the location the config loaded once: loading it again on every WHO
+// read and parsed the zone database each time.
+func TestWhoDuringMaintenanceUsesTheLoadedZone(t *testing.T) {
+	now := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	cfg, err := team.Parse(teamtest.Default(
+		teamtest.Set("current_config.timezone", "America/New_York"),
+		teamtest.Set("maintenance_windows.db-upgrade", map[string]any{
+			"start": now.Add(-time.Hour).Format(time.RFC3339), "end": now.Add(time.Hour).Format(time.RFC3339),
+			"scope": map[string]any{"dedup_prefixes": []any{"db-"}},
+		}),
+	).JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := control.New(control.Options{Config: fixedConfig{cfg}, Now: func() time.Time { return now }})
+	who := func() string {
+		r := h.Handle(context.Background(), teamtest.Alice, "WHO", "SM1")
+		if len(r) != 1 {
+			t.Fatalf("WHO: %q", r)
+		}
+		return r[0]
+	}
+	if r := who(); !strings.Contains(r, "db-upgrade until 2026-12-01 11:00 EST") {
+		t.Fatalf("WHO %q does not name the window's end in New York time", r)
+	}
+	if raceEnabled {
+		return // the race detector allocates on its own account
+	}
+	if n := testing.AllocsPerRun(50, func() { who() }); n > 16 {
+		t.Errorf("%v allocations per WHO during a window, want at most 16 (25 when the zone was loaded per WHO)", n)
 	}
 }

@@ -75,7 +75,7 @@ func (h *Handler) quiet(ctx context.Context, cfg *team.Config, user team.User, b
 	h.audit.Try(ctx, audit.Entry{Actor: user.ID, Action: ActionQuietOn, Source: user.Phone, Detail: name + ": " + scope.String()})
 	h.log.Info("control: maintenance window started", "user", user.ID, "window", name, "until", end, "scope", scope.String())
 	return fmt.Sprintf("Quiet until %s for %s: alerts are recorded, not paged; those still open then are paged. Voicemails still page. QUIET OFF ends it.",
-		formatTime(end, cfg.CurrentConfig.Timezone), scope.String())
+		formatTime(end, cfg.CurrentConfig.Location()), scope.String())
 }
 
 // quietScope reads the scope words: none or "all" is everything, "x*" a
@@ -227,9 +227,10 @@ func quietNote(cfg *team.Config, now time.Time) string {
 	if len(active) == 0 {
 		return ""
 	}
+	loc := cfg.CurrentConfig.Location()
 	var parts []string
 	for _, aw := range active {
-		parts = append(parts, fmt.Sprintf("%s until %s (%s)", aw.Name, formatTime(aw.End, cfg.CurrentConfig.Timezone), aw.Window.Scope.String()))
+		parts = append(parts, fmt.Sprintf("%s until %s (%s)", aw.Name, formatTime(aw.End, loc), aw.Window.Scope.String()))
 	}
 	return " Maintenance: " + strings.Join(parts, "; ") + ": not paged."
 }
