@@ -80,12 +80,18 @@ func mac(key []byte, name string, exp int64) string {
 
 // URL returns a link to /media/<name> valid for MediaTTL.
 func (s *Signer) URL(ctx context.Context, base, name string) (string, error) {
+	return s.URLAt(ctx, base, name, s.now().Add(MediaTTL))
+}
+
+// URLAt returns a link to /media/<name> valid until exp (whole seconds):
+// the same arguments give the same link, whenever it is made.
+func (s *Signer) URLAt(ctx context.Context, base, name string, exp time.Time) (string, error) {
 	key, err := s.signingKey(ctx)
 	if err != nil {
 		return "", err
 	}
-	exp := s.now().Add(MediaTTL).Unix()
-	return fmt.Sprintf("%s/media/%s?exp=%d&sig=%s", base, name, exp, mac(key, name, exp)), nil
+	e := exp.Unix()
+	return fmt.Sprintf("%s/media/%s?exp=%d&sig=%s", base, name, e, mac(key, name, e)), nil
 }
 
 // Check verifies a link's expiry and signature.

@@ -331,8 +331,27 @@ func (h *Handler) stepEmail(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 	return map[string]string{"receipt": r.ID, "to": ms.ToEmail}, nil
 }
 
-func (h *Handler) mediaURL(ctx context.Context, jobID string) (string, error) {
-	return h.signer.URL(ctx, h.base, jobID+".mp3")
+// linkStep is how far a page link's expiry moves on as its job ages.
+const linkStep = time.Hour
+
+// pageLinkExpiry is when the media link a page step sends expires; sends is
+// how many sends the step made before (Delivery.Tries).
+//
+// The text's body holds the link, and a send whose answer was lost (a
+// timeout after Twilio took it, a crash) is found on Twilio by its exact
+// body (outbound.SendTextStep). So every attempt of one sending, its
+// retries and a takeover, must build the same link: the expiry counts from
+// the job's creation, not from now. It moves on in whole linkSteps as the
+// job ages, so a page that goes out late still leaves the engineer nearly
+// MediaTTL to listen; only a lost answer at such a step's edge can then be
+// missed.
+//
+// Each sending of the step (the first, and each reopening after a failed
+// delivery) gets a link a second apart, so the check of a later sending
+// never takes an earlier one's send, failed or not reached, for its own.
+func pageLinkExpiry(created, now time.Time, sends int) time.Time {
+	age := max(now.Sub(created), 0).Truncate(linkStep)
+	return created.Add(age + MediaTTL + time.Duration(sends)*time.Second)
 }
 
 // page is what both page steps start from: the voicemail, the step's
@@ -345,8 +364,12 @@ func (h *Handler) page(ctx context.Context, job *jobs.Job, step *jobs.Step) (v V
 		return v, prev, "", jobs.Permanent(errors.New("nobody is on call"))
 	}
 	_ = json.Unmarshal(step.Result, &prev)
-	link, err = h.mediaURL(ctx, job.ID)
-	return v, prev, link, err
+	exp := pageLinkExpiry(job.CreatedAt, h.now(), prev.Tries)
+	link, err = h.signer.URLAt(ctx, h.base, job.ID+".mp3", exp)
+	if err != nil {
+		return v, prev, "", fmt.Errorf("media link: %w", err)
+	}
+	return v, prev, link, nil
 }
 
 func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
