@@ -144,7 +144,11 @@ func (h *Handler) heldBack(ctx context.Context, job *jobs.Job, v Voicemail) (boo
 var heldDelivery = Delivery{Status: "held: caller over the limit; bundled into one text"}
 
 // stepCallerDigest texts the on-call the calls a caller's window held back.
-func (h *Handler) stepCallerDigest(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+// It sends as the other page steps do: a retry or a takeover first looks
+// for the text on Twilio (its body is the same on every attempt), and a
+// text whose rate slot is further off gives its worker back
+// (outbound.ErrDeferred, returned as is).
+func (h *Handler) stepCallerDigest(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
 	var d callerDigest
 	if err := job.Decode(&d); err != nil {
 		return nil, jobs.Permanent(err)
@@ -175,7 +179,7 @@ func (h *Handler) stepCallerDigest(ctx context.Context, job *jobs.Job, _ *jobs.S
 		body += fmt.Sprintf("; %d left a voicemail (stored and emailed)", w.Voicemails)
 	}
 	body += "."
-	sid, err := h.out.SendText(ctx, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: oc.Phone, Body: body})
+	sid, err := h.out.SendTextStep(ctx, h.q, job, step, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: oc.Phone, Body: body})
 	if err != nil {
 		return nil, err
 	}
