@@ -49,8 +49,16 @@ func (h *Handler) triggerAlert(ctx context.Context, v Voicemail) (alerts.Alert, 
 	return a, err
 }
 
-// stepAlert is StepAlert.
-func (h *Handler) stepAlert(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+// maxAlertAttempts bounds how long the voicemail's text and call wait for
+// its alert: they name its reply code, but the engineer must hear of the
+// voicemail even when it cannot become an alert. With the queue's default
+// backoff the last attempt is at most about half a minute after the first.
+const maxAlertAttempts = 6
+
+// stepAlert is StepAlert. An alert that cannot be raised ends the step
+// without one, neither failed nor retried on and on: the text and call wait
+// for it, and a failed step would fail them too.
+func (h *Handler) stepAlert(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
 	var v Voicemail
 	if err := job.Decode(&v); err != nil {
 		return nil, jobs.Permanent(err)
@@ -63,13 +71,23 @@ func (h *Handler) stepAlert(ctx context.Context, job *jobs.Job, _ *jobs.Step) (a
 		return VoicemailAlert{}, nil
 	}
 	a, err := h.triggerAlert(ctx, v)
-	if errors.Is(err, alerts.ErrInvalid) || jobs.IsPermanent(err) {
-		// The alert can never be raised (a bug, not an outage): the
-		// voicemail is still paged, without a reply code.
+	switch {
+	case err == nil:
+	case errors.Is(err, alerts.ErrInvalid) || errors.Is(err, alerts.ErrCorrupt) || jobs.IsPermanent(err):
+		// The alert can never be raised (a bug, or a stored object that
+		// stays unreadable until someone repairs it), so retrying would
+		// only hold the pages back: the voicemail is paged without a
+		// reply code.
 		h.log.ErrorContext(ctx, "pagerline: voicemail alert not raised; paging without a reply code", "job", job.ID, "err", err)
 		return VoicemailAlert{}, nil
-	}
-	if err != nil {
+	case ctx.Err() == nil && step.Attempts+1 >= maxAlertAttempts:
+		// Not an outage that ends in time for this voicemail: the pages
+		// go out now, without a reply code. (A run cut short by shutdown
+		// says nothing about the alert and is retried.)
+		h.log.ErrorContext(ctx, "pagerline: voicemail alert still not raised; paging without a reply code",
+			"job", job.ID, "attempts", step.Attempts+1, "err", err)
+		return VoicemailAlert{}, nil
+	default:
 		return nil, fmt.Errorf("voicemail alert: %w", err)
 	}
 	h.log.InfoContext(ctx, "pagerline: voicemail alert triggered", "job", job.ID, "alert", a.ID, "code", a.Code)

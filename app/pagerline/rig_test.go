@@ -243,9 +243,10 @@ func (r *rig) drain(t testing.TB, id string) jobs.Job {
 		if j.Finished() {
 			return j
 		}
+		// A pending step due now (zero NextAt) waits for another.
 		var next time.Time
 		for _, s := range j.Steps {
-			if s.State == jobs.StepPending && (next.IsZero() || s.NextAt.Before(next)) {
+			if s.State == jobs.StepPending && !s.NextAt.IsZero() && (next.IsZero() || s.NextAt.Before(next)) {
 				next = s.NextAt
 			}
 		}

@@ -1,9 +1,14 @@
 package pagerline
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oncall/pager/app/alerts"
+	"github.com/oncall/pager/app/jobs"
 )
 
 // A voicemail text whose answer was lost (Twilio took it, the answer timed
@@ -81,5 +86,79 @@ func TestPageLinkExpiry(t *testing.T) {
 		if left := pageLinkExpiry(created, now, 0).Sub(now); left <= MediaTTL-linkStep || left > MediaTTL {
 			t.Errorf("sent %v after the voicemail: the link lasts %v; want about %v", late, left, MediaTTL)
 		}
+	}
+}
+
+// alertCode is the reply code the fake alert service gives.
+const alertCode = "7"
+
+// textsAndCalls expects the voicemail's one text and one call, the text
+// naming the reply code when code is set and none otherwise.
+func (r *rig) textsAndCalls(t testing.TB, j jobs.Job, code string) {
+	t.Helper()
+	msgs, calls := r.tw.sentMessages(), r.tw.sentCalls()
+	if len(msgs) != 1 || len(calls) != 1 {
+		t.Fatalf("%d texts and %d calls; want one each:%s", len(msgs), len(calls), steps(j))
+	}
+	body := msgs[0].Message.Body
+	if named := strings.Contains(body, "reply "+alertCode+"a to acknowledge"); named != (code != "") ||
+		!strings.Contains(body, "On-call voicemail (12 seconds) from +12125550123") {
+		t.Fatalf("text %q; want the voicemail, with reply code %q", body, code)
+	}
+}
+
+// A voicemail whose alert cannot be raised for good (its stored object is
+// corrupt) is texted and called at once, without a reply code: the pages do
+// not wait on an alert that will never come.
+func TestVoicemailPagedWhenAlertCorrupt(t *testing.T) {
+	fa := &fakeAlerts{trigger: func(int) (alerts.Alert, error) {
+		return alerts.Alert{}, fmt.Errorf("%w: alerts/open/x.json: unexpected end of JSON input", alerts.ErrCorrupt)
+	}}
+	r := newRig(t, rigOptions{alerts: fa})
+	j := r.drain(t, r.voicemail(t, "RE1", "+12125550123"))
+	if n := fa.triggers(); n != 1 {
+		t.Errorf("alert tried %d times; a corrupt object does not mend itself", n)
+	}
+	var va VoicemailAlert
+	if s := j.Step(StepAlert); s.State != jobs.StepDone || s.Decode(&va) != nil || va != (VoicemailAlert{}) {
+		t.Fatalf("alert step: %s, %+v; want done without an alert:%s", s.State, va, steps(j))
+	}
+	r.textsAndCalls(t, j, "")
+}
+
+// An alert that keeps failing holds the pages back only for its few tries:
+// then the voicemail is texted and called without a reply code.
+func TestVoicemailPagedWhenAlertKeepsFailing(t *testing.T) {
+	fa := &fakeAlerts{trigger: func(int) (alerts.Alert, error) {
+		return alerts.Alert{}, errors.New("alerts: escalation policy lookup: connection reset")
+	}}
+	r := newRig(t, rigOptions{alerts: fa})
+	j := r.drain(t, r.voicemail(t, "RE1", "+12125550123"))
+	if n := fa.triggers(); n != maxAlertAttempts {
+		t.Errorf("alert tried %d times; want %d", n, maxAlertAttempts)
+	}
+	if s := j.Step(StepAlert); s.State != jobs.StepDone || s.Attempts != maxAlertAttempts {
+		t.Fatalf("alert step: %s after %d attempts:%s", s.State, s.Attempts, steps(j))
+	}
+	r.textsAndCalls(t, j, "")
+}
+
+// An alert that fails once is tried again, and the pages wait for it to
+// name its reply code.
+func TestVoicemailAlertRetriedBeforePaging(t *testing.T) {
+	fa := &fakeAlerts{trigger: func(n int) (alerts.Alert, error) {
+		if n == 1 {
+			return alerts.Alert{}, errors.New("alerts: escalation policy lookup: connection reset")
+		}
+		return alerts.Alert{ID: "A1", Code: alertCode}, nil
+	}}
+	r := newRig(t, rigOptions{alerts: fa})
+	j := r.drain(t, r.voicemail(t, "RE1", "+12125550123"))
+	if n := fa.triggers(); n != 2 {
+		t.Errorf("alert tried %d times; want 2", n)
+	}
+	r.textsAndCalls(t, j, alertCode)
+	if !strings.Contains(r.tw.sentCalls()[0].Call.Twiml, "Gather") {
+		t.Errorf("call offers no page keys: %s", r.tw.sentCalls()[0].Call.Twiml)
 	}
 }
