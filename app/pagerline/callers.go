@@ -27,6 +27,12 @@ const (
 
 	// KindCallerDigest is the job sending a window's bundled text.
 	KindCallerDigest jobs.Kind = "caller_digest"
+
+	// DigestGrace is how long after its window's end the bundled text is
+	// sent. A call is held only while its window lasts; one held just
+	// before the end (by a replica whose clock is a little behind, or
+	// whose write is slow) is in the window before the digest reads it.
+	DigestGrace = time.Minute
 )
 
 // maxHeldIDs bounds the held job ids a window keeps to recognise a
@@ -66,8 +72,14 @@ func (h *Handler) callerKey(caller string, start time.Time) string {
 // of the job asking again gets the same answer). It runs in the job's
 // steps, never in the recording callback, which answers Twilio after as
 // few store calls as it can.
+//
+// A call past the limit is held only while its window lasts. Once the
+// window is over its digest is due or already sent (a finished job is not
+// queued again), so a call asking that late (its job queued or run late)
+// pages the on-call itself, or nobody would ever hear of it.
 func (h *Handler) admitPage(ctx context.Context, caller, jobID string, voicemail bool, at time.Time) (bool, error) {
 	start := at.UTC().Truncate(h.callerWindow)
+	end := start.Add(h.callerWindow)
 	key := h.callerKey(caller, start)
 	for range 10 {
 		w := callerWindow{Caller: caller, Start: start}
@@ -90,7 +102,8 @@ func (h *Handler) admitPage(ctx context.Context, caller, jobID string, voicemail
 			return false, nil
 		}
 		page := len(w.Paged) < h.callerLimit
-		if page {
+		late := !page && !h.now().Before(end)
+		if page || late {
 			w.Paged = append(w.Paged, jobID)
 		} else {
 			if len(w.Held) < maxHeldIDs {
@@ -112,6 +125,11 @@ func (h *Handler) admitPage(ctx context.Context, caller, jobID string, voicemail
 		if page {
 			return true, nil
 		}
+		if late {
+			h.log.Info("pagerline: caller over the limit, but the window's digest is due or sent; paging",
+				"caller", caller, "job", jobID, "window_end", end)
+			return true, nil
+		}
 		h.log.Info("pagerline: caller over the limit; bundled into one text at the end of the window",
 			"caller", caller, "job", jobID, "held", w.HeldCount)
 		return false, h.queueDigest(ctx, caller, key, start)
@@ -125,7 +143,7 @@ func (h *Handler) queueDigest(ctx context.Context, caller, key string, start tim
 	end := start.Add(h.callerWindow)
 	payload, _ := json.Marshal(callerDigest{Key: key, Caller: caller, Start: start, End: end})
 	_, err := h.q.Enqueue(ctx, jobs.Job{ID: "callers-" + safeID(caller) + "-" + strconv.FormatInt(start.Unix(), 10),
-		Kind: KindCallerDigest, Payload: payload, Steps: []jobs.Step{{Name: StepText, NextAt: end}}})
+		Kind: KindCallerDigest, Payload: payload, Steps: []jobs.Step{{Name: StepText, NextAt: end.Add(DigestGrace)}}})
 	if err != nil {
 		return fmt.Errorf("caller digest: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // holdCalls makes n missed calls from caller, one past the caller's limit
@@ -35,5 +36,58 @@ func TestCallerDigestLostAnswerNotSentTwice(t *testing.T) {
 	}
 	if d := delivery(t, j, StepText); d.SID != msgs[0].SID {
 		t.Fatalf("digest step recorded %+v; want the text Twilio took, %s", d, msgs[0].SID)
+	}
+}
+
+// A call past the caller's limit that asks only after its window's digest
+// was sent (its job queued or run late) pages the on-call itself: held, it
+// would be in no text at all.
+func TestHeldCallAfterDigestSentIsPaged(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	const caller = "+12125550123"
+	start := r.clock.Now()
+	digest := r.holdCalls(t, caller, DefaultCallerLimit+1)
+	lateCall := start.Add(DefaultCallerWindow - time.Second)
+	j := r.drain(t, digest)
+	if !r.clock.Now().After(lateCall) {
+		t.Fatalf("digest sent at %v, before the window's last call at %v", r.clock.Now(), lateCall)
+	}
+	msgs := r.tw.sentMessages()
+	if len(msgs) != DefaultCallerLimit+1 || !strings.Contains(msgs[DefaultCallerLimit].Message.Body, "1 more calls from "+caller) {
+		t.Fatalf("texts %+v; want the missed calls and the digest:%s", msgs, steps(j))
+	}
+
+	j = r.drain(t, r.missedCallAt(t, "CA-late", caller, lateCall))
+	msgs = r.tw.sentMessages()
+	if len(msgs) != DefaultCallerLimit+2 || !strings.Contains(msgs[len(msgs)-1].Message.Body, "Missed call on the pager line from "+caller) {
+		t.Fatalf("late call: texts %+v; want it paged:%s", msgs[DefaultCallerLimit+1:], steps(j))
+	}
+	if d := delivery(t, j, StepText); d.SID != msgs[len(msgs)-1].SID {
+		t.Fatalf("late call recorded %+v", d)
+	}
+}
+
+// The digest is sent a little after its window ends, so a call held at the
+// window's last moment (by a replica whose clock is behind) is in it.
+func TestDigestWaitsOutTheGrace(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	const caller = "+12125550123"
+	end := r.clock.Now().Add(DefaultCallerWindow)
+	digest := r.holdCalls(t, caller, DefaultCallerLimit+1)
+	r.clock.Set(end)
+	if err := r.q.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.tw.sentMessages()); n != DefaultCallerLimit {
+		t.Fatalf("%d texts at the window's end; want the digest to wait %v", n, DigestGrace)
+	}
+	// Held at the last moment, as a replica a little behind would.
+	r.clock.Set(end.Add(-time.Millisecond))
+	r.drain(t, r.missedCall(t, "CA-last", caller))
+	r.clock.Set(end)
+	r.drain(t, digest)
+	msgs := r.tw.sentMessages()
+	if len(msgs) != DefaultCallerLimit+1 || !strings.Contains(msgs[DefaultCallerLimit].Message.Body, "2 more calls from "+caller) {
+		t.Fatalf("texts %+v; want the digest of both held calls", msgs[DefaultCallerLimit:])
 	}
 }

@@ -211,7 +211,14 @@ func (r *rig) voicemail(t testing.TB, recordingSID, caller string) string {
 // missedCall queues a missed call from caller as the recording callback does.
 func (r *rig) missedCall(t testing.TB, callSID, caller string) string {
 	t.Helper()
-	v := Voicemail{CallSID: callSID, CallerNum: caller, Received: r.clock.Now().UTC()}
+	return r.missedCallAt(t, callSID, caller, r.clock.Now())
+}
+
+// missedCallAt queues a missed call received at "at", as the recording
+// callback does however late its job is queued.
+func (r *rig) missedCallAt(t testing.TB, callSID, caller string, at time.Time) string {
+	t.Helper()
+	v := Voicemail{CallSID: callSID, CallerNum: caller, Received: at.UTC()}
 	v.address(r.cfg.Current())
 	return r.enqueue(t, jobs.Job{ID: "missed-" + callSID, Kind: KindMissed, Steps: []jobs.Step{{Name: StepText}}}, v)
 }
