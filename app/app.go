@@ -268,7 +268,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Jobs:   a.Jobs,
 		Alerts: a.Alerts,
 		Config: a.Team,
-		Teller: teller{out: a.Outbound, cfg: a.Team},
+		Teller: teller{q: outbound.TextQueue{Q: a.Jobs, MaxAttempts: tellAttempts}, cfg: a.Team},
 		Keys:   in,
 		Now:    now,
 		Logger: log,
@@ -279,7 +279,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Alerts:     a.Alerts,
 		Heartbeats: a.Heartbeats,
 		Config:     a.Team,
-		Sender:     summarySender{teller: teller{out: a.Outbound, cfg: a.Team}},
+		Sender:     summarySender{teller: teller{q: outbound.TextQueue{Q: a.Jobs, MaxAttempts: tellAttempts}, cfg: a.Team}, out: a.Outbound},
 		Next:       a.nextOnCall,
 		Now:        now,
 		Logger:     log,
@@ -574,24 +574,28 @@ func (t texter) Text(ctx context.Context, from, to, body string) error {
 	return t.q.Enqueue(ctx, id, outbound.Text{From: from, To: to, Body: body})
 }
 
-// teller texts a team member from the control number, from a job step
-// (which retries it).
+// tellAttempts bounds the sends of a text told from a job step, as the
+// step's own attempts did when it sent the text itself: a recovery notice
+// or a daily summary that long overdue is noise.
+const tellAttempts = 10
+
+// teller texts a team member from the control number, from a job step that
+// may run again after Twilio took the text (a retry, a crashed replica's
+// job taken over). The text is a durable text job named by the step: a
+// second run queues the same id, which sends nothing, and the text job
+// asks Twilio before resending its own interrupted send.
 type teller struct {
-	out *outbound.Outbound
+	q   outbound.TextQueue
 	cfg *team.Manager
 }
 
-func (t teller) Tell(ctx context.Context, userID, text string) error {
+func (t teller) Tell(ctx context.Context, id, userID, text string) error {
 	cfg := t.cfg.Current()
 	u, ok := cfg.UserByID(userID)
 	if !ok || u.Phone == "" || !page.SMSOn(u) {
 		return nil
 	}
-	_, err := t.out.SendText(ctx, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: u.Phone, Body: text})
-	if err != nil && twilio.IsPermanent(err) {
-		return nil
-	}
-	return err
+	return t.q.Enqueue(ctx, id, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: u.Phone, Body: text})
 }
 
 // summaryCheck is how often the next daily summary is made sure of (a
@@ -600,10 +604,13 @@ const summaryCheck = time.Minute
 
 // summarySender sends the daily summary by SMS to the on-call and by email
 // to mail_settings.to_email.
-type summarySender struct{ teller }
+type summarySender struct {
+	teller
+	out *outbound.Outbound
+}
 
-func (s summarySender) Text(ctx context.Context, userID, body string) error {
-	return s.Tell(ctx, userID, body)
+func (s summarySender) Text(ctx context.Context, id, userID, body string) error {
+	return s.Tell(ctx, id, userID, body)
 }
 
 func (s summarySender) Email(ctx context.Context, subject, body string) error {

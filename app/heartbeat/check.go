@@ -25,8 +25,8 @@ const (
 	stepCheck = "check"
 	stepClose = "close"
 	stepTell  = "tell"
-	// tellAttempts bounds retries of the recovery text; the alert is
-	// closed either way.
+	// tellAttempts bounds retries of queueing the recovery text; the alert
+	// is closed either way.
 	tellAttempts = 10
 )
 
@@ -288,7 +288,7 @@ func (s *Service) runClose(ctx context.Context, job *jobs.Job, _ *jobs.Step) (an
 // runTell tells whoever acknowledged the alert that the heartbeat is back
 // and the alert closed (those paged but silent are told by the alert's own
 // escalation).
-func (s *Service) runTell(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+func (s *Service) runTell(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
 	var p recoverPayload
 	if err := job.Decode(&p); err != nil {
 		return nil, jobs.Permanent(err)
@@ -307,7 +307,9 @@ func (s *Service) runTell(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any
 		return nil, err
 	}
 	text := TellText(p.Name, res.Code, rec, cfg.CurrentConfig.Location())
-	if err := s.teller.Tell(ctx, res.AckedBy, text); err != nil {
+	// Named by the step, so the text is queued once however often the step
+	// runs.
+	if err := s.teller.Tell(ctx, job.ID+"."+step.Name, res.AckedBy, text); err != nil {
 		return nil, fmt.Errorf("heartbeat: tell %s: %w", res.AckedBy, err)
 	}
 	return map[string]string{"told": res.AckedBy}, nil

@@ -39,9 +39,10 @@ type Keys interface {
 }
 
 // Teller texts one team member (the outbound path). Called from a job step,
-// at least once.
+// which may run more than once (a retry, a crashed replica's job taken
+// over): the same id twice must text once.
 type Teller interface {
-	Tell(ctx context.Context, userID, text string) error
+	Tell(ctx context.Context, id, userID, text string) error
 }
 
 // Options wire a Service. Jobs, Alerts and Config are required.

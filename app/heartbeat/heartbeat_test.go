@@ -229,3 +229,52 @@ func TestLostRecoveryIsQueuedByTheNextCheck(t *testing.T) {
 		t.Fatalf("alert after the next check: %s by %q", got.State, got.ClosedBy)
 	}
 }
+
+// tells records the texts a Service asks for; the first fail ones fail
+// after the text may have been queued (the store's answer lost).
+type tells struct {
+	mu   sync.Mutex
+	ids  []string
+	fail int
+}
+
+func (x *tells) Tell(_ context.Context, id, _, _ string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.ids = append(x.ids, id)
+	if len(x.ids) <= x.fail {
+		return errors.New("answer lost")
+	}
+	return nil
+}
+
+// A tell step that runs again names the same text, so the outbound path
+// sends it once.
+func TestRetriedTellNamesTheSameText(t *testing.T) {
+	f := newFixture(t)
+	told := &tells{fail: 1}
+	f.hb.teller = told
+	ctx := context.Background()
+	if _, err := f.hb.Beat(ctx, "backup", Source{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(71 * time.Minute)
+	f.run(t)
+	a, err := f.al.ByDedupKey(ctx, routingKey, dedupKey("backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.al.Ack(ctx, a.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.hb.Beat(ctx, "backup", Source{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	f.clk.Advance(time.Minute)
+	f.run(t)
+	want := recoverJobID(a.ID) + "." + stepTell
+	if len(told.ids) != 2 || told.ids[0] != want || told.ids[1] != want {
+		t.Fatalf("texts asked for %q, want %q twice", told.ids, want)
+	}
+}

@@ -33,6 +33,9 @@ func (o *Outbound) Register(q *jobs.Queue) {
 // TextQueue queues durable texts.
 type TextQueue struct {
 	Q *jobs.Queue
+	// MaxAttempts bounds a text's failed sends; 0 retries until it goes
+	// out.
+	MaxAttempts int
 }
 
 // Enqueue stores t as a job with the given id; the same id twice sends once.
@@ -41,7 +44,7 @@ func (tq TextQueue) Enqueue(ctx context.Context, id string, t Text) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tq.Q.Enqueue(ctx, jobs.Job{ID: id, Kind: KindText, Payload: payload, Steps: []jobs.Step{{Name: stepSend}}}); err != nil {
+	if _, err := tq.Q.Enqueue(ctx, jobs.Job{ID: id, Kind: KindText, Payload: payload, Steps: []jobs.Step{{Name: stepSend, MaxAttempts: tq.MaxAttempts}}}); err != nil {
 		return fmt.Errorf("notify: queue text: %w", err)
 	}
 	return nil

@@ -34,8 +34,10 @@ type ConfigSource interface {
 }
 
 // Sender delivers the summary: a text to one user, an email to the team.
+// Text is called from a job step, which may run more than once (a retry, a
+// crashed replica's job taken over): the same id twice must text once.
 type Sender interface {
-	Text(ctx context.Context, userID, body string) error
+	Text(ctx context.Context, id, userID, body string) error
 	Email(ctx context.Context, subject, body string) error
 }
 
@@ -177,7 +179,7 @@ func (s *Service) current(job *jobs.Job) (*team.Config, payload, bool) {
 // no more; the next day's is queued anyway.
 const stale = 2 * time.Hour
 
-func (s *Service) runText(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
+func (s *Service) runText(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
 	cfg, p, ok := s.current(job)
 	if !ok {
 		return "not configured", nil
@@ -193,7 +195,9 @@ func (s *Service) runText(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any
 	if err != nil {
 		return nil, err
 	}
-	if err := s.send.Text(ctx, oc.ID, Text(f)); err != nil {
+	// Named by the step, so a run after the text went out (whose facts may
+	// have changed meanwhile) does not send a second one.
+	if err := s.send.Text(ctx, job.ID+"."+step.Name, oc.ID, Text(f)); err != nil {
 		return nil, fmt.Errorf("summary: text %s: %w", oc.ID, err)
 	}
 	return "sent to " + oc.ID, nil

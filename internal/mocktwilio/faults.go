@@ -9,6 +9,8 @@ type fault struct {
 	suffix       string
 	status, code int
 	left         int
+	// lose: the request is carried out and its answer lost (LoseNext).
+	lose bool
 }
 
 // knownMessages are Twilio's wording for the errors tests inject most.
@@ -54,6 +56,20 @@ func (s *Server) FailNext(pathSuffix string, status, code int, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{suffix: pathSuffix, status: status, code: code, left: n})
+}
+
+// LoseNext makes the next n requests whose path ends in pathSuffix take
+// effect (a text is accepted, a call placed) and then lose their answer: the
+// connection closes before the reply, as when the network fails after
+// Twilio accepted a request. The client sees an error for something that
+// happened. Such requests are in Requests with status 0.
+func (s *Server) LoseNext(pathSuffix string, n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{suffix: pathSuffix, left: n, lose: true})
 }
 
 // takeFault consumes one use of the first fault matching p.

@@ -220,6 +220,13 @@ type statusWriter struct {
 	record func(status int)
 }
 
+// discard is where a lost answer goes.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -254,13 +261,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.notifyLocked()
 		s.mu.Unlock()
 	}}
-	s.handle(sw, r, body, rec.Form)
+	if s.handle(sw, r, body, rec.Form) {
+		sw.record(0)
+		// Closes the connection without a reply.
+		panic(http.ErrAbortHandler)
+	}
 	if sw.status == 0 {
 		sw.WriteHeader(http.StatusOK)
 	}
 }
 
-func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, form url.Values) {
+// handle answers one request; lost: it took effect and its answer is to be
+// lost (LoseNext).
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, form url.Values) (lost bool) {
 	if s.spec != nil {
 		if v := s.spec.Validate(r, body); len(v) > 0 {
 			s.mu.Lock()
@@ -287,9 +300,19 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, for
 		return
 	}
 	if f := s.takeFault(r.URL.Path); f != nil {
-		writeError(w, f.status, f.code, f.message())
-		return
+		if !f.lose {
+			writeError(w, f.status, f.code, f.message())
+			return
+		}
+		s.route(discard{}, r, resource, form)
+		return true
 	}
+	s.route(w, r, resource, form)
+	return false
+}
+
+// route serves one API request past the checks.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, resource string, form url.Values) {
 	switch {
 	case r.Method == http.MethodPost && resource == "Messages.json":
 		s.createMessage(w, form)

@@ -166,6 +166,31 @@ func TestFailNextCountsDown(t *testing.T) {
 	}
 }
 
+func TestLoseNextAcceptsButAnswersNothing(t *testing.T) {
+	s := New(t)
+	s.LoseNext("Messages.json", 1)
+	form := url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Body": {"x"}}
+	req, err := http.NewRequest(http.MethodPost, s.URL()+messagesOf(s), strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(s.AccountSID(), s.AuthToken())
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %d, want the connection closed without a reply", resp.StatusCode)
+	}
+	if n := len(s.Messages()); n != 1 {
+		t.Fatalf("%d messages recorded, want the one whose answer was lost", n)
+	}
+	if reqs := s.Requests(); len(reqs) != 1 || reqs[0].Status != 0 {
+		t.Fatalf("requests %+v, want one with status 0", reqs)
+	}
+	if status, _ := do(t, s, http.MethodPost, messagesOf(s), form, s.AccountSID(), s.AuthToken()); status != http.StatusCreated {
+		t.Fatalf("the next request answered %d", status)
+	}
+}
+
 func TestFailNextOptOutShape(t *testing.T) {
 	s := New(t)
 	s.FailNext("Messages.json", 400, 21610, 1)

@@ -176,6 +176,33 @@ func TestHeartbeatRestartDuringGraceLosesNothing(t *testing.T) {
 	h.ExpectNoMore()
 }
 
+// Twilio takes the recovery text but its answer is lost: the pager retries
+// what failed, and Alice must not get the text twice.
+func TestHeartbeatRecoveryTextOnceWhenTwilioAnswerIsLost(t *testing.T) {
+	clock := testclock.New()
+	h := newHeartbeatHarness(t, clock)
+	alice, bob := h.Phone(harness.Alice), h.Phone(harness.Bob)
+	beat(t, h, "backup", "")
+	clock.Advance(71 * time.Minute)
+	page := alice.ExpectSMS("Nightly backup did not report")
+	bob.ExpectSMS("Nightly backup did not report")
+	code := codeOf(t, page.Body)
+	page.ThenReply(code + "a").Expect("Acknowledged")
+	bob.ExpectSMS("acknowledged by Alice")
+	h.ExpectNoMore()
+	id := heartbeatStatus(t, h, "backup").AlertID
+
+	h.Twilio.LoseNext("Messages.json", 1)
+	beat(t, h, "backup", "")
+	alice.ExpectSMS("[" + code + "] Heartbeat backup beat again at")
+	h.WaitIdle()
+	clock.Advance(time.Minute) // the retry falls due
+	h.ExpectNoMore()
+	if j := h.WaitJob("hbr-" + id + ".tell"); j.Kind != "text" || j.Steps[0].State != "done" || j.Steps[0].MaxAttempts != 10 {
+		t.Fatalf("recovery text job: kind %q, step %s after %d of %d attempts; want a text job done within 10", j.Kind, j.Steps[0].State, j.Steps[0].Attempts, j.Steps[0].MaxAttempts)
+	}
+}
+
 func TestHeartbeatRouteRefusals(t *testing.T) {
 	clock := testclock.New()
 	h := newHeartbeatHarness(t, clock)

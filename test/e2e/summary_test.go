@@ -69,3 +69,23 @@ func TestDailySummaryOnceWithTwoReplicas(t *testing.T) {
 		t.Fatalf("next summary not queued: %v", err)
 	}
 }
+
+// Twilio takes the summary text but its answer is lost: the pager retries
+// what failed, and the on-call must not get the summary twice.
+func TestDailySummaryTextOnceWhenTwilioAnswerIsLost(t *testing.T) {
+	clock := testclock.New()
+	due := clock.Now().UTC().Add(10 * time.Minute)
+	h := harness.New(t, harness.Options{Config: alertConfig(teamtest.Set("daily_summary", map[string]any{"at": due.Format("15:04")})),
+		Now: clock.Now, Lease: 5 * time.Minute})
+	h.ExpectNoMore()
+
+	h.Twilio.LoseNext("Messages.json", 1)
+	clock.Advance(11 * time.Minute)
+	h.Phone(harness.Alice).ExpectSMS("Daily summary: 0 open alerts")
+	h.WaitIdle()
+	clock.Advance(time.Minute) // the retry falls due
+	h.ExpectNoMore()
+	if j := h.WaitJob("sum-" + due.Format("20060102-1504") + ".text"); j.Kind != "text" || j.Steps[0].State != "done" || j.Steps[0].MaxAttempts != 10 {
+		t.Fatalf("summary text job: kind %q, step %s after %d of %d attempts; want a text job done within 10", j.Kind, j.Steps[0].State, j.Steps[0].Attempts, j.Steps[0].MaxAttempts)
+	}
+}
