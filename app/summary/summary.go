@@ -13,6 +13,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/heartbeat"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -307,8 +308,10 @@ func (s *Service) gather(ctx context.Context, cfg *team.Config) (Facts, error) {
 	return f, nil
 }
 
-// maxTextChars is two GSM-7 segments of a concatenated SMS.
-const maxTextChars = 2 * 153
+// maxSegments bounds the SMS. Counted in segments, not bytes: an alert's
+// summary may hold GSM-7 extension characters ([ ] { } | ~ ^ \), which take
+// two septets each.
+const maxSegments = 2
 
 // Text is the SMS: plain ASCII (GSM-7), at most two segments. Parts are
 // added in order of importance while they fit.
@@ -337,7 +340,7 @@ func Text(f Facts) string {
 	out := ""
 	for _, p := range parts {
 		next := strings.TrimSpace(out + " " + p)
-		if len(next) > maxTextChars {
+		if outbound.Segments(next) > maxSegments {
 			break
 		}
 		out = next

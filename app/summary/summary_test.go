@@ -13,6 +13,7 @@ import (
 	"github.com/oncall/pager/app/heartbeat"
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/jsondoc"
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store/storetest"
@@ -28,13 +29,26 @@ func TestTextFitsTwoGSM7Segments(t *testing.T) {
 	f.Heartbeats = []heartbeat.Status{{Name: "backup", State: heartbeat.StateLate}}
 	f.Windows = []team.ActiveWindow{{Name: "db-upgrade", End: time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)}}
 	got := Text(f)
-	if len(got) > 2*153 || !team.PlainText(got) {
-		t.Fatalf("%d chars, plain %v: %q", len(got), team.PlainText(got), got)
+	if n, enc := outbound.SegmentsOf(got); n > 2 || enc != outbound.GSM7 || !team.PlainText(got) {
+		t.Fatalf("%d %s segments, plain %v: %q", n, enc, team.PlainText(got), got)
 	}
 	for _, want := range []string{"Daily summary: 20 open alerts (20 unacked).", "Last 24h: 40 fired.", "Next on call: Bob Roberts from Tue 09:00.", "Heartbeats late: backup.", "Quiet: db-upgrade until Sun 02:00.", "Open [1] Disk - ?full? on db"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
+	}
+	// Brackets, braces, bars, tildes, carets and backslashes are GSM-7's
+	// extension characters, two septets each: a text of them fills its
+	// segments before its length says so.
+	for i := range f.Open {
+		f.Open[i].Summary = fmt.Sprintf("[db%d] {disk|/var} ~95%%^", i) // f.Fired's too
+	}
+	got = Text(f)
+	if n, enc := outbound.SegmentsOf(got); n > 2 || enc != outbound.GSM7 || !team.PlainText(got) {
+		t.Fatalf("with extension characters: %d %s segments, plain %v: %q", n, enc, team.PlainText(got), got)
+	}
+	if !strings.Contains(got, "Open [1] [db0] {disk|/var} ~95%^.") {
+		t.Errorf("with extension characters: %q lacks the first open alert", got)
 	}
 	if quiet := Text(Facts{Loc: time.UTC}); quiet != "Daily summary: 0 open alerts (0 unacked). Last 24h: 0 fired." {
 		t.Errorf("quiet day: %q", quiet)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/internal/teamtest"
@@ -41,8 +42,8 @@ func TestDailySummaryOnceWithTwoReplicas(t *testing.T) {
 			t.Errorf("summary %q lacks %q", sms.Body, want)
 		}
 	}
-	if len(sms.Body) > 306 || !team.PlainText(sms.Body) {
-		t.Errorf("summary is not two GSM-7 segments: %d chars %q", len(sms.Body), sms.Body)
+	if n, enc := outbound.SegmentsOf(sms.Body); n > 2 || enc != outbound.GSM7 || !team.PlainText(sms.Body) {
+		t.Errorf("summary is not at most two GSM-7 segments: %d %s segments %q", n, enc, sms.Body)
 	}
 	h.ExpectNoMore() // once, with two replicas
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
