@@ -233,3 +233,41 @@ func (r *Rotation) nextBoundary(u int64, z *zone) int64 {
 	}
 	return next
 }
+
+// prevBoundary is the last instant at or before u at which the rotation's
+// answer may change, or 0.
+func (r *Rotation) prevBoundary(u int64, z *zone) int64 {
+	if len(r.Members) == 0 || r.Shift.seconds() <= 0 {
+		return 0
+	}
+	k := r.shift(u, z)
+	if k < 0 {
+		// Its window's edges before its start change nothing.
+		return 0
+	}
+	prev := r.boundary(k, z)
+	if r.Window != nil {
+		prev = max(prev, r.Window.prevEdge(u, z))
+	}
+	return prev
+}
+
+// prevEdge is the last opening or closing of the window at or before u, or
+// 0. A window closes before the next day's opening (it spans a day at
+// most), so walking the days back, the first edge not after u is the last.
+func (w *Window) prevEdge(u int64, z *zone) int64 {
+	d := floorDiv(civilSec(u, z), secPerDay)
+	for day := d + 1; day >= d-8; day-- {
+		if !w.Days[weekday(day)] {
+			continue
+		}
+		open := day*secPerDay + int64(w.From)*secPerMin
+		if t := resolve(open+w.span(), z); t <= u {
+			return t
+		}
+		if t := resolve(open, z); t <= u {
+			return t
+		}
+	}
+	return 0
+}

@@ -222,3 +222,45 @@ func (s *Schedule) Current(t time.Time, horizon time.Duration) (cur Shift, next 
 	}
 	return cur, next
 }
+
+// ShiftStart is when the shift running at t began: the last change of who
+// is on call at or before t, however long ago (Shifts from a moment inside
+// a shift can only say it runs since that moment). ok is false when nobody
+// else was ever on call before, or when the change lies more than maxSteps
+// boundaries back.
+func (s *Schedule) ShiftStart(t time.Time) (time.Time, bool) {
+	u := t.Unix()
+	m, _ := s.who(u)
+	for step := 0; step < maxSteps; step++ {
+		b := s.prevBoundary(u)
+		if b == 0 {
+			break
+		}
+		if pm, _ := s.who(b - 1); pm != m {
+			return s.at(b), true
+		}
+		u = b - 1
+	}
+	return time.Time{}, false
+}
+
+// prevBoundary is the last instant at or before u at which who is on call
+// may change, or 0: who answers the same for every instant from it to u.
+func (s *Schedule) prevBoundary(u int64) int64 {
+	var prev int64
+	take := func(b int64) {
+		if b != 0 && b <= u && b > prev {
+			prev = b
+		}
+	}
+	// who reads the last override starting at or before u alone, so only
+	// its start and, when it is over by u, its end matter.
+	if i := sort.Search(len(s.from), func(i int) bool { return s.from[i] > u }) - 1; i >= 0 {
+		take(s.from[i])
+		take(s.to[i])
+	}
+	for ri := range s.rotations {
+		take(s.rotations[ri].prevBoundary(u, s.z))
+	}
+	return prev
+}

@@ -325,3 +325,58 @@ func TestZoneTable(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftStartMatchesShifts: walking back from t finds the start that
+// walking forward from well before t finds, minute by minute across DST
+// changes, windows (one past midnight), overlapping overrides and shifts
+// that merge.
+func TestShiftStartMatchesShifts(t *testing.T) {
+	loc := mustLoc(t, "America/New_York")
+	wd, _ := ParseDays([]string{"weekdays"})
+	fri, _ := ParseDays([]string{"fri", "sun"})
+	rots := []Rotation{
+		{Name: "day", Members: []string{"a", "b", "a"}, Start: mustCivil(t, "2026-02-02T09:00"), Shift: mustLength(t, "1d"), Window: &Window{Days: wd, From: 9 * 60, To: 17 * 60}},
+		{Name: "night", Members: []string{"n"}, Start: mustCivil(t, "2026-02-06T21:00"), Shift: mustLength(t, "1w"), Window: &Window{Days: fri, From: 21 * 60, To: 2*60 + 30}},
+		{Name: "weekly", Members: []string{"c", "d", "c"}, Start: mustCivil(t, "2026-02-02T09:00"), Shift: mustLength(t, "1w")},
+	}
+	at := func(s string) time.Time { return mustTime(t, s) }
+	ovs := []Override{
+		{Member: "x", From: at("2026-03-03T10:00:00Z"), To: at("2026-03-05T10:00:00Z")},
+		{Member: "y", From: at("2026-03-04T10:00:00Z"), To: at("2026-03-04T12:00:00Z")}, // inside x's: x's end no longer counts
+		{Member: "c", From: at("2026-03-07T00:00:00Z"), To: at("2026-03-12T00:00:00Z")},
+		{Member: "x", From: at("2026-03-12T00:00:00Z"), To: at("2026-03-12T05:00:00Z")},
+	}
+	s := New(loc, rots, ovs, "f")
+	var found int
+	for u := at("2026-02-01T00:00:00Z"); u.Before(at("2026-03-20T00:00:00Z")); u = u.Add(7 * time.Minute) {
+		from := u.Add(-10 * 24 * time.Hour)
+		sh := s.Shifts(from, 1<<30, u.Add(time.Second))
+		want := sh[len(sh)-1].Start
+		got, ok := s.ShiftStart(u)
+		if len(sh) == 1 {
+			if ok && got.After(from) {
+				t.Fatalf("at %s: start %s, but nothing changes since %s", u, got, from)
+			}
+			continue
+		}
+		found++
+		if !ok || !got.Equal(want) {
+			t.Fatalf("at %s (%s): start %s %v, want %s", u.In(loc), sh[len(sh)-1].Member, got.In(loc), ok, want.In(loc))
+		}
+	}
+	if found < 9000 {
+		t.Errorf("only %d instants checked", found)
+	}
+
+	// Nobody else before: the rotation's start is no change when the
+	// fallback is its member.
+	solo := New(loc, []Rotation{{Members: []string{"f"}, Start: mustCivil(t, "2026-01-01T00:00"), Shift: mustLength(t, "1w")}}, nil, "f")
+	if got, ok := solo.ShiftStart(at("2026-06-01T00:00:00Z")); ok {
+		t.Errorf("solo rotation starts %s", got)
+	}
+	// A shift running for years: the real start, not a window's edge.
+	long := New(loc, []Rotation{{Members: []string{"g"}, Start: mustCivil(t, "2020-01-06T09:00"), Shift: mustLength(t, "1w")}}, nil, "f")
+	if got, ok := long.ShiftStart(at("2026-06-01T00:00:00Z")); !ok || !got.Equal(at("2020-01-06T14:00:00Z")) {
+		t.Errorf("long shift starts %s %v", got, ok)
+	}
+}

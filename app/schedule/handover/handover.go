@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,16 +62,13 @@ type Service struct {
 	log   *slog.Logger
 
 	mu sync.Mutex
-	// queued are job ids this process already enqueued, so a planning tick
-	// that finds nothing new makes no store call.
+	// queued are job ids this process already enqueued (or found it need
+	// not), so a planning tick that finds nothing new makes no store call.
 	queued map[string]bool
 }
 
 // Planning horizons.
 const (
-	// lookback is how far back a restarted pager looks for the shift
-	// running now, to hand over late what it missed.
-	lookback = 35 * 24 * time.Hour
 	// horizon is how far ahead the next change is looked for.
 	horizon = 120 * 24 * time.Hour
 	// lateAfter: a hand-over applied later than this after its boundary
@@ -109,9 +106,26 @@ type payload struct {
 // derives the same one, so the store holds one job per boundary.
 func HandOverID(b time.Time) string { return "handover-" + strconv.FormatInt(b.Unix(), 10) }
 
+// reminderID names member's reminder of the shift starting at b. Team
+// member ids may be anything ("bob@example.com") and job ids may not, so an
+// id that would not fit goes in as a hash (the payload names the member);
+// one that fits stays as it was, or a reminder queued before an upgrade
+// would be sent again under the new id.
 func reminderID(b time.Time, member string) string {
-	return "reminder-" + strconv.FormatInt(b.Unix(), 10) + "-" + member
+	id := "reminder-" + strconv.FormatInt(b.Unix(), 10) + "-"
+	if len(id)+len(member) <= maxIDLen && member != "" && strings.Trim(member, idChars) == "" {
+		return id + member
+	}
+	sum := sha256.Sum256([]byte(member))
+	return id + "sha256." + hex.EncodeToString(sum[:12])
 }
+
+// What a job id may hold after its first character, and how long it may
+// be (jobs refuses anything else).
+const (
+	idChars  = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+	maxIDLen = 128
+)
 
 // Run plans every interval (and at once) until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
@@ -146,11 +160,18 @@ func (s *Service) Plan(ctx context.Context) error {
 	}
 	now := s.now()
 	var errs []error
-	sh := sched.Shifts(now.Add(-lookback), math.MaxInt, now.Add(time.Second))
-	if cur := sh[len(sh)-1]; cur.Member != "" && cur.Member != cfg.CurrentConfig.OncallUser.ID && cur.Source.Kind != schedule.ByFallback {
-		errs = append(errs, s.catchUp(ctx, cur.Start))
-	}
 	cur, next := sched.Current(now, horizon)
+	// A member apply would not hand over to (disabled, or unknown) would
+	// get a catch-up on every tick, each changing nothing.
+	if cur.Member != "" && cur.Member != cfg.CurrentConfig.OncallUser.ID && cur.Source.Kind != schedule.ByFallback && takes(cfg, cur.Member) {
+		// The real start, not a moment inside the shift: it names the job,
+		// which must be the same on every tick and every replica. None
+		// found (thousands of boundaries back) leaves the hand-over to the
+		// next boundary's own job.
+		if b, ok := sched.ShiftStart(now); ok {
+			errs = append(errs, s.catchUp(ctx, b))
+		}
+	}
 	if !cur.End.IsZero() {
 		errs = append(errs, s.enqueue(ctx, HandOverID(cur.End), KindHandOver, cur.End, cur.End, "", false))
 		if r := cfg.ReminderBefore(); r > 0 && next != "" && cur.End.Sub(now) > 0 {
@@ -173,6 +194,17 @@ func (s *Service) catchUp(ctx context.Context, b time.Time) error {
 	if !known {
 		return s.enqueue(ctx, id, KindHandOver, b, b, "", false)
 	}
+	st := s.cfg.Status()
+	sum := sha256.Sum256([]byte(st.ETag))
+	again := id + "-" + hex.EncodeToString(sum[:4])
+	s.mu.Lock()
+	queued := s.queued[again]
+	s.mu.Unlock()
+	if queued {
+		// Queued by this process for the config in use: no store call
+		// on every tick.
+		return nil
+	}
 	j, err := s.q.Get(ctx, id)
 	if err != nil {
 		return fmt.Errorf("handover: %s: %w", id, err)
@@ -180,8 +212,21 @@ func (s *Service) catchUp(ctx context.Context, b time.Time) error {
 	if !j.Finished() {
 		return nil
 	}
-	sum := sha256.Sum256([]byte(s.cfg.Status().ETag))
-	return s.enqueue(ctx, id+"-"+hex.EncodeToString(sum[:4]), KindHandOver, b, b, "", true)
+	if st.LoadedAt.Before(j.FinishedAt) {
+		// The config in use may be from before the job's own write (on
+		// another replica): the next refresh shows whether it still
+		// disagrees. Until then (a config's LoadedAt stays while its ETag
+		// does) there is nothing to look up again.
+		s.mark(again)
+		return nil
+	}
+	return s.enqueue(ctx, again, KindHandOver, b, b, "", true)
+}
+
+// takes reports whether apply would hand the pager to member.
+func takes(cfg *team.Config, member string) bool {
+	u, ok := cfg.UserByID(member)
+	return ok && u.IsEnabled()
 }
 
 // enqueue stores a timer job due at due, once per process (and, by its
@@ -211,6 +256,11 @@ func (s *Service) enqueue(ctx context.Context, id string, kind jobs.Kind, bounda
 	if created {
 		s.log.Info("handover: timer queued", "id", id, "due", due)
 	}
+	s.mark(id)
+	return nil
+}
+
+func (s *Service) mark(id string) {
 	s.mu.Lock()
 	if len(s.queued) > 256 {
 		// Old ids are only ever re-enqueued as harmless duplicates.
@@ -218,7 +268,6 @@ func (s *Service) enqueue(ctx context.Context, id string, kind jobs.Kind, bounda
 	}
 	s.queued[id] = true
 	s.mu.Unlock()
-	return nil
 }
 
 // planned is the plan step's result: who held the pager when the boundary

@@ -340,3 +340,264 @@ func TestNoHandOverToADisabledMember(t *testing.T) {
 		}
 	}
 }
+
+// TestReminderForAnyMemberID: a member id that a job id may not hold
+// ("bob@example.com", a very long one) is reminded and handed over to like
+// any other; an id that fits names its reminder as before.
+func TestReminderForAnyMemberID(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	b := time.Date(2026, 12, 7, 9, 0, 0, 0, ny)
+	long := strings.Repeat("x", 120)
+	for _, id := range []string{"bob@example.com", "Bob Roberts", long} {
+		t.Run(id[:min(len(id), 20)], func(t *testing.T) {
+			st := storetest.NewMem()
+			data := strings.ReplaceAll(string(configJSON("2026-11-30T09:00", "")), `"bob"`, `"`+id+`"`)
+			if _, err := st.Put(context.Background(), configKey, []byte(data), store.Cond{}); err != nil {
+				t.Fatal(err)
+			}
+			clk := testclock.At(b.Add(-2 * time.Hour))
+			tx := &texts{byID: map[string]string{}}
+			r := newReplica(t, st, clk, tx, "a")
+			for _, at := range []time.Duration{-2 * time.Hour, -time.Hour, 0, time.Minute} {
+				clk.Set(b.Add(at))
+				r.tick(t) // fails on a planning error
+			}
+			var got []string
+			for _, tid := range tx.order {
+				got = append(got, tx.byID[tid])
+			}
+			all := strings.Join(got, "\n")
+			if !strings.Contains(all, "+19195551002: Bob, reminder: you are on call from Mon 7 Dec 09:00 until Mon 14 Dec 09:00.") {
+				t.Errorf("no reminder in:\n%s", all)
+			}
+			if got := stored(t, st).CurrentConfig.OncallUser.ID; got != id {
+				t.Errorf("on call %q", got)
+			}
+		})
+	}
+	if got, want := reminderID(b, "bob"), fmt.Sprintf("reminder-%d-bob", b.Unix()); got != want {
+		t.Errorf("reminder id %q, want %q as before", got, want)
+	}
+	if reminderID(b, "bob@example.com") == reminderID(b, "bob@example.org") {
+		t.Error("two members, one reminder id")
+	}
+}
+
+// TestNoCatchUpLoop: a schedule that names a disabled member (config
+// validation only warns) leaves the pager where it is, and planning on two
+// replicas for a day neither queues a job per tick (the shift started
+// before any lookback could see) nor asks the store on every tick (it
+// started within one).
+func TestNoCatchUpLoop(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, tc := range []struct{ name, from string }{
+		{"long ago", "2026-10-01T09:00"},
+		{"recently", "2026-12-10T09:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := storetest.NewMem()
+			st := storetest.Faulty(mem)
+			// Carol, disabled, covers until the end of the year.
+			data := strings.Replace(string(configJSON("2026-11-30T09:00", `{"member": "carol", "from": "`+tc.from+`", "to": "2026-12-31T09:00"}`)),
+				`"phone": "+19195551003"}`, `"phone": "+19195551003", "enabled": false}`, 1)
+			if _, err := st.Put(context.Background(), configKey, []byte(data), store.Cond{}); err != nil {
+				t.Fatal(err)
+			}
+			clk := testclock.At(time.Date(2026, 12, 14, 8, 0, 0, 0, ny))
+			tx := &texts{byID: map[string]string{}}
+			a := newReplica(t, st, clk, tx, "a")
+			b := newReplica(t, st, clk, tx, "b")
+			for range 24 * 6 {
+				clk.Advance(10 * time.Minute)
+				a.tick(t)
+				b.tick(t)
+			}
+			jobs, err := a.q.List(context.Background(), "handover-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, j := range jobs {
+				ids = append(ids, j.ID)
+			}
+			// The end of the override's own timer, nothing else.
+			if want := HandOverID(time.Date(2026, 12, 31, 9, 0, 0, 0, ny)); len(ids) != 1 || ids[0] != want {
+				t.Errorf("%d hand-over jobs %v, want %s alone", len(ids), ids[:min(len(ids), 5)], want)
+			}
+			st.ResetRequests()
+			for _, r := range []*replica{a, b} {
+				if err := r.svc.Plan(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := st.Total(); n != 0 {
+				t.Errorf("a planning tick asked the store %v", st.Requests())
+			}
+			if got := stored(t, mem).CurrentConfig.OncallUser.ID; got != "alice" {
+				t.Errorf("on call %s", got)
+			}
+			if len(tx.order) != 0 {
+				t.Errorf("texts %v", tx.order)
+			}
+		})
+	}
+}
+
+// TestCatchUpOfALongShift: a config that names another on-call than a
+// shift running for two months is caught up by one job, named after the
+// shift's real start whenever and wherever it is planned, and told late
+// from that start.
+func TestCatchUpOfALongShift(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	st := storetest.NewMem()
+	ctx := context.Background()
+	if _, err := st.Put(ctx, configKey, configJSON("2026-11-30T09:00", `{"member": "carol", "from": "2026-10-12T09:00", "to": "2026-12-31T09:00"}`), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 10, 12, 9, 0, 0, 0, ny)
+	clk := testclock.At(time.Date(2026, 12, 14, 8, 0, 0, 0, ny))
+	tx := &texts{byID: map[string]string{}}
+	a := newReplica(t, st, clk, tx, "a")
+	b := newReplica(t, st, clk, tx, "b")
+	// Both plan, seconds apart, before either runs a job.
+	for _, r := range []*replica{a, b, a, b} {
+		clk.Advance(7 * time.Second)
+		if err := r.svc.Plan(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := a.q.List(ctx, "handover-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+	}
+	if want := []string{HandOverID(start), HandOverID(time.Date(2026, 12, 31, 9, 0, 0, 0, ny))}; strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Fatalf("hand-over jobs %v, want %v", ids, want)
+	}
+	a.tick(t)
+	b.tick(t)
+	if got := stored(t, st).CurrentConfig.OncallUser.ID; got != "carol" {
+		t.Fatalf("on call %s", got)
+	}
+	var got []string
+	for _, id := range tx.order {
+		got = append(got, tx.byID[id])
+	}
+	if all := strings.Join(got, "\n"); len(got) != 2 || !strings.Contains(all, "late: the hand-over was due Mon 12 Oct 09:00") || len(tx.dups) != 0 {
+		t.Errorf("texts (dups %v):\n%s", tx.dups, all)
+	}
+}
+
+// TestOneJobPerBoundaryOnTwoReplicas: the replica that did not apply a
+// hand-over plans with its config from before it until its next refresh;
+// that config disagrees with the schedule, but the hand-over is done and
+// needs no catch-up job.
+func TestOneJobPerBoundaryOnTwoReplicas(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	mem := storetest.NewMem()
+	st := storetest.Faulty(mem)
+	ctx := context.Background()
+	data := strings.Replace(string(configJSON("2026-11-23T09:00", "")), `"shift": "1w"`, `"shift": "1d"`, 1)
+	if _, err := st.Put(ctx, configKey, []byte(data), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	clk := testclock.At(time.Date(2026, 11, 30, 6, 0, 0, 0, ny))
+	tx := &texts{byID: map[string]string{}}
+	a := newReplica(t, st, clk, tx, "a")
+	b := newReplica(t, st, clk, tx, "b")
+	a.tick(t)
+	b.tick(t)
+	var gets int
+	for range 3 * 24 * 12 {
+		clk.Advance(5 * time.Minute)
+		a.tick(t)
+		// b refreshes only after planning and running.
+		st.ResetRequests()
+		if err := b.svc.Plan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		gets += st.Requests()["Get"]
+		if err := b.q.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.mgr.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := a.q.List(ctx, "handover-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+	}
+	// 30 November, 1 and 2 December 09:00, and the timer for the 3rd;
+	// no catch-up (its id has a second dash).
+	if len(ids) != 4 || strings.Count(strings.Join(ids, " "), "-") != 4 {
+		t.Errorf("hand-over jobs %v", ids)
+	}
+	if len(tx.dups) != 0 || len(tx.order) != 3*3 {
+		t.Errorf("texts %v dups %v", tx.order, tx.dups)
+	}
+	// At each of the three boundaries, a look at its job (active/, then
+	// done/) and a check that the next boundary's timer and reminder are
+	// stored; nothing more.
+	if gets > 3*4 {
+		t.Errorf("b's planning read the store %d times", gets)
+	}
+}
+
+// TestPendingCatchUpCostsNoStoreCall: once the catch-up of an upload that
+// named another on-call is queued, planning ticks until it runs (a busy
+// runner, a retried write) do not look it up again.
+func TestPendingCatchUpCostsNoStoreCall(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	mem := storetest.NewMem()
+	st := storetest.Faulty(mem)
+	ctx := context.Background()
+	if _, err := st.Put(ctx, configKey, configJSON("2026-11-30T09:00", ""), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	b := time.Date(2026, 12, 7, 9, 0, 0, 0, ny)
+	clk := testclock.At(b.Add(-time.Hour))
+	tx := &texts{byID: map[string]string{}}
+	r := newReplica(t, st, clk, tx, "a")
+	r.tick(t)
+	clk.Set(b.Add(time.Minute))
+	r.tick(t)
+	if got := stored(t, mem).CurrentConfig.OncallUser.ID; got != "bob" {
+		t.Fatalf("on call %s", got)
+	}
+	// Ops upload a file naming alice; the schedule says bob.
+	clk.Advance(time.Hour)
+	if _, err := st.Put(ctx, configKey, configJSON("2026-11-30T09:00", ""), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.mgr.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var gets []int
+	for range 4 {
+		clk.Advance(10 * time.Second)
+		st.ResetRequests()
+		if err := r.svc.Plan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		gets = append(gets, st.Requests()["Get"])
+	}
+	// The first tick finds the boundary's job finished and queues the
+	// catch-up; the others ask nothing.
+	if gets[0] == 0 || gets[1]+gets[2]+gets[3] != 0 {
+		t.Errorf("GETs per planning tick: %v", gets)
+	}
+	if err := r.q.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(t, mem).CurrentConfig.OncallUser.ID; got != "bob" {
+		t.Errorf("on call %s after the catch-up", got)
+	}
+}
