@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +89,7 @@ func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
 			r := c.Request() // WrapRequestID's, carrying the id
 			attrs := [8]slog.Attr{
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("path", logPath(r.URL.Path)),
 				slog.Int("status", status),
 				slog.Float64("dur_ms", float64(end.Sub(start).Microseconds())/1000),
 			}
@@ -117,4 +118,18 @@ func WrapRequestLog(log *slog.Logger) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// calendarPath starts the calendar feed's route (/calendar/:file), whose
+// token in the path is the feed's only credential.
+const calendarPath = "/calendar/"
+
+// logPath is path as the log may hold it: the calendar feed's token (or a
+// guess at one) stays out. Other paths are returned as they are, with no
+// allocation.
+func logPath(path string) string {
+	if i := strings.Index(path, calendarPath); i >= 0 {
+		return path[:i+len(calendarPath)] + "***"
+	}
+	return path
 }

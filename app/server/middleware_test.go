@@ -96,6 +96,41 @@ func TestRequestLogCarriesOutcome(t *testing.T) {
 	}
 }
 
+// The calendar feed's token is its only credential: the access line (and
+// the error line) names the route, never the token, also for a path that
+// is no feed; other paths are logged as they are, at no cost.
+func TestRequestLogHidesCalendarToken(t *testing.T) {
+	const token = "cal_s3cret-token"
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	e := echo.New()
+	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(WrapRequestLog(log))
+	e.GET("/calendar/:file", func(c echo.Context) error { return c.String(http.StatusOK, "BEGIN:VCALENDAR") })
+	e.GET("/calendar/broken/:file", func(c echo.Context) error { return fmt.Errorf("feed broke") })
+	for _, p := range []string{"/calendar/" + token + ".ics", "/calendar/" + token + "/x", "//calendar/" + token + ".ics", "/calendar/broken/" + token + ".ics"} {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
+	}
+	out := buf.String()
+	if strings.Contains(out, token) {
+		t.Errorf("token logged:\n%s", out)
+	}
+	if n := strings.Count(out, `"path":"/calendar/***"`); n != 4 {
+		t.Errorf("%d lines name the calendar route:\n%s", n, out)
+	}
+	if n := strings.Count(out, `"path":"//calendar/***"`); n != 1 {
+		t.Errorf("odd path not masked:\n%s", out)
+	}
+	for _, p := range []string{"/who", "/heartbeat/nightly", "/calendar", "/ui/calendar"} {
+		if got := logPath(p); got != p {
+			t.Errorf("logPath(%q) = %q", p, got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = logPath("/msgcontrol/entry") }); n != 0 {
+		t.Errorf("logPath allocates %v for another route", n)
+	}
+}
+
 // A body over the limit is refused whether its length is declared (413,
 // before reading) or not (chunked: the read fails, the form is refused).
 func TestBodyLimit(t *testing.T) {

@@ -279,7 +279,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				msg = http.StatusText(code)
 			}
 		} else {
-			log.ErrorContext(c.Request().Context(), "unhandled error", "path", c.Request().URL.Path, "err", err)
+			log.ErrorContext(c.Request().Context(), "unhandled error", "path", logPath(c.Request().URL.Path), "err", err)
 		}
 		if code == http.StatusRequestEntityTooLarge {
 			msg = "request body too large"

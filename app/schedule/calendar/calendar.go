@@ -79,8 +79,8 @@ func Feed(cfg *team.Config, sched *schedule.Schedule, member string, now time.Ti
 		if sh.Member == "" || member != "" && sh.Member != member {
 			continue
 		}
-		// The first shift is cut at the window's start: its real start is
-		// unknown, and it is long over unless it is still running.
+		// The first shift is cut at the window's start, and it is long over
+		// unless it is still running.
 		if i == 0 && !sh.End.IsZero() && sh.End.Before(now) {
 			continue
 		}
@@ -88,8 +88,20 @@ func Feed(cfg *team.Config, sched *schedule.Schedule, member string, now time.Ti
 		if end.IsZero() {
 			end = until
 		}
+		uid := strconv.FormatInt(sh.Start.Unix(), 10)
+		if i == 0 {
+			// The cut moves with now, and a calendar takes an event whose
+			// UID changed for a new one: the UID keeps the real start, the
+			// one the event had before the cut. Without an earlier change
+			// the member has been on since before every part of the
+			// schedule, and "0" stands for that start.
+			uid = "0"
+			if b, ok := sched.ShiftStart(sh.Start); ok {
+				uid = strconv.FormatInt(b.Unix(), 10)
+			}
+		}
 		w("BEGIN:VEVENT")
-		w("UID:" + sh.Member + "-" + strconv.FormatInt(sh.Start.Unix(), 10) + "@oncall-pager")
+		w("UID:" + sh.Member + "-" + uid + "@oncall-pager")
 		w("DTSTAMP:" + stamp)
 		w("DTSTART:" + sh.Start.UTC().Format(utcLayout))
 		w("DTEND:" + end.UTC().Format(utcLayout))

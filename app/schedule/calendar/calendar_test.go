@@ -2,8 +2,11 @@ package calendar
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/emersion/go-ical"
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/schedule"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -154,5 +158,57 @@ func TestFeedRevealsNothingForABadToken(t *testing.T) {
 		if code != http.StatusNotFound || body != "not found\n" {
 			t.Errorf("%s: %d %q", p, code, body)
 		}
+	}
+}
+
+// A calendar takes an event whose UID changed for a new one: a shift keeps
+// its UID from fetch to fetch, also once the feed's window cuts its start.
+func TestEventUIDStaysAcrossFetches(t *testing.T) {
+	cfg := testConfig(t)
+	rot := schedule.Rotation{Members: []string{"alice", "bob"}, Start: schedule.CivilOf(2026, 9, 28, 9, 0), Shift: schedule.Length{N: 3, Unit: schedule.Weeks}}
+	uids := func(sched *schedule.Schedule, now time.Time) map[string]string {
+		t.Helper()
+		cal, err := ical.NewDecoder(strings.NewReader(Feed(cfg, sched, "", now))).Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, ev := range cal.Events() {
+			start, err := ev.DateTimeStart(time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uid, _ := ev.Props.Text(ical.PropUID)
+			out[start.Format(time.RFC3339)] = uid
+		}
+		return out
+	}
+	sched := schedule.New(time.UTC, []schedule.Rotation{rot}, nil, "bob")
+	// Alice's three weeks from 28 September 09:00: inside the window on
+	// the 1st, cut at its start (a week back) on the 10th.
+	before := uids(sched, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC))
+	want := before["2026-09-28T09:00:00Z"]
+	if want == "" {
+		t.Fatalf("no event for alice's shift: %v", before)
+	}
+	for _, now := range []time.Time{time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 10, 1, 0, 0, 0, time.UTC)} {
+		got := uids(sched, now)
+		cut := now.Add(-Behind).Format(time.RFC3339)
+		if got[cut] != want {
+			t.Errorf("at %s: alice's shift (cut at %s) has UID %q, want %q; events %v", now, cut, got[cut], want, got)
+		}
+		// The shifts after it keep theirs too.
+		if b := got["2026-10-19T09:00:00Z"]; b == "" || b != before["2026-10-19T09:00:00Z"] {
+			t.Errorf("at %s: bob's next shift has UID %q, before %q", now, b, before["2026-10-19T09:00:00Z"])
+		}
+	}
+
+	// One member on call since before the schedule's every part: one UID
+	// whenever the feed is fetched.
+	always := schedule.New(time.UTC, nil, nil, "bob")
+	a := uids(always, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC))
+	b := uids(always, time.Date(2026, 10, 1, 1, 0, 0, 0, time.UTC))
+	if len(a) != 1 || len(b) != 1 || fmt.Sprint(slices.Collect(maps.Values(a))) != fmt.Sprint(slices.Collect(maps.Values(b))) {
+		t.Errorf("UIDs %v then %v", a, b)
 	}
 }
