@@ -22,20 +22,44 @@ func CivilOf(year int, month time.Month, day, hour, minute int) Civil {
 	return Civil(time.Date(year, month, day, hour, minute, 0, 0, time.UTC).Unix())
 }
 
-// civilLayout is how config files write a local date-time.
-const civilLayout = "2006-01-02T15:04"
+// civilLayout is how config files write a local date-time; seconds are
+// optional (civilLayoutSec).
+const (
+	civilLayout    = "2006-01-02T15:04"
+	civilLayoutSec = "2006-01-02T15:04:05"
+)
 
-// ParseCivil reads "2026-11-30T09:00" (a space instead of T is accepted).
+// ParseCivil reads "2026-11-30T09:00" or "2026-11-30T09:00:30" (a space
+// instead of T is accepted).
 func ParseCivil(s string) (Civil, error) {
-	t, err := time.Parse(civilLayout, strings.Replace(strings.TrimSpace(s), " ", "T", 1))
+	v := strings.Replace(strings.TrimSpace(s), " ", "T", 1)
+	t, err := time.Parse(civilLayout, v)
 	if err != nil {
+		t, err = time.Parse(civilLayoutSec, v)
+	}
+	// time.Parse takes a fraction after the seconds unasked; a Civil would
+	// drop it silently.
+	if err != nil || t.Nanosecond() != 0 {
 		return 0, fmt.Errorf("%q is not a local date and time like 2026-11-30T09:00", s)
 	}
 	return Civil(t.Unix()), nil
 }
 
 // String writes the layout ParseCivil reads.
-func (c Civil) String() string { return time.Unix(int64(c), 0).UTC().Format(civilLayout) }
+func (c Civil) String() string {
+	t := time.Unix(int64(c), 0).UTC()
+	if t.Second() != 0 {
+		return t.Format(civilLayoutSec)
+	}
+	return t.Format(civilLayout)
+}
+
+// AddDays is c n calendar days later (earlier if n < 0), at the same
+// wall-clock time.
+func (c Civil) AddDays(n int) Civil { return c + Civil(n)*secPerDay }
+
+// DaysSince is the number of whole days from d to c, rounded down.
+func (c Civil) DaysSince(d Civil) int { return int(floorDiv(int64(c-d), secPerDay)) }
 
 // CivilAt is the wall-clock reading of t in loc.
 func CivilAt(t time.Time, loc *time.Location) Civil {

@@ -305,6 +305,41 @@ func TestParse(t *testing.T) {
 	if _, err := ParseCivil("2026-02-30T09:00"); err == nil {
 		t.Error("Feb 30 accepted")
 	}
+	for _, s := range []string{"2026-11-30T09:00:30.5", "2026-11-30T09:00:60", "2026-11-30T09", "2026-11-30T09:00Z"} {
+		if _, err := ParseCivil(s); err == nil {
+			t.Errorf("ParseCivil(%q) accepted", s)
+		}
+	}
+	for s, want := range map[string]Civil{
+		"2026-11-30T09:00":    CivilOf(2026, 11, 30, 9, 0),
+		"2026-11-30 09:00:00": CivilOf(2026, 11, 30, 9, 0),
+		"2026-11-30T09:00:30": CivilOf(2026, 11, 30, 9, 0) + 30,
+	} {
+		c, err := ParseCivil(s)
+		if err != nil || c != want {
+			t.Errorf("ParseCivil(%q) = %v, %v; want %v", s, c, err, want)
+		}
+		if back, err := ParseCivil(c.String()); err != nil || back != c {
+			t.Errorf("%q: String %q reads back as %v, %v", s, c.String(), back, err)
+		}
+	}
+	c := CivilOf(2026, 12, 31, 23, 30)
+	if got := c.AddDays(7 * 9); got != CivilOf(2027, 3, 4, 23, 30) {
+		t.Errorf("AddDays: %v", got)
+	}
+	for _, tc := range []struct {
+		from Civil
+		want int
+	}{
+		{CivilOf(2026, 12, 31, 23, 30), 0},
+		{CivilOf(2026, 12, 31, 23, 31), -1},
+		{CivilOf(2026, 12, 24, 23, 30), 7},
+		{CivilOf(2026, 12, 24, 23, 31), 6},
+	} {
+		if got := c.DaysSince(tc.from); got != tc.want {
+			t.Errorf("DaysSince(%v) = %d, want %d", tc.from, got, tc.want)
+		}
+	}
 }
 
 // TestZoneTable: the offset table agrees with time.Location everywhere,

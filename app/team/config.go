@@ -67,6 +67,8 @@ type Config struct {
 
 	// sched is Schedule compiled by Parse, for WHO's hot path.
 	sched *schedule.Schedule
+	// windows are MaintenanceWindows compiled by Parse, by name.
+	windows []compiledWindow
 	// phones maps each user's normalised phone to its id, built by Parse
 	// (validation has made them unique): every inbound text looks its
 	// sender up. A Config built in code has none and is searched.

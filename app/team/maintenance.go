@@ -1,11 +1,12 @@
 package team
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/oncall/pager/app/schedule"
 )
 
 // MaintenanceWindow is one entry of the optional "maintenance_windows"
@@ -39,28 +40,15 @@ type WindowScope struct {
 // RepeatWeekly is the one recurrence.
 const RepeatWeekly = "weekly"
 
-const localLayout = "2006-01-02T15:04"
-
-// parseWhen reads a window time: RFC 3339, or a local time in loc.
-func parseWhen(s string, loc *time.Location) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{localLayout, "2006-01-02T15:04:05", "2006-01-02 15:04"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf(`%q is not a time: want RFC 3339 ("2026-12-05T22:00:00Z") or local ("2026-12-05T22:00", in current_config.timezone)`, s)
-}
-
-// Bounds are the first occurrence's start and end.
+// Bounds are the first occurrence's start and end, read as the schedule's
+// overrides are (schedule.ParseInstant), so one text is one instant
+// throughout the config.
 func (w MaintenanceWindow) Bounds(loc *time.Location) (start, end time.Time, err error) {
-	if start, err = parseWhen(w.Start, loc); err != nil {
+	if start, err = schedule.ParseInstant(w.Start, loc); err != nil {
 		return
 	}
 	if w.End != "" {
-		end, err = parseWhen(w.End, loc)
+		end, err = schedule.ParseInstant(w.End, loc)
 		return
 	}
 	return start, start.Add(w.Duration.D()), nil
@@ -68,27 +56,50 @@ func (w MaintenanceWindow) Bounds(loc *time.Location) (start, end time.Time, err
 
 // At returns the occurrence of the window that is on at t, if any.
 func (w MaintenanceWindow) At(t time.Time, loc *time.Location) (start, end time.Time, ok bool) {
-	s0, e0, err := w.Bounds(loc)
-	if err != nil || !e0.After(s0) {
+	cw, err := w.compile("", loc)
+	if err != nil {
 		return time.Time{}, time.Time{}, false
 	}
-	if w.Repeat != RepeatWeekly {
-		return s0, e0, !t.Before(s0) && t.Before(e0)
+	return cw.at(t, loc)
+}
+
+// compiledWindow is a window as Parse reads it once, so that the check made
+// for every alert and every WHO does not parse its times again.
+type compiledWindow struct {
+	name       string
+	w          MaintenanceWindow
+	start, end time.Time      // the first occurrence
+	wall       schedule.Civil // start on the wall clock, which a weekly one keeps
+}
+
+func (w MaintenanceWindow) compile(name string, loc *time.Location) (compiledWindow, error) {
+	start, end, err := w.Bounds(loc)
+	if err != nil {
+		return compiledWindow{}, err
 	}
-	length := e0.Sub(s0)
-	// Occurrences keep the first one's local wall time: count whole weeks
-	// in calendar days, then rebuild the date in loc.
-	ls, lt := s0.In(loc), t.In(loc)
-	days := int(civil(lt).Sub(civil(ls)).Hours() / 24)
-	k := days / 7
-	if days < 0 {
-		k = (days - 6) / 7
+	return compiledWindow{name: name, w: w, start: start, end: end, wall: schedule.CivilAt(start, loc)}, nil
+}
+
+func (cw *compiledWindow) at(t time.Time, loc *time.Location) (start, end time.Time, ok bool) {
+	if !cw.end.After(cw.start) || t.Before(cw.start) {
+		return time.Time{}, time.Time{}, false
 	}
-	for _, n := range []int{k, k - 1} {
-		if n < 0 {
-			continue
+	if cw.w.Repeat != RepeatWeekly {
+		return cw.start, cw.end, t.Before(cw.end)
+	}
+	length := cw.end.Sub(cw.start)
+	// Occurrence n starts when the clock shows the first start's wall time
+	// 7n days on (Civil.Resolve, as for a hand-over). t's own wall time is
+	// off from its occurrence's by at most the window's length and a DST
+	// change or two, so that occurrence is k-1, k or k+1; of two that
+	// overlap (a window nearly a week long, a week shortened by DST), the
+	// later one, which ends last.
+	k := schedule.CivilAt(t, loc).DaysSince(cw.wall) / 7
+	for n := k + 1; n >= 0 && n >= k-1; n-- {
+		s := cw.start
+		if n > 0 {
+			s = cw.wall.AddDays(7 * n).Resolve(loc)
 		}
-		s := time.Date(ls.Year(), ls.Month(), ls.Day()+7*n, ls.Hour(), ls.Minute(), ls.Second(), 0, loc)
 		if e := s.Add(length); !t.Before(s) && t.Before(e) {
 			return s, e, true
 		}
@@ -96,9 +107,17 @@ func (w MaintenanceWindow) At(t time.Time, loc *time.Location) (start, end time.
 	return time.Time{}, time.Time{}, false
 }
 
-// civil is t's calendar date at midnight UTC, for counting days.
-func civil(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+// compileWindows is the computation's form of the windows, by name.
+func (c *Config) compileWindows() []compiledWindow {
+	loc := c.CurrentConfig.Location()
+	var out []compiledWindow
+	for name, w := range c.MaintenanceWindows {
+		if cw, err := w.compile(name, loc); err == nil {
+			out = append(out, cw)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
 }
 
 // Matches reports whether an alert from route ("key:<api key name>",
@@ -151,14 +170,17 @@ func (c *Config) ActiveWindows(t time.Time) []ActiveWindow {
 	if c == nil || len(c.MaintenanceWindows) == 0 {
 		return nil
 	}
+	ws := c.windows
+	if ws == nil {
+		ws = c.compileWindows() // a Config built in code, not by Parse
+	}
 	loc := c.CurrentConfig.Location()
 	var out []ActiveWindow
-	for name, w := range c.MaintenanceWindows {
-		if s, e, ok := w.At(t, loc); ok {
-			out = append(out, ActiveWindow{Name: name, Start: s, End: e, Window: w})
+	for i := range ws {
+		if s, e, ok := ws[i].at(t, loc); ok {
+			out = append(out, ActiveWindow{Name: ws[i].name, Start: s, End: e, Window: ws[i].w})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
@@ -182,7 +204,7 @@ func (w MaintenanceWindow) validate(c *Config, at path, r *report) {
 		r.errorf(at, "must be a name of letters, digits, '-', '_' and '.', not starting with '.' or '-'")
 	}
 	loc := c.CurrentConfig.Location()
-	start, err := parseWhen(w.Start, loc)
+	start, err := schedule.ParseInstant(w.Start, loc)
 	if w.Start == "" {
 		r.errorf(at.Key("start"), "is required")
 	} else if err != nil {
@@ -194,7 +216,7 @@ func (w MaintenanceWindow) validate(c *Config, at path, r *report) {
 	case w.End == "" && w.Duration == 0:
 		r.errorf(at.Key("end"), "is required (or duration)")
 	case w.End != "":
-		end, eerr := parseWhen(w.End, loc)
+		end, eerr := schedule.ParseInstant(w.End, loc)
 		if eerr != nil {
 			r.errorf(at.Key("end"), "%v", eerr)
 		} else if err == nil && !end.After(start) {

@@ -2,6 +2,7 @@ package team
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -109,4 +110,64 @@ func TestWindowProblems(t *testing.T) {
 			t.Errorf("problem %d at %s, want %s", i, got[i], want[i])
 		}
 	}
+}
+
+// TestWindowAndOverrideReadTimesAlike: a maintenance window and an override
+// in the same config read the same text as the same instant, on the nights
+// the clocks go back (02:30 happens twice) and forward (it never happens),
+// weekly occurrences included, and accept and refuse the same texts.
+func TestWindowAndOverrideReadTimesAlike(t *testing.T) {
+	for _, tc := range []struct{ text, weeklyFrom string }{
+		{"2026-10-25T02:30", "2026-10-18T02:30"}, // Paris: 02:30 CEST, then 02:30 CET
+		{"2026-03-29T02:30", "2026-03-22T02:30"}, // Paris: 02:00 jumps to 03:00
+		{"2026-12-05T22:00", ""},
+		{"2026-12-05 22:00", ""},
+		{" 2026-12-05T22:00 ", ""},
+		{"2026-12-05T22:00:30", ""},
+		{"2026-12-05T22:00:00Z", ""},
+		{"2026-12-05T22:00:00+01:00", ""},
+		{"2026-12-05T22:00Z", ""},
+		{"2026-12-05T22:00:00.5", ""},
+		{"2026-02-30T09:00", ""},
+		{"2026-12-05T22", ""},
+		{"tomorrow", ""},
+	} {
+		windows := map[string]any{
+			"w": map[string]any{"start": tc.text, "end": "2026-12-31T00:00:00Z", "scope": map[string]any{"all": true}},
+		}
+		if tc.weeklyFrom != "" {
+			windows["weekly"] = map[string]any{"start": tc.weeklyFrom, "duration": "1h", "repeat": "weekly", "scope": map[string]any{"all": true}}
+		}
+		sec := scheduleSection(t, `{"overrides": [{"member": "bob", "from": "`+tc.text+`", "to": "2026-12-31T00:00:00Z"}]}`)
+		sec["current_config.timezone"] = "Europe/Paris"
+		sec["maintenance_windows"] = windows
+		c, err := Parse(edit(t, seedConfig(t), sec))
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			paths := problemPaths(ve.Problems)
+			if !slices.Equal(paths, []string{"maintenance_windows.w.start", "schedule.overrides[0].from"}) {
+				t.Errorf("%q: refused at %v, want both the window's start and the override's from", tc.text, paths)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.text, err)
+		}
+		s, _ := c.OnCallSchedule()
+		from := s.Overrides()[0].From
+		if got := windowStarts(c, from); got["w"] != from.Unix() || (tc.weeklyFrom != "" && got["weekly"] != from.Unix()) {
+			t.Errorf("%q: override from %s; windows on then start at %v", tc.text, from.UTC(), got)
+		}
+		if got := windowStarts(c, from.Add(-time.Second)); len(got) != 0 {
+			t.Errorf("%q: override from %s; windows already on a second before: %v", tc.text, from.UTC(), got)
+		}
+	}
+}
+
+func windowStarts(c *Config, at time.Time) map[string]int64 {
+	out := map[string]int64{}
+	for _, aw := range c.ActiveWindows(at) {
+		out[aw.Name] = aw.Start.Unix()
+	}
+	return out
 }

@@ -86,6 +86,7 @@ func parseDoc(doc *jsondoc.Doc) (*Config, error) {
 	c.CurrentConfig.applyDefaults()
 	c.applyAlertingDefaults()
 	c.compileSchedule()
+	c.windows = c.compileWindows()
 	c.indexPhones()
 	return c, nil
 }
