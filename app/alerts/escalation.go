@@ -59,6 +59,11 @@ type escalationPayload struct {
 	// PrePaged were paged by the alert's source (TriggerOptions): the
 	// first round does not page them again.
 	PrePaged []string `json:"pre_paged,omitempty"`
+	// Reached are, by step name, the users an attempt of that step paged
+	// before another user's page failed it. The step's result is only
+	// written once it succeeds, so without this its retry would page them
+	// a second time.
+	Reached map[string][]string `json:"reached,omitempty"`
 }
 
 func escalationID(alertID string) string { return "esc-" + alertID }
@@ -203,17 +208,68 @@ func (s *Service) runPage(ctx context.Context, job *jobs.Job, step *jobs.Step) (
 		if s.pager == nil {
 			return nil, jobs.Permanent(errors.New("alerts: no Pager configured"))
 		}
-		failed, err := s.pager.Page(withRef(ctx, ref), a, now)
+		todo := slices.DeleteFunc(slices.Clone(now), func(u string) bool { return slices.Contains(p.Reached[step.Name], u) })
+		var (
+			failed []Delivery
+			err    error
+		)
+		if len(todo) > 0 {
+			failed, err = s.pager.Page(withRef(ctx, ref), a, todo)
+		}
 		for _, d := range failed {
 			if _, rerr := s.RecordDelivery(ctx, a.ID, d); rerr != nil && !errors.Is(rerr, ErrNotFound) {
 				s.log.WarnContext(ctx, "alerts: refused page not recorded", "id", a.ID, "user", d.UserID, "err", rerr)
 			}
 		}
 		if err != nil {
+			s.noteReached(ctx, job.ID, step.Name, todo, err)
 			return nil, fmt.Errorf("alerts: page %s: %w", a.ID, err)
 		}
 	}
 	return PageResult{Status: PageSent, Users: now, Throttled: held}, nil
+}
+
+// noteReached records in the escalation job which of paged the failed
+// attempt of a page step did reach (err names the others), for the retry
+// to leave out. Unrecorded, the retry pages them again: a duplicate page
+// beats a missed one.
+func (s *Service) noteReached(ctx context.Context, jobID, stepName string, paged []string, err error) {
+	failed, ok := unpaged(err)
+	if !ok {
+		return
+	}
+	reached := slices.DeleteFunc(slices.Clone(paged), func(u string) bool { return slices.Contains(failed, u) })
+	if len(reached) == 0 {
+		return
+	}
+	// The payload, not the step: a step changed while it runs has its
+	// outcome discarded, so the failure would be neither counted nor
+	// backed off.
+	_, uerr := s.q.Update(ctx, jobID, func(j *jobs.Job) error {
+		var p escalationPayload
+		if err := j.Decode(&p); err != nil {
+			return err
+		}
+		had := p.Reached[stepName]
+		add := slices.DeleteFunc(slices.Clone(reached), func(u string) bool { return slices.Contains(had, u) })
+		if len(add) == 0 {
+			return nil
+		}
+		if p.Reached == nil {
+			p.Reached = map[string][]string{}
+		}
+		p.Reached[stepName] = append(slices.Clone(had), add...)
+		b, err := encodePayload(p)
+		if err != nil {
+			return err
+		}
+		j.Payload = b
+		return nil
+	})
+	if uerr != nil {
+		s.log.WarnContext(ctx, "alerts: users paged before a failed page not recorded; the retry pages them again",
+			"job", jobID, "step", stepName, "users", reached, "err", uerr)
+	}
 }
 
 // members resolves targets to distinct user ids, in target order.

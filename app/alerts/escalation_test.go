@@ -280,6 +280,57 @@ func TestFailedPageIsRetried(t *testing.T) {
 	}
 }
 
+// One user's page failing fails the step, but its retry pages only that
+// user: the others already have the page.
+func TestRetriedPageSkipsUsersAlreadyPaged(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{clk: clk, failOnce: map[string]error{"dave": &alerts.PageError{UserID: "dave", Err: errors.New("twilio: 503")}}}
+	set := testSettings(0)
+	set.Policy.Steps = set.Policy.Steps[1:] // the ops group first: bob, then dave
+	e := newEnv(t, newLocal(t, t.TempDir()), "r1", clk, rec, set)
+	a := e.trigger(t, "db", "db down")
+	runAt(t, clk, 0, e)
+	runAt(t, clk, time.Minute, e) // test backoff is one minute
+	runAt(t, clk, 2*time.Minute, e)
+
+	count := map[string]int{}
+	for _, p := range rec.pagesOf(a.ID) {
+		for _, u := range p.Users {
+			count[u]++
+		}
+	}
+	if count["bob"] != 1 || count["dave"] != 1 || len(count) != 2 {
+		t.Fatalf("pages per user %v (%+v); want bob and dave once each", count, rec.pagesOf(a.ID))
+	}
+	j, err := e.q.Get(context.Background(), "esc-"+a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := j.Step("page-0-0")
+	var res alerts.PageResult
+	if st == nil || st.State != jobs.StepDone || st.Attempts != 2 || st.Decode(&res) != nil || !slices.Equal(res.Users, []string{"bob", "dave"}) {
+		t.Fatalf("step %+v; want done on the second attempt, paging bob and dave", st)
+	}
+}
+
+// An error that names no user leaves unknown who was paged: the retry
+// pages everyone again rather than risk leaving someone out.
+func TestRetriedPageRepagesAllOnAnUnattributedError(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{clk: clk, failOnce: map[string]error{"dave": errors.New("twilio: 503")}}
+	set := testSettings(0)
+	set.Policy.Steps = set.Policy.Steps[1:]
+	e := newEnv(t, newLocal(t, t.TempDir()), "r1", clk, rec, set)
+	a := e.trigger(t, "db", "db down")
+	runAt(t, clk, 0, e)
+	runAt(t, clk, time.Minute, e)
+
+	got := rec.pagesOf(a.ID)
+	if len(got) != 2 || !slices.Equal(got[0].Users, []string{"bob"}) || !slices.Equal(got[1].Users, []string{"bob", "dave"}) {
+		t.Fatalf("pages = %+v; want bob, then bob and dave on the retry", got)
+	}
+}
+
 // A flapping source: the on-call gets MaxPages pages in the window, the
 // rest in one digest when it reopens; no alert is left out, even one
 // acknowledged meanwhile.

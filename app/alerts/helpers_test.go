@@ -41,6 +41,9 @@ type recorder struct {
 	fail error // returned by Page while set
 	// refuse: users whose page SMS Page reports refused at once.
 	refuse []string
+	// failOnce: users whose next page fails with the error given; the
+	// others in the call are paged.
+	failOnce map[string]error
 }
 
 func (r *recorder) Page(ctx context.Context, a alerts.Alert, users []string) ([]alerts.Delivery, error) {
@@ -49,14 +52,24 @@ func (r *recorder) Page(ctx context.Context, a alerts.Alert, users []string) ([]
 	if r.fail != nil {
 		return nil, r.fail
 	}
-	r.page = append(r.page, page{At: r.clk.Now(), AlertID: a.ID, Code: a.Code, Users: slices.Clone(users), Ref: alerts.StepRef(ctx)})
-	var refused []alerts.Delivery
+	var paged []string
+	var errs []error
 	for _, u := range users {
+		if err, ok := r.failOnce[u]; ok {
+			delete(r.failOnce, u)
+			errs = append(errs, err)
+			continue
+		}
+		paged = append(paged, u)
+	}
+	r.page = append(r.page, page{At: r.clk.Now(), AlertID: a.ID, Code: a.Code, Users: paged, Ref: alerts.StepRef(ctx)})
+	var refused []alerts.Delivery
+	for _, u := range paged {
 		if slices.Contains(r.refuse, u) {
 			refused = append(refused, alerts.Delivery{SID: "send-" + u, UserID: u, Channel: alerts.ChannelSMS, Status: "failed", Outcome: alerts.DeliveryNotReached, Progress: 4})
 		}
 	}
-	return refused, nil
+	return refused, errors.Join(errs...)
 }
 
 func (r *recorder) PageDigest(ctx context.Context, d alerts.Digest) error {

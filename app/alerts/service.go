@@ -26,11 +26,46 @@ type Pager interface {
 	// Page pages userIDs about a. It returns the deliveries that failed
 	// at once (an SMS Twilio refused, already followed by a call), for the
 	// Service to record on the alert, and an error when the step should be
-	// tried again.
+	// tried again. An error made only of PageErrors (joined) says the
+	// users it does not name were paged: the step's retry leaves them out.
+	// Any other error has the retry page everyone again.
 	Page(ctx context.Context, a Alert, userIDs []string) ([]Delivery, error)
 	// PageDigest sends one page covering the pages held back from a user
 	// by throttling.
 	PageDigest(ctx context.Context, d Digest) error
+}
+
+// PageError is a page that failed for one user, while Page went on to page
+// the others.
+type PageError struct {
+	UserID string
+	Err    error
+}
+
+func (e *PageError) Error() string { return fmt.Sprintf("page %s: %v", e.UserID, e.Err) }
+
+func (e *PageError) Unwrap() error { return e.Err }
+
+// unpaged lists the users err says Page failed to page; ok is false when
+// some part of err names no user, so nobody can be taken as paged.
+func unpaged(err error) (users []string, ok bool) {
+	for err != nil {
+		switch e := err.(type) {
+		case *PageError:
+			return []string{e.UserID}, true
+		case interface{ Unwrap() []error }:
+			for _, part := range e.Unwrap() {
+				us, ok := unpaged(part)
+				if !ok {
+					return nil, false
+				}
+				users = append(users, us...)
+			}
+			return users, true
+		}
+		err = errors.Unwrap(err)
+	}
+	return nil, false
 }
 
 // Digest is one page standing for the pages held back from a user.

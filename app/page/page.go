@@ -95,20 +95,29 @@ func (p *Pages) Page(ctx context.Context, a alerts.Alert, userIDs []string) ([]a
 			continue
 		}
 		if !SMSOn(u) {
-			errs = append(errs, p.Call(ctx, a, id))
+			errs = append(errs, failedFor(id, p.Call(ctx, a, id)))
 			continue
 		}
 		refused, err := p.text(ctx, cfg, a.ID, u, Text(a.Code, a.Summary))
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, failedFor(id, err))
 			continue
 		}
 		if refused != nil {
 			failed = append(failed, *refused)
-			errs = append(errs, p.callUser(ctx, cfg, a.ID, a.Summary, u))
+			errs = append(errs, failedFor(id, p.callUser(ctx, cfg, a.ID, a.Summary, u)))
 		}
 	}
 	return failed, errors.Join(errs...)
+}
+
+// failedFor names the user a page failed for, so the step's retry pages
+// only them, not the users already paged.
+func failedFor(userID string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &alerts.PageError{UserID: userID, Err: err}
 }
 
 // text sends a page SMS. One Twilio refused for good (opted out, or a
