@@ -26,6 +26,7 @@ import (
 	"github.com/oncall/pager/app/intake/grafana"
 	"github.com/oncall/pager/app/intake/pagerduty"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/keygate"
 	"github.com/oncall/pager/app/metrics"
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/outbound"
@@ -251,17 +252,20 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	})
 	a.once = server.NewOnce(st, "", now)
 	a.rejects = server.NewRejections(log, a.auditReject, now)
-	// One request budget per API key, over the API and the intake alike,
-	// so paging events count against the same limit as intake events.
-	limiter := intake.NewRateLimiter(0, 0, now)
-	exposed := s.Exposed()
-	in := intake.New(intake.Options{
+	// One key check and one request budget per API key, over the API, the
+	// intake and heartbeats alike, so paging events count against the same
+	// limit as intake events.
+	keys := keygate.New(keygate.Options{
 		Config:   a.Team,
-		Alerts:   a.Alerts,
-		Limiter:  limiter,
-		Logger:   log,
-		Exposed:  exposed,
+		Limiter:  keygate.NewRateLimiter(0, 0, now),
+		Exposed:  s.Exposed(),
 		OnRefuse: a.rejects.Reject,
+		Logger:   log,
+	})
+	in := intake.New(intake.Options{
+		Alerts: a.Alerts,
+		Keys:   keys,
+		Logger: log,
 	})
 	pageCallbacks := page.NewCallbacks(m.PageCallbacks(a.Alerts), pages, a.Jobs, log)
 	a.Heartbeats = heartbeat.New(st, heartbeat.Options{
@@ -269,7 +273,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Alerts: a.Alerts,
 		Config: a.Team,
 		Teller: teller{q: outbound.TextQueue{Q: a.Jobs, MaxAttempts: tellAttempts}, cfg: a.Team},
-		Keys:   in,
+		Keys:   keys,
 		Now:    now,
 		Logger: log,
 	})
@@ -320,9 +324,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	a.pagerline = pl
 	alerts := api.New(api.Options{
 		Store:         st,
-		Limiter:       limiter,
-		Exposed:       exposed,
-		OnRefuse:      a.rejects.Reject,
+		Keys:          keys,
 		Config:        a.Team,
 		Jobs:          a.Jobs,
 		Notifications: a.Notifications,

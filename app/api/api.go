@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,6 +13,7 @@ import (
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/keygate"
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
@@ -62,32 +61,18 @@ type Options struct {
 	// Store keeps Idempotency-Key records (required for the header to
 	// work; without it the header is refused).
 	Store store.Store
-	// Limiter is each key's request budget, shared with the intake
-	// (intake.RateLimiter); nil: no limit.
-	Limiter Limiter
-	// Exposed: the pager listens where other machines reach it, so the
-	// published example key is refused.
-	Exposed bool
-	// OnRefuse learns of each refused request (bad key, over the limit,
-	// unreadable) with a fixed reason; server.Rejections logs and audits
-	// them at a bounded rate. Nil: one warning line each.
-	OnRefuse func(c echo.Context, reason string)
+	// Keys checks API keys and each key's budget (shared with the intake
+	// and heartbeats) and records refused requests (bad key, over the
+	// limit, unreadable). Nil: a gate over Config of its own.
+	Keys keygate.Keys
 	// StoreRetries is how often an enqueue that failed on a store error is
 	// tried again before the request is answered 503 (default 2).
 	StoreRetries int
 }
 
-// Limiter takes one request from a key's budget of limit a minute
-// (intake.RateLimiter).
-type Limiter interface {
-	AllowN(key string, limit int) (ok bool, retryAfter time.Duration)
-}
-
 // Handler serves the alert API.
 type Handler struct {
-	refuse  func(c echo.Context, reason string)
-	limit   Limiter
-	exposed bool
+	keys    keygate.Keys
 	idem    *idempotency
 	cfg     ConfigSource
 	q       *jobs.Queue
@@ -103,7 +88,7 @@ type Handler struct {
 // New returns the API's handlers.
 func New(o Options) *Handler {
 	h := &Handler{cfg: o.Config, q: o.Jobs, out: o.Notifications, audit: o.Audit, alerts: o.Alerts, log: o.Logger, now: o.Now,
-		maxBody: o.MaxBody, retries: o.StoreRetries, limit: o.Limiter, exposed: o.Exposed}
+		maxBody: o.MaxBody, retries: o.StoreRetries, keys: o.Keys}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -122,11 +107,8 @@ func New(o Options) *Handler {
 	if o.Store != nil {
 		h.idem = &idempotency{st: o.Store, now: h.now}
 	}
-	h.refuse = o.OnRefuse
-	if h.refuse == nil {
-		h.refuse = func(c echo.Context, reason string) {
-			h.log.Warn("api: request refused", "path", c.Request().URL.Path, "reason", reason, "remote", c.RealIP())
-		}
+	if h.keys == nil {
+		h.keys = keygate.New(keygate.Options{Config: o.Config, Logger: h.log})
 	}
 	return h
 }
@@ -134,9 +116,6 @@ func New(o Options) *Handler {
 type nopAudit struct{}
 
 func (nopAudit) Try(context.Context, audit.Entry) {}
-
-// msgInvalidKey is RedFlash's answer to a bad key, kept word for word.
-const msgInvalidKey = "Invalid API key for operation"
 
 // answer is every JSON answer's shape; fields that do not apply are left
 // out.
@@ -176,41 +155,24 @@ func (h *Handler) authenticate(c echo.Context) (cl caller, ok bool, err error) {
 		var re *RequestError
 		if errors.As(perr, &re) {
 			h.log.DebugContext(c.Request().Context(), "api: request refused", "path", c.Request().URL.Path, "status", re.Status, "reason", re.Message)
-			h.refuse(c, "unreadable request")
+			h.keys.Refuse(c, "unreadable request")
 			return cl, false, reply(c, re.Status, answer{Message: re.Message})
 		}
 		return cl, false, reply(c, http.StatusBadRequest, answer{Message: "malformed request"})
 	}
-	cfg := h.cfg.Current()
-	if cfg == nil {
+	v := h.keys.Check(c, keygate.ViaAPI, req.Key)
+	msg := v.Message()
+	switch v.Refused {
+	case keygate.Passed:
+		return caller{req: req, keyName: v.Name, key: v.Key, cfg: v.Config}, true, nil
+	case keygate.NoConfig:
 		h.log.ErrorContext(c.Request().Context(), "api: no team config loaded")
-		return cl, false, reply(c, http.StatusServiceUnavailable, answer{Message: "The pager has no configuration loaded yet; retry shortly"})
+	case keygate.OverLimit:
+		h.log.DebugContext(c.Request().Context(), "api: request refused: over the key's rate limit", "path", c.Request().URL.Path, "key", v.Name,
+			"limit_per_minute", v.Key.RateLimit())
+		msg = fmt.Sprintf("Too many requests for this key (%d a minute); retry after the Retry-After delay", v.Key.RateLimit())
 	}
-	name, key, kerr := cfg.Authenticate(req.Key, h.exposed)
-	if errors.Is(kerr, team.ErrExampleKey) {
-		h.refuse(c, "the README's example API key on a public listener")
-		return cl, false, reply(c, http.StatusForbidden, answer{Message: team.ExampleKeyRefused})
-	}
-	if kerr != nil {
-		reason := "unknown or disabled API key"
-		if req.Key == "" {
-			reason = "no API key given"
-		}
-		// Never the key itself: a typo of a real key is nearly the key.
-		h.refuse(c, reason)
-		return cl, false, reply(c, http.StatusForbidden, answer{Message: msgInvalidKey})
-	}
-	if h.limit != nil {
-		if ok, retry := h.limit.AllowN(name, key.RateLimit()); !ok {
-			c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-			h.log.DebugContext(c.Request().Context(), "api: request refused: over the key's rate limit", "path", c.Request().URL.Path, "key", name,
-				"limit_per_minute", key.RateLimit())
-			h.refuse(c, "over the API key's rate limit")
-			return cl, false, reply(c, http.StatusTooManyRequests, answer{Message: fmt.Sprintf(
-				"Too many requests for this key (%d a minute); retry after the Retry-After delay", key.RateLimit())})
-		}
-	}
-	return caller{req: req, keyName: name, key: key, cfg: cfg}, true, nil
+	return cl, false, reply(c, v.Status(), answer{Message: msg})
 }
 
 // ServeNotification is GET /notification/:id: what became of a

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/keygate"
 	"github.com/oncall/pager/app/notification"
 )
 
@@ -150,7 +151,7 @@ func (h *Handler) ServeGroupInfo(c echo.Context) error {
 
 func (h *Handler) noRead(c echo.Context, cl caller) error {
 	h.log.WarnContext(c.Request().Context(), "api: request refused: key may not read", "path", c.Request().URL.Path, "key", cl.keyName, "remote", c.RealIP())
-	return reply(c, http.StatusForbidden, answer{Message: msgInvalidKey})
+	return reply(c, http.StatusForbidden, answer{Message: keygate.MsgInvalidKey})
 }
 
 func (h *Handler) unknown(c echo.Context, cl caller, kind, slug string, err error) error {

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/oncall/pager/app/keygate"
 )
 
 // DefaultMaxBody caps a request body: an alert is a few hundred bytes, and
@@ -81,14 +83,10 @@ func ParseRequest(r *http.Request, maxBody int64) (Request, error) {
 	for k, v := range body {
 		req.Fields[k] = v
 	}
-	req.Key = req.Fields["api_key"]
+	key := req.Fields["api_key"]
 	delete(req.Fields, "api_key")
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		scheme, token, ok := strings.Cut(strings.TrimSpace(auth), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			return req, badRequest("Authorization: want \"Bearer <api key>\"")
-		}
-		req.Key = strings.TrimSpace(token)
+	if req.Key, err = keygate.KeyFrom(r, key); err != nil {
+		return req, badRequest("%s", err)
 	}
 	return req, nil
 }

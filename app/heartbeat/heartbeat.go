@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/keygate"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 )
@@ -28,14 +27,6 @@ type Alerts interface {
 // ConfigSource is the team config in force (team.Manager).
 type ConfigSource interface {
 	Current() *team.Config
-}
-
-// Keys is the intake's key check, per-key rate limit and bounded refusal
-// trace (intake.Intake).
-type Keys interface {
-	CheckKey(key string) (cfg *team.Config, name string, err error)
-	Allow(cfg *team.Config, name string) (ok bool, retryAfter time.Duration)
-	Refuse(c echo.Context, reason string)
 }
 
 // Teller texts one team member (the outbound path). Called from a job step,
@@ -55,9 +46,10 @@ type Options struct {
 	// Teller tells whoever acknowledged a heartbeat's alert that it beat
 	// again; without one nobody is told.
 	Teller Teller
-	// Keys checks API keys and their rate limit: the intake's, so a key
-	// has one budget for events and beats. Required to serve beats.
-	Keys   Keys
+	// Keys checks API keys and their rate limit: the gate the intake and
+	// the API use, so a key has one budget for events and beats. Required
+	// to serve beats.
+	Keys   keygate.Keys
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -71,7 +63,7 @@ type Service struct {
 	alerts Alerts
 	cfg    ConfigSource
 	teller Teller
-	keys   Keys
+	keys   keygate.Keys
 	now    func() time.Time
 	log    *slog.Logger
 }

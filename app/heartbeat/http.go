@@ -7,13 +7,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/intake"
-	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/keygate"
 )
 
 // answer is the reply to a beat.
@@ -41,29 +40,17 @@ func (s *Service) ServeBeat(c echo.Context) error {
 		return c.JSON(http.StatusBadRequest, answer{Message: "could not read the request body"})
 	}
 	form, status := parseBody(req.Header.Get("Content-Type"), body)
-	key := c.QueryParam("api_key")
-	if key == "" {
-		key = form.Get("api_key")
+	key, err := keygate.KeyFrom(req, cmp.Or(c.QueryParam("api_key"), form.Get("api_key")))
+	if err != nil {
+		return c.JSON(http.StatusBadRequest, answer{Message: err.Error()})
 	}
-	if auth := req.Header.Get("Authorization"); auth != "" {
-		scheme, token, ok := strings.Cut(strings.TrimSpace(auth), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return c.JSON(http.StatusBadRequest, answer{Message: `Authorization: want "Bearer <api key>"`})
-		}
-		key = strings.TrimSpace(token)
+	// The heartbeat's name and the key's permission come before the key's
+	// budget: a beat nobody may record spends none.
+	v := s.keys.Authenticate(c, keygate.ViaWebhook, key)
+	if !v.OK() {
+		return refused(c, v)
 	}
-	cfg, keyName, kerr := s.keys.CheckKey(key)
-	if cfg == nil {
-		return c.JSON(http.StatusServiceUnavailable, answer{Message: "the pager has no configuration loaded yet; retry shortly"})
-	}
-	if errors.Is(kerr, team.ErrExampleKey) {
-		s.keys.Refuse(c, "the README's example API key on a public listener")
-		return c.JSON(http.StatusForbidden, answer{Message: team.ExampleKeyRefused})
-	}
-	if kerr != nil {
-		s.keys.Refuse(c, "unknown or missing API key")
-		return c.JSON(http.StatusForbidden, answer{Message: "missing or unknown API key"})
-	}
+	cfg, keyName := v.Config, v.Name
 	name := c.Param("name")
 	hb, ok := cfg.Heartbeat(name)
 	if !ok {
@@ -72,10 +59,8 @@ func (s *Service) ServeBeat(c echo.Context) error {
 	if hb.APIKey != "" && hb.APIKey != keyName {
 		return c.JSON(http.StatusForbidden, answer{Message: "this API key may not beat this heartbeat"})
 	}
-	if ok, retry := s.keys.Allow(cfg, keyName); !ok {
-		s.keys.Refuse(c, "over the API key's rate limit")
-		intake.SetRetryAfter(c, retry)
-		return c.JSON(http.StatusTooManyRequests, answer{Message: "too many requests for this key; retry after the Retry-After delay"})
+	if v = s.keys.Limit(c, v); !v.OK() {
+		return refused(c, v)
 	}
 	// The query wins over a form field, which wins over the body's text.
 	if st := cmp.Or(c.QueryParam("status"), form.Get("status")); st != "" {
@@ -91,6 +76,18 @@ func (s *Service) ServeBeat(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, answer{Message: "ok", Heartbeat: name, LastBeat: rec.Last,
 		Due: rec.Last.Add(hb.Deadline()), Recovered: rec.recovered})
+}
+
+// refused answers a request the key gate refused.
+func refused(c echo.Context, v keygate.Verdict) error {
+	msg := v.Message()
+	switch v.Refused {
+	case keygate.NoConfig:
+		msg = "the pager has no configuration loaded yet; retry shortly"
+	case keygate.UnknownKey:
+		msg = "missing or unknown API key"
+	}
+	return c.JSON(v.Status(), answer{Message: msg})
 }
 
 // parseBody reads a form (its fields) or a status text from a JSON object

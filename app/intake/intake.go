@@ -5,23 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/alerts"
-	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/keygate"
 )
-
-// ConfigSource is the team config in use (team.Manager): its API keys are
-// the intake's credentials.
-type ConfigSource interface {
-	Current() *team.Config
-}
 
 // AlertService is the alert domain (alerts.Service).
 type AlertService interface {
@@ -30,46 +20,31 @@ type AlertService interface {
 
 // Options wire the intake.
 type Options struct {
-	Config  ConfigSource
-	Alerts  AlertService
-	Limiter *RateLimiter // shared with the API: one budget per key
-	Logger  *slog.Logger
-	// Exposed: the pager listens where other machines reach it, so the
-	// published example key is refused.
-	Exposed bool
-	// OnRefuse learns of each refused request with a fixed reason
-	// (server.Rejections bounds what that leaves behind). Nil: one warning
-	// line each.
-	OnRefuse func(c echo.Context, reason string)
+	Alerts AlertService
+	// Keys checks API keys, their budget (one per key, shared with the API
+	// and heartbeats) and records refusals. Required.
+	Keys   keygate.Keys
+	Logger *slog.Logger
 }
 
 // Intake is the plumbing every dialect's handler shares.
 type Intake struct {
-	cfg     ConfigSource
-	alerts  AlertService
-	limit   *RateLimiter
-	log     *slog.Logger
-	exposed bool
-	refuse  func(c echo.Context, reason string)
+	alerts AlertService
+	keys   keygate.Keys
+	log    *slog.Logger
 }
 
 // New returns the shared intake.
 func New(o Options) *Intake {
-	in := &Intake{cfg: o.Config, alerts: o.Alerts, limit: o.Limiter, log: o.Logger, exposed: o.Exposed}
+	in := &Intake{alerts: o.Alerts, keys: o.Keys, log: o.Logger}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
-	if in.limit == nil {
-		in.limit = NewRateLimiter(0, 0, nil)
-	}
-	in.refuse = o.OnRefuse
-	if in.refuse == nil {
-		in.refuse = func(c echo.Context, reason string) {
-			in.log.Warn("intake: request refused", "path", c.Request().URL.Path, "reason", reason, "remote", c.RealIP())
-		}
-	}
 	return in
 }
+
+// Keys is the key gate, for a dialect's handler.
+func (in *Intake) Keys() keygate.Keys { return in.keys }
 
 // Logger is the intake's logger, for a dialect's own refusals.
 func (in *Intake) Logger() *slog.Logger { return in.log }
@@ -89,32 +64,6 @@ func ReadBody(c echo.Context) ([]byte, error) {
 	return data, nil
 }
 
-// CheckKey finds the enabled API key: cfg is nil when no config is loaded
-// yet, err team.ErrUnknownKey or team.ErrExampleKey when the key is
-// refused.
-func (in *Intake) CheckKey(key string) (cfg *team.Config, name string, err error) {
-	cfg = in.cfg.Current()
-	if cfg == nil {
-		return nil, "", nil
-	}
-	name, _, err = cfg.Authenticate(key, in.exposed)
-	return cfg, name, err
-}
-
-// Refuse reports a refused request (a fixed reason, never request data).
-func (in *Intake) Refuse(c echo.Context, reason string) { in.refuse(c, reason) }
-
-// Allow takes one request from the budget of the key named name (its
-// rate_limit_per_minute); when refused, retryAfter says when to come back.
-func (in *Intake) Allow(cfg *team.Config, name string) (ok bool, retryAfter time.Duration) {
-	return in.limit.AllowN(name, cfg.APIKeys[name].RateLimit())
-}
-
-// SetRetryAfter puts d, in whole seconds (at least 1), in Retry-After.
-func SetRetryAfter(c echo.Context, d time.Duration) {
-	c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
-}
-
 // Answer is the webhook receivers' answer (all dialects but PagerDuty's,
 // which answers as PagerDuty does).
 type Answer struct {
@@ -132,10 +81,6 @@ type Result struct {
 	Outcome  alerts.Outcome `json:"outcome"`
 }
 
-// msgInvalidKey is the answer to a bad key: the RedFlash API's words, so a
-// script sees the same refusal on every route.
-const msgInvalidKey = "Invalid API key for operation"
-
 // Webhook is a webhook receiver that takes its key as Authorization:
 // Bearer or ?api_key=: it checks the key and the rate limit, reads the
 // body, parses it with parse and applies every event, answering 200 with
@@ -145,31 +90,15 @@ func (in *Intake) Webhook(parse func([]byte) ([]alerts.Event, error)) echo.Handl
 }
 
 func (in *Intake) serveWebhook(c echo.Context, parse func([]byte) ([]alerts.Event, error)) error {
-	key := c.QueryParam("api_key")
-	if auth := c.Request().Header.Get("Authorization"); auth != "" {
-		scheme, token, ok := strings.Cut(strings.TrimSpace(auth), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return c.JSON(http.StatusBadRequest, Answer{Message: `Authorization: want "Bearer <api key>"`})
-		}
-		key = strings.TrimSpace(token)
+	key, err := keygate.KeyFrom(c.Request(), c.QueryParam("api_key"))
+	if err != nil {
+		return c.JSON(http.StatusBadRequest, Answer{Message: err.Error()})
 	}
-	cfg, name, kerr := in.CheckKey(key)
-	if cfg == nil {
-		return c.JSON(http.StatusServiceUnavailable, Answer{Message: "The pager has no configuration loaded yet; retry shortly"})
+	v := in.keys.Check(c, keygate.ViaWebhook, key)
+	if !v.OK() {
+		return c.JSON(v.Status(), Answer{Message: v.Message()})
 	}
-	if errors.Is(kerr, team.ErrExampleKey) {
-		in.Refuse(c, "the README's example API key on a public listener")
-		return c.JSON(http.StatusForbidden, Answer{Message: team.ExampleKeyRefused})
-	}
-	if kerr != nil {
-		in.Refuse(c, "unknown or missing API key")
-		return c.JSON(http.StatusForbidden, Answer{Message: msgInvalidKey})
-	}
-	if ok, retry := in.Allow(cfg, name); !ok {
-		in.Refuse(c, "over the API key's rate limit")
-		SetRetryAfter(c, retry)
-		return c.JSON(http.StatusTooManyRequests, Answer{Message: "too many requests for this key; retry after the Retry-After delay"})
-	}
+	name := v.Name
 	body, err := ReadBody(c)
 	if err != nil {
 		return c.JSON(http.StatusRequestEntityTooLarge, Answer{Message: err.Error()})

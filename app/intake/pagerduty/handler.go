@@ -1,13 +1,12 @@
 package pagerduty
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/intake"
-	"github.com/oncall/pager/app/team"
+	"github.com/oncall/pager/app/keygate"
 )
 
 // Handler is POST /v2/enqueue, answering as PagerDuty does: 202 with the
@@ -24,24 +23,19 @@ func Handler(in *intake.Intake) echo.HandlerFunc {
 		if err != nil {
 			return c.JSON(http.StatusBadRequest, Invalid(err))
 		}
-		cfg, name, kerr := in.CheckKey(ev.RoutingKey)
-		if cfg == nil {
+		v := in.Keys().Check(c, keygate.ViaRoutingKey, ev.RoutingKey)
+		switch v.Refused {
+		case keygate.Passed:
+		case keygate.NoConfig:
 			return c.JSON(http.StatusServiceUnavailable, Response{Status: "unavailable", Message: "no configuration loaded yet; retry shortly"})
-		}
-		if errors.Is(kerr, team.ErrExampleKey) {
-			in.Refuse(c, "the README's example API key on a public listener")
-			return c.JSON(http.StatusForbidden, Response{Status: "invalid event", Message: team.ExampleKeyRefused})
-		}
-		if kerr != nil {
-			in.Refuse(c, "unknown routing key")
+		case keygate.UnknownKey:
 			return c.JSON(http.StatusBadRequest, Invalid(&intake.ValidationError{Errors: []string{"'routing_key' is not a key of this pager"}}))
-		}
-		if ok, retry := in.Allow(cfg, name); !ok {
-			in.Refuse(c, "over the API key's rate limit")
-			intake.SetRetryAfter(c, retry)
+		case keygate.OverLimit:
 			return c.JSON(http.StatusTooManyRequests, Throttled())
+		default: // keygate.ExampleKey
+			return c.JSON(v.Status(), Response{Status: "invalid event", Message: v.Message()})
 		}
-		if _, err := in.Apply(c.Request().Context(), name, ev); err != nil {
+		if _, err := in.Apply(c.Request().Context(), v.Name, ev); err != nil {
 			return err
 		}
 		return c.JSON(http.StatusAccepted, Accepted(ev.DedupKey))

@@ -1,16 +1,16 @@
-package intake_test
+package keygate_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/oncall/pager/app/intake"
+	"github.com/oncall/pager/app/keygate"
 	"github.com/oncall/pager/internal/testclock"
 )
 
 func TestRateLimiter(t *testing.T) {
 	clk := testclock.New()
-	l := intake.NewRateLimiter(3, time.Minute, clk.Now)
+	l := keygate.NewRateLimiter(3, time.Minute, clk.Now)
 	for i := range 3 {
 		if !l.Allow("a") {
 			t.Fatalf("call %d refused", i+1)
