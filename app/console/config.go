@@ -10,6 +10,7 @@ import (
 
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jsondoc"
+	"github.com/oncall/pager/app/linediff"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -25,7 +26,7 @@ type configData struct {
 	ETag     string
 	Problems []team.Problem
 	Warnings []team.Problem
-	Diff     []diffLine
+	Diff     []linediff.Hunk
 	Checked  bool
 	Saved    bool
 	Conflict bool
@@ -102,7 +103,7 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 		c.render(w, r, "config", http.StatusServiceUnavailable, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
 		return
 	}
-	d.Diff = lineDiff(string(stored), text)
+	d.Diff = linediff.Diff(string(stored), text)
 	cfg, perr := team.Parse([]byte(text))
 	var ve *team.ValidationError
 	switch {
@@ -140,7 +141,7 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 			// would undo a change the member never saw.
 			d.Conflict, d.ETag, d.Diff = true, "", nil
 			if now, t, err := c.o.Team.Raw(r.Context()); err == nil {
-				d.ETag, d.Diff = t, lineDiff(string(now), text)
+				d.ETag, d.Diff = t, linediff.Diff(string(now), text)
 			}
 			d.Problem = "Not saved: the stored config changed a moment ago. Check the differences, then save again."
 			status = http.StatusConflict
@@ -271,83 +272,4 @@ func (c *Console) serveAPIKeyRevoke(w http.ResponseWriter, r *http.Request, v vi
 	}
 	c.record(r.Context(), v, r, audit.ActionAPIKeyRevoke, "api key "+name, nil, map[string]any{"name": name, "enabled": false})
 	c.redirect(w, r, Prefix+"config", "Key "+name+" revoked: it is refused from now on.")
-}
-
-// diffLine is one line of a diff: Op is ' ', '-' (only in the stored
-// config) or '+' (only in the edit).
-type diffLine struct {
-	Op   string
-	Text string
-}
-
-// maxDiffCells bounds the diff's table (lines x lines); beyond it the
-// diff is shown as a whole replacement, which is still correct.
-const maxDiffCells = 4_000_000
-
-// lineDiff is a longest-common-subsequence diff of two texts by line,
-// reduced to the changed lines and two lines of context around them.
-func lineDiff(a, b string) []diffLine {
-	if a == b {
-		return nil
-	}
-	x := strings.Split(strings.TrimSuffix(a, "\n"), "\n")
-	y := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
-	// Common head and tail are cut first: edits are usually small.
-	head := 0
-	for head < len(x) && head < len(y) && x[head] == y[head] {
-		head++
-	}
-	tail := 0
-	for tail < len(x)-head && tail < len(y)-head && x[len(x)-1-tail] == y[len(y)-1-tail] {
-		tail++
-	}
-	mx, my := x[head:len(x)-tail], y[head:len(y)-tail]
-	var mid []diffLine
-	if len(mx)*len(my) > maxDiffCells {
-		for _, l := range mx {
-			mid = append(mid, diffLine{"-", l})
-		}
-		for _, l := range my {
-			mid = append(mid, diffLine{"+", l})
-		}
-	} else {
-		n, m := len(mx), len(my)
-		lcs := make([][]int, n+1)
-		for i := range lcs {
-			lcs[i] = make([]int, m+1)
-		}
-		for i := n - 1; i >= 0; i-- {
-			for j := m - 1; j >= 0; j-- {
-				if mx[i] == my[j] {
-					lcs[i][j] = lcs[i+1][j+1] + 1
-				} else {
-					lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-				}
-			}
-		}
-		i, j := 0, 0
-		for i < n || j < m {
-			switch {
-			case i < n && j < m && mx[i] == my[j]:
-				mid = append(mid, diffLine{" ", mx[i]})
-				i++
-				j++
-			case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-				mid = append(mid, diffLine{"-", mx[i]})
-				i++
-			default:
-				mid = append(mid, diffLine{"+", my[j]})
-				j++
-			}
-		}
-	}
-	all := make([]diffLine, 0, len(mid)+4)
-	for _, l := range x[max(0, head-2):head] {
-		all = append(all, diffLine{" ", l})
-	}
-	all = append(all, mid...)
-	for _, l := range x[len(x)-tail : min(len(x), len(x)-tail+2)] {
-		all = append(all, diffLine{" ", l})
-	}
-	return all
 }

@@ -503,3 +503,62 @@ func TestConfigSaveConflictShowsTheNewChange(t *testing.T) {
 		t.Fatal("the conflict page's differences do not show the change made meanwhile")
 	}
 }
+
+// The differences keep two lines around each change, not every unchanged
+// line between two changes, and say where each run starts in the stored
+// config and in the edit.
+func TestConfigCheckDiffKeepsTwoLinesOfContext(t *testing.T) {
+	e := newEnv(t, "https://pager.example")
+	ctx := context.Background()
+	var v any
+	if err := json.Unmarshal([]byte(cfgJSON), &v); err != nil {
+		t.Fatal(err)
+	}
+	pretty, _ := json.MarshalIndent(v, "", "  ")
+	if _, err := e.st.Store.Put(ctx, "cfg.json", append(pretty, '\n'), store.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	data, etag, err := e.team.Raw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	lineOf := func(s string) int {
+		for i, l := range lines {
+			if strings.Contains(l, s) {
+				return i + 1
+			}
+		}
+		t.Fatalf("no %q in\n%s", s, data)
+		return 0
+	}
+	first, second := lineOf(`"phone": "+15555550101"`), lineOf(`"pager_phone"`)
+	if second-first < 10 {
+		t.Fatalf("changes %d and %d too close to leave lines out between them", first, second)
+	}
+	edited := strings.Replace(string(data), `"phone": "+15555550101"`, `"phone": "+15555550111"`, 1)
+	edited = strings.Replace(edited, `"pager_phone": "+15555550199"`, `"pager_phone": "+15555550198"`, 1)
+
+	ck, token := e.signIn(t, "alice", "+15555550101")
+	r := e.do(t, "POST", "/ui/config", url.Values{"csrf": {token}, "config": {edited}, "etag": {etag}, "op": {"check"}}, nil, ck)
+	b, _ := io.ReadAll(r.Body)
+	m := regexp.MustCompile(`(?s)<pre class="diff" id="diff">(.*?)</pre>`).FindSubmatch(b)
+	if r.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("check: HTTP %d, no differences in\n%s", r.StatusCode, b)
+	}
+	diff := html.UnescapeString(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(string(m[1]), ""))
+	var want strings.Builder
+	for _, at := range []int{first, second} {
+		fmt.Fprintf(&want, "@@ -%d,5 +%d,5 @@\n", at-2, at-2)
+		for l := at - 2; l <= at+2; l++ {
+			if l == at {
+				fmt.Fprintf(&want, "- %s\n+ %s\n", lines[l-1], strings.Split(edited, "\n")[l-1])
+			} else {
+				fmt.Fprintf(&want, "  %s\n", lines[l-1])
+			}
+		}
+	}
+	if diff != want.String() {
+		t.Fatalf("differences:\n%s\nwant:\n%s", diff, want.String())
+	}
+}
