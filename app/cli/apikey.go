@@ -44,8 +44,8 @@ func apikeyCmd(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{errors.New("want exactly one NAME: apikey new NAME [--can-read] [--write FILE]")}
 	}
 	name := names[0]
-	if !validKeyName(name) {
-		return usageError{fmt.Errorf("NAME %q: use letters, digits, '-', '_' and '.'", name)}
+	if !team.ValidKeyName(name) {
+		return usageError{fmt.Errorf("NAME %q: %s", name, team.KeyNameRule)}
 	}
 
 	key, err := team.NewAPIKey()
@@ -101,18 +101,6 @@ func addAPIKey(file, name string, entry team.APIKey, replace bool, stdout io.Wri
 		return fmt.Errorf("not written: %w", err)
 	}
 	return writeFileAtomic(file, out)
-}
-
-func validKeyName(s string) bool {
-	if s == "" || len(s) > 100 {
-		return false
-	}
-	for _, c := range s {
-		if !(c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // writeFileAtomic replaces file so that a crash leaves the old or the new

@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/team"
 )
@@ -137,5 +140,50 @@ func TestAPIKeyNewWriteRefusesInvalidConfig(t *testing.T) {
 	}
 	if code, _, errs := apikeyRun(t, "new", "ci", "--write", "missing.json"); code != 1 || !strings.Contains(errs, "missing.json") {
 		t.Errorf("missing file: exit %d: %s", code, errs)
+	}
+}
+
+// keyNames is ../team/testdata/keynames.json, the names the console's
+// tests send through its forms too.
+func keyNames(t *testing.T) []struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+} {
+	t.Helper()
+	var names []struct {
+		Name string `json:"name"`
+		OK   bool   `json:"ok"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "team", "testdata", "keynames.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &names)
+	}
+	if err != nil || len(names) == 0 {
+		t.Fatalf("keynames.json: %v", err)
+	}
+	return names
+}
+
+// An API key or calendar token name the console refuses, the CLI refuses,
+// before minting anything; one it accepts, the CLI accepts.
+func TestKeyNamesAsTheConsole(t *testing.T) {
+	names := keyNames(t)
+	st := scheduleStore(t)
+	t.Chdir(t.TempDir())
+	for _, c := range names {
+		code, out, errs := apikeyRun(t, "new", c.Name)
+		if c.OK && (code != 0 || !mintedKey.MatchString(out)) || !c.OK && (code != 2 || mintedKey.MatchString(out)) {
+			t.Errorf("apikey new %q: exit %d, want it accepted %v\n%s%s", c.Name, code, c.OK, out, errs)
+		}
+		before, _ := st.Get(context.Background(), app.DefaultConfigKey)
+		code, out, errs = run(t, "schedule", "token", "new", "--name", c.Name)
+		after, _ := st.Get(context.Background(), app.DefaultConfigKey)
+		if c.OK && (code != 0 || !strings.Contains(out, "/calendar/cal_")) || !c.OK && (code != 2 || after.ETag != before.ETag) {
+			t.Errorf("schedule token new --name %q: exit %d, want it accepted %v\n%s%s", c.Name, code, c.OK, out, errs)
+		}
+	}
+	// A member id that is no such name is no default token name either.
+	if code, _, errs := run(t, "schedule", "token", "new", "--user", "Bob.Smith"); code != 2 || !strings.Contains(errs, "--name") {
+		t.Errorf("default name from the id Bob.Smith: exit %d %s", code, errs)
 	}
 }

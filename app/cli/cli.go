@@ -115,6 +115,8 @@ push      validates FILE and uploads it only if the stored config has not
 Mints an API key for the alert API and intake. The key is printed once; the
 config keeps only its SHA-256. --write adds the entry to a config FILE
 (validated, everything else kept); --replace rotates an existing name.
+NAME is 1 to 40 lower-case letters, digits, '-' or '_', starting with a
+letter or a digit, as the console asks.
 `
 	case "notify":
 		return `usage: oncall-pager notify test [--message TEXT] [--wait 1m] USER|GROUP|CHANNEL
@@ -134,7 +136,8 @@ override  adds an override to the stored config: USER is on call from FROM
           written with If-Match; a refused change writes nothing.
 token new mints a calendar feed token (the team's, or --user's shifts),
           stores its SHA-256 under schedule.calendar_tokens and prints the
-          feed's URL once.
+          feed's URL once. --name (default: the --user, or team) is named
+          as an API key is (see apikey --help).
 `
 	case "heartbeat":
 		return `usage: oncall-pager heartbeat list

@@ -66,7 +66,11 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if fs.NArg() != 0 {
 			return usageError{errors.New("want: schedule token new [--user ID] [--name NAME]")}
 		}
-		return newCalendarToken(ctx, *user, *name, stdout)
+		// An empty --name is refused, as the console refuses an empty name,
+		// not taken for the default.
+		named := false
+		fs.Visit(func(f *flag.Flag) { named = named || f.Name == "name" })
+		return newCalendarToken(ctx, *user, *name, named, stdout)
 	}
 	return usageError{errors.New(scheduleUsage)}
 }
@@ -190,15 +194,18 @@ func addOverride(ctx context.Context, user, from, to string, stdout io.Writer) e
 	return nil
 }
 
-func newCalendarToken(ctx context.Context, user, name string, stdout io.Writer) error {
-	if name == "" {
+func newCalendarToken(ctx context.Context, user, name string, named bool, stdout io.Writer) error {
+	if !named {
 		name = "team"
 		if user != "" {
 			name = user
 		}
 	}
-	if !validKeyName(name) {
-		return usageError{fmt.Errorf("--name %q: use letters, digits, '-', '_' and '.'", name)}
+	if !team.ValidKeyName(name) {
+		if !named {
+			return usageError{fmt.Errorf("the default name %q (the member's id) will not do: %s; choose one with --name", name, team.KeyNameRule)}
+		}
+		return usageError{fmt.Errorf("--name %q: %s", name, team.KeyNameRule)}
 	}
 	token, err := team.NewCalendarToken()
 	if err != nil {
@@ -210,19 +217,7 @@ func newCalendarToken(ctx context.Context, user, name string, stdout io.Writer) 
 	}
 	// Stored before the token is shown: a token without its entry is useless.
 	_, err = m.Update(ctx, "cli", func(cfg *team.Config, doc *jsondoc.Doc) error {
-		if cfg.Schedule == nil {
-			return errors.New("the config has no schedule section; add one first")
-		}
-		if user != "" {
-			if _, ok := cfg.UserByID(user); !ok {
-				return fmt.Errorf("--user %q is not in available_users", user)
-			}
-		}
-		p := []string{"schedule", "calendar_tokens", name}
-		if _, exists := doc.Get(p); exists {
-			return fmt.Errorf("schedule.calendar_tokens.%s exists; choose another --name (or delete it to revoke)", name)
-		}
-		return doc.Set(p, team.CalendarToken{SHA256: team.HashAPIKey(token), User: user})
+		return team.AddCalendarToken(cfg, doc, name, user, token)
 	})
 	if err != nil {
 		return fmt.Errorf("token not added: %w", err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -159,13 +158,11 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 	c.render(w, r, "config", status, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})
 }
 
-var keyName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
-
 func (c *Console) serveAPIKeyMint(w http.ResponseWriter, r *http.Request, v viewer) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	canRead := r.PostFormValue("can_read") != ""
-	if !keyName.MatchString(name) {
-		c.redirect(w, r, Prefix+"config", "Not minted: a key name is 1 to 40 lower-case letters, digits, - or _.")
+	if !team.ValidKeyName(name) {
+		c.redirect(w, r, Prefix+"config", "Not minted: "+team.KeyNameRule+".")
 		return
 	}
 	key, err := team.NewAPIKey()
@@ -200,8 +197,8 @@ func (c *Console) serveAPIKeyMint(w http.ResponseWriter, r *http.Request, v view
 func (c *Console) serveCalendarMint(w http.ResponseWriter, r *http.Request, v viewer) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	user := strings.TrimSpace(r.PostFormValue("user"))
-	if !keyName.MatchString(name) {
-		c.redirect(w, r, Prefix+"config", "Not minted: a token name is 1 to 40 lower-case letters, digits, - or _.")
+	if !team.ValidKeyName(name) {
+		c.redirect(w, r, Prefix+"config", "Not minted: "+team.KeyNameRule+".")
 		return
 	}
 	token, err := team.NewCalendarToken()
@@ -210,20 +207,7 @@ func (c *Console) serveCalendarMint(w http.ResponseWriter, r *http.Request, v vi
 		return
 	}
 	_, err = c.o.Team.Update(r.Context(), v.User.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
-		if cfg.Schedule == nil {
-			return errors.New("there is no schedule to publish")
-		}
-		if _, ok := cfg.Schedule.CalendarTokens[name]; ok {
-			return fmt.Errorf("there is already a calendar token named %s; revoke it or choose another name", name)
-		}
-		entry := map[string]any{"sha256": team.HashAPIKey(token)}
-		if user != "" {
-			if _, ok := cfg.UserByID(user); !ok {
-				return fmt.Errorf("there is no member %s", user)
-			}
-			entry["user"] = user
-		}
-		return doc.Set([]string{"schedule", "calendar_tokens", name}, entry)
+		return team.AddCalendarToken(cfg, doc, name, user, token)
 	})
 	if err != nil {
 		c.redirect(w, r, Prefix+"config", "Not minted: "+err.Error())

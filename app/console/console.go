@@ -169,6 +169,9 @@ func (c *Console) parseTemplates() error {
 		"asset": func(name string) string { return Prefix + "static/" + name + "?v=" + c.version },
 		"when":  c.when,
 		"mask":  func(m team.Medium, a string) string { return outbound.MaskAddress(m, a) },
+		// The form refuses a bad name before the round trip; the handler
+		// checks it again.
+		"keyNamePattern": func() string { return team.KeyNamePattern },
 		"short": func(s string, n int) string {
 			if len(s) <= n {
 				return s

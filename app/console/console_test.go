@@ -562,3 +562,54 @@ func TestConfigCheckDiffKeepsTwoLinesOfContext(t *testing.T) {
 		t.Fatalf("differences:\n%s\nwant:\n%s", diff, want.String())
 	}
 }
+
+// An API key or calendar token name the CLI refuses, the console refuses,
+// and one it accepts, the console accepts: ../team/testdata/keynames.json
+// is read by the CLI's tests too. The forms' pattern is that rule.
+func TestKeyNamesAsTheCLI(t *testing.T) {
+	var names []struct {
+		Name string `json:"name"`
+		OK   bool   `json:"ok"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "team", "testdata", "keynames.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &names)
+	}
+	if err != nil || len(names) == 0 {
+		t.Fatalf("keynames.json: %v", err)
+	}
+	e := newEnv(t, "https://pager.example")
+	ctx := context.Background()
+	if _, err := e.team.Update(ctx, "test", func(_ *team.Config, doc *jsondoc.Doc) error {
+		return doc.Set([]string{"schedule"}, map[string]any{
+			"rotations": []any{map[string]any{"members": []any{"alice", "bob"}, "start": "2026-01-05T09:00", "shift": "1d"}},
+			"reminder":  "off",
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ck, token := e.signIn(t, "alice", "+15555550101")
+	r := e.do(t, "GET", "/ui/config", nil, nil, ck)
+	b, _ = io.ReadAll(r.Body)
+	if n := strings.Count(string(b), `pattern="`+team.KeyNamePattern+`"`); n != 2 {
+		t.Errorf("%d name fields with the pattern %s, want 2", n, team.KeyNamePattern)
+	}
+	for _, c := range names {
+		_, before, _ := e.team.Raw(ctx)
+		r := e.do(t, "POST", "/ui/apikeys", url.Values{"csrf": {token}, "name": {c.Name}}, nil, ck)
+		b, _ := io.ReadAll(r.Body)
+		_, after, _ := e.team.Raw(ctx)
+		minted := r.StatusCode == http.StatusOK && regexp.MustCompile(`pk_[A-Za-z0-9_-]{43}`).Match(b)
+		if minted != c.OK || !c.OK && after != before {
+			t.Errorf("API key %q: HTTP %d, minted %v, want %v", c.Name, r.StatusCode, minted, c.OK)
+		}
+		before = after
+		r = e.do(t, "POST", "/ui/calendar", url.Values{"csrf": {token}, "name": {c.Name}}, nil, ck)
+		b, _ = io.ReadAll(r.Body)
+		_, after, _ = e.team.Raw(ctx)
+		minted = r.StatusCode == http.StatusOK && regexp.MustCompile(`cal_[A-Za-z0-9_-]{43}`).Match(b)
+		if minted != c.OK || !c.OK && after != before {
+			t.Errorf("calendar token %q: HTTP %d, minted %v, want %v", c.Name, r.StatusCode, minted, c.OK)
+		}
+	}
+}

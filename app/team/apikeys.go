@@ -9,8 +9,26 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 )
+
+// KeyNamePattern is what an API key or calendar token minted by the CLI or
+// the console may be named. The name goes into console URLs
+// (/ui/apikeys/NAME/revoke) and the audit log, and lower case alone keeps
+// two names from differing only by case. The validation of a config does
+// not check it: hand-written names from before stay valid. It is also the
+// console form's pattern attribute, so it uses no syntax a browser lacks.
+const KeyNamePattern = `[a-z0-9][a-z0-9_\-]{0,39}`
+
+// KeyNameRule says KeyNamePattern in words, for a refused name.
+const KeyNameRule = "a name is 1 to 40 lower-case letters, digits, '-' or '_', starting with a letter or a digit"
+
+var keyName = regexp.MustCompile(`^(?:` + KeyNamePattern + `)$`)
+
+// ValidKeyName reports whether name is a name to mint an API key or a
+// calendar token under.
+func ValidKeyName(name string) bool { return keyName.MatchString(name) }
 
 // APIKey lets a client use the alert API. Only the key's SHA-256 is kept, so
 // the config (which many people read) never holds a usable key.

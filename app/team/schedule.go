@@ -4,11 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/schedule"
 )
 
@@ -346,6 +348,39 @@ func NewCalendarToken() (string, error) {
 		return "", err
 	}
 	return CalendarTokenPrefix + strings.TrimPrefix(k, APIKeyPrefix), nil
+}
+
+// Refusals of AddCalendarToken, each wrapped with the name or member.
+var (
+	ErrKeyName             = errors.New(KeyNameRule)
+	ErrNoSchedule          = errors.New("the config has no schedule section, so no calendar feed to publish; add one first")
+	ErrCalendarTokenExists = errors.New("a calendar token of that name exists; revoke it or choose another name")
+	ErrUnknownMember       = errors.New("not in available_users")
+)
+
+// AddCalendarToken adds token's calendar_tokens entry, name, to doc, the
+// document cfg was parsed from: the feed of user's shifts, or of the
+// whole team's when user is "". The CLI and the console both mint through
+// it, so a token one of them accepts the other would too. The token is
+// minted by the caller, outside Manager.Update's mutate, which may run
+// more than once.
+func AddCalendarToken(cfg *Config, doc *jsondoc.Doc, name, user, token string) error {
+	if !ValidKeyName(name) {
+		return fmt.Errorf("%q: %w", name, ErrKeyName)
+	}
+	if cfg.Schedule == nil {
+		return ErrNoSchedule
+	}
+	p := []string{"schedule", "calendar_tokens", name}
+	if _, exists := doc.Get(p); exists {
+		return fmt.Errorf("schedule.calendar_tokens.%s: %w", name, ErrCalendarTokenExists)
+	}
+	if user != "" {
+		if _, ok := cfg.UserByID(user); !ok {
+			return fmt.Errorf("member %q: %w", user, ErrUnknownMember)
+		}
+	}
+	return doc.Set(p, CalendarToken{SHA256: HashAPIKey(token), User: user})
 }
 
 // CheckCalendarToken finds the calendar_tokens entry for token. Every entry
