@@ -3,12 +3,11 @@ package alertmanager
 import (
 	"github.com/labstack/echo/v4"
 
-	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/intake"
 )
 
 // Handler is POST /alertmanager, for a webhook_config whose key is sent as
 // Authorization: Bearer or ?api_key= (see intake.Intake.Webhook).
 func Handler(in *intake.Intake) echo.HandlerFunc {
-	return in.Webhook(func(b []byte) ([]alerts.Event, error) { return Parse(b, Options{}) })
+	return in.Webhook(Parse)
 }

@@ -2,8 +2,6 @@ package alertmanager
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -16,17 +14,6 @@ import (
 	"github.com/oncall/pager/app/intake"
 )
 
-// Options choose how an Alertmanager or Grafana notification maps to
-// events.
-type Options struct {
-	// PerAlert makes one event per alert in the notification (dedup key =
-	// group key + fingerprint) instead of one per group. The default, one per
-	// group keyed by the group key, is what Alertmanager's own PagerDuty
-	// receiver does: the team tunes grouping in Alertmanager, and a group
-	// that flaps or grows pages once.
-	PerAlert bool
-}
-
 // Alert is one alert of an Alertmanager (webhook_config, version 4) or
 // Grafana (webhook contact point) notification; Grafana adds fields.
 type Alert struct {
@@ -38,12 +25,10 @@ type Alert struct {
 	GeneratorURL string            `json:"generatorURL"`
 	Fingerprint  string            `json:"fingerprint"`
 	// Grafana only.
-	SilenceURL   string         `json:"silenceURL"`
-	DashboardURL string         `json:"dashboardURL"`
-	PanelURL     string         `json:"panelURL"`
-	ImageURL     string         `json:"imageURL"`
-	Values       map[string]any `json:"values"`
-	ValueString  string         `json:"valueString"`
+	SilenceURL   string `json:"silenceURL"`
+	DashboardURL string `json:"dashboardURL"`
+	PanelURL     string `json:"panelURL"`
+	ImageURL     string `json:"imageURL"`
 }
 
 // Message is the notification body shared by Alertmanager and Grafana.
@@ -67,8 +52,10 @@ type Message struct {
 
 // Parse parses a Prometheus Alertmanager webhook notification
 // (webhook_config, payload version 4): a group of alerts, firing or
-// resolved. See Options for how the group maps to events.
-func Parse(body []byte, opt Options) ([]alerts.Event, error) {
+// resolved. The group is one event keyed by its group key, as
+// Alertmanager's own PagerDuty receiver does: the team tunes grouping in
+// Alertmanager, and a group that flaps or grows pages once.
+func Parse(body []byte) ([]alerts.Event, error) {
 	m, err := Decode(body, "an Alertmanager")
 	if err != nil {
 		return nil, err
@@ -81,7 +68,7 @@ func Parse(body []byte, opt Options) ([]alerts.Event, error) {
 	if err := ve.OrNil(); err != nil {
 		return nil, err
 	}
-	return m.Events(alerts.IntegrationAlertmanager, "alertmanager:", opt), nil
+	return []alerts.Event{m.Event(alerts.IntegrationAlertmanager, "alertmanager:")}, nil
 }
 
 // Decode reads an Alertmanager-shaped notification body; sender names the
@@ -122,19 +109,9 @@ func statusAction(s string) (alerts.EventAction, bool) {
 	return "", false
 }
 
-// Events maps m to events of integ, their dedup keys scoped by prefix.
-func (m *Message) Events(integ alerts.Integration, prefix string, opt Options) []alerts.Event {
-	if !opt.PerAlert {
-		return []alerts.Event{m.groupEvent(integ, prefix)}
-	}
-	out := make([]alerts.Event, 0, len(m.Alerts))
-	for i := range m.Alerts {
-		out = append(out, m.alertEvent(integ, prefix, &m.Alerts[i]))
-	}
-	return out
-}
-
-func (m *Message) groupEvent(integ alerts.Integration, prefix string) alerts.Event {
+// Event maps m, the whole group, to one event of integ, its dedup key the
+// group key scoped by prefix.
+func (m *Message) Event(integ alerts.Integration, prefix string) alerts.Event {
 	action, _ := statusAction(m.Status)
 	firing := 0
 	for i := range m.Alerts {
@@ -172,38 +149,6 @@ func (m *Message) groupEvent(integ alerts.Integration, prefix string) alerts.Eve
 	if m.ExternalURL != "" {
 		ev.Links = appendLink(ev.Links, m.ExternalURL, string(integ))
 	}
-	return ev
-}
-
-func (m *Message) alertEvent(integ alerts.Integration, prefix string, a *Alert) alerts.Event {
-	action, _ := statusAction(a.Status)
-	fp := a.Fingerprint
-	if fp == "" {
-		fp = labelsFingerprint(a.Labels)
-	}
-	ev := alerts.Event{
-		Action:      action,
-		DedupKey:    prefix + m.GroupKey + "/" + fp,
-		Summary:     cmp.Or(strings.TrimSpace(alertSummary(a)), fmt.Sprintf("[%s] alert %s", strings.ToUpper(a.Status), fp)),
-		Source:      m.source(integ),
-		Severity:    severityFrom(a.Labels),
-		Integration: integ,
-		Class:       a.Labels["alertname"],
-		Timestamp:   a.StartsAt.UTC(),
-		Details: map[string]any{
-			"receiver":    m.Receiver,
-			"labels":      a.Labels,
-			"annotations": a.Annotations,
-			"fingerprint": fp,
-		},
-	}
-	if len(a.Values) > 0 {
-		ev.Details["values"] = a.Values
-	}
-	if a.ValueString != "" {
-		ev.Details["value_string"] = a.ValueString
-	}
-	ev.Links = appendAlertLinks(ev.Links, a)
 	return ev
 }
 
@@ -327,19 +272,6 @@ func severityFrom(labels map[string]string) alerts.Severity {
 		return alerts.SeverityInfo
 	}
 	return alerts.SeverityError
-}
-
-// labelsFingerprint stands in for the fingerprint older Alertmanagers do not
-// send: stable for the same label set.
-func labelsFingerprint(labels map[string]string) string {
-	h := sha256.New()
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		h.Write([]byte(labels[k]))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // jsonProblem names a decode error without echoing the body.

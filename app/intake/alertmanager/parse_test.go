@@ -1,7 +1,6 @@
 package alertmanager_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 )
 
 func TestAlertmanagerGroup(t *testing.T) {
-	evs, err := alertmanager.Parse(intaketest.Fixture(t, "alertmanager_firing.json"), alertmanager.Options{})
+	evs, err := alertmanager.Parse(intaketest.Fixture(t, "alertmanager_firing.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,44 +37,12 @@ func TestAlertmanagerGroup(t *testing.T) {
 		t.Errorf("details = %v", ev.Details)
 	}
 
-	res, err := alertmanager.Parse(intaketest.Fixture(t, "alertmanager_resolved.json"), alertmanager.Options{})
+	res, err := alertmanager.Parse(intaketest.Fixture(t, "alertmanager_resolved.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res[0].Action != alerts.EventResolve || res[0].DedupKey != ev.DedupKey {
 		t.Errorf("resolved = %+v; want resolve of %q", res[0], ev.DedupKey)
-	}
-}
-
-func TestAlertmanagerPerAlert(t *testing.T) {
-	evs, err := alertmanager.Parse(intaketest.Fixture(t, "alertmanager_firing.json"), alertmanager.Options{PerAlert: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) != 2 {
-		t.Fatalf("got %d events, want 2", len(evs))
-	}
-	if evs[0].DedupKey == evs[1].DedupKey || !strings.HasSuffix(evs[0].DedupKey, "/4f7c1d2e9a0b3c5d") {
-		t.Errorf("dedup keys %q %q", evs[0].DedupKey, evs[1].DedupKey)
-	}
-	if evs[0].Summary != "Probe failing: https://shop.example.net" {
-		t.Errorf("summary = %q", evs[0].Summary)
-	}
-	res, _ := alertmanager.Parse(intaketest.Fixture(t, "alertmanager_resolved.json"), alertmanager.Options{PerAlert: true})
-	for i := range res {
-		if res[i].Action != alerts.EventResolve || res[i].DedupKey != evs[i].DedupKey {
-			t.Errorf("resolved[%d] = %s %q, want resolve %q", i, res[i].Action, res[i].DedupKey, evs[i].DedupKey)
-		}
-	}
-	// Without a fingerprint (old Alertmanager) the labels stand in for it.
-	noFP := strings.ReplaceAll(string(intaketest.Fixture(t, "alertmanager_firing.json")), `"fingerprint"`, `"fp_was"`)
-	a, err := alertmanager.Parse([]byte(noFP), alertmanager.Options{PerAlert: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := alertmanager.Parse([]byte(noFP), alertmanager.Options{PerAlert: true})
-	if a[0].DedupKey != b[0].DedupKey || a[0].DedupKey == a[1].DedupKey {
-		t.Errorf("label fingerprints not stable and distinct: %q %q %q", a[0].DedupKey, b[0].DedupKey, a[1].DedupKey)
 	}
 }
 
@@ -89,7 +56,7 @@ func TestAlertmanagerInvalid(t *testing.T) {
 		`nope`:          "invalid JSON",
 	}
 	for body, want := range tests {
-		if _, err := alertmanager.Parse([]byte(body), alertmanager.Options{}); !intaketest.HasError(err, want) {
+		if _, err := alertmanager.Parse([]byte(body)); !intaketest.HasError(err, want) {
 			t.Errorf("%s: err = %v, want %q", body, err, want)
 		}
 	}
@@ -99,7 +66,7 @@ func TestAlertmanagerInvalid(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	intaketest.AddSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		evs, err := alertmanager.Parse(body, alertmanager.Options{})
+		evs, err := alertmanager.Parse(body)
 		intaketest.CheckParsed(t, evs, err)
 	})
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestGrafana(t *testing.T) {
-	evs, err := grafana.Parse(intaketest.Fixture(t, "grafana_firing.json"), grafana.Options{})
+	evs, err := grafana.Parse(intaketest.Fixture(t, "grafana_firing.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,16 +26,12 @@ func TestGrafana(t *testing.T) {
 	if !hasSilence {
 		t.Errorf("links %v lack the silence URL", ev.Links)
 	}
-	res, err := grafana.Parse(intaketest.Fixture(t, "grafana_resolved.json"), grafana.Options{})
+	res, err := grafana.Parse(intaketest.Fixture(t, "grafana_resolved.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res[0].Action != alerts.EventResolve || res[0].DedupKey != ev.DedupKey {
 		t.Errorf("resolved = %+v", res[0])
-	}
-	per, _ := grafana.Parse(intaketest.Fixture(t, "grafana_firing.json"), grafana.Options{PerAlert: true})
-	if per[0].DedupKey != ev.DedupKey+"/c6eadffa33fcdf37" || per[0].Details["values"] == nil {
-		t.Errorf("per alert = %+v", per[0])
 	}
 }
 
@@ -43,7 +39,7 @@ func TestGrafana(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	intaketest.AddSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		evs, err := grafana.Parse(body, grafana.Options{PerAlert: true})
+		evs, err := grafana.Parse(body)
 		intaketest.CheckParsed(t, evs, err)
 	})
 }

@@ -19,7 +19,7 @@ func Handler(in *intake.Intake) echo.HandlerFunc {
 		if err != nil {
 			return c.JSON(http.StatusBadRequest, Invalid(err))
 		}
-		ev, err := Parse(body, Options{})
+		ev, err := Parse(body)
 		if err != nil {
 			return c.JSON(http.StatusBadRequest, Invalid(err))
 		}

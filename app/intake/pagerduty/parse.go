@@ -6,29 +6,18 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/intake"
 )
 
-// RoutingKeyLength is the length of a PagerDuty integration key.
-const RoutingKeyLength = 32
-
-// Options adjust validation to this pager.
-type Options struct {
-	// RoutingKeyLength, when positive, requires routing_key to have exactly
-	// this many characters, as PagerDuty requires 32. Zero accepts any
-	// non-blank key: ours are API keys of any length, checked by the HTTP
-	// layer.
-	RoutingKeyLength int
-}
-
 // Parse parses one PagerDuty Events API v2 alert event (the body of POST
 // /v2/enqueue). A trigger without dedup_key gets a generated one, which the
 // 202 answer must return. Problems come back as an *intake.ValidationError
-// listing all of them.
-func Parse(body []byte, opt Options) (alerts.Event, error) {
+// listing all of them. The routing_key only has to be non-blank: it is one
+// of our API keys, of any length (not PagerDuty's 32 characters), which
+// the HTTP layer checks.
+func Parse(body []byte) (alerts.Event, error) {
 	var top map[string]json.RawMessage
 	if err := intake.DecodeObject(body, &top); err != nil {
 		return alerts.Event{}, &intake.ValidationError{Errors: []string{"Event body is not a valid JSON object"}}
@@ -37,11 +26,8 @@ func Parse(body []byte, opt Options) (alerts.Event, error) {
 	ev := alerts.Event{Integration: alerts.IntegrationPagerDuty}
 
 	ev.RoutingKey = intake.Str(ve, top, "routing_key", "routing_key")
-	switch {
-	case strings.TrimSpace(ev.RoutingKey) == "":
+	if strings.TrimSpace(ev.RoutingKey) == "" {
 		ve.Add("'routing_key' is missing or blank")
-	case opt.RoutingKeyLength > 0 && utf8.RuneCountInString(ev.RoutingKey) != opt.RoutingKeyLength:
-		ve.Add(fmt.Sprintf("Length of 'routing_key' is incorrect (should be %d characters)", opt.RoutingKeyLength))
 	}
 
 	action := intake.Str(ve, top, "event_action", "event_action")
