@@ -257,7 +257,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	// limit as intake events.
 	keys := keygate.New(keygate.Options{
 		Config:   a.Team,
-		Limiter:  keygate.NewRateLimiter(0, 0, now),
+		Limiter:  keygate.NewRateLimiter(0, now),
 		Exposed:  s.Exposed(),
 		OnRefuse: a.rejects.Reject,
 		Logger:   log,

@@ -46,9 +46,6 @@ func New(o Options) *Intake {
 // Keys is the key gate, for a dialect's handler.
 func (in *Intake) Keys() keygate.Keys { return in.keys }
 
-// Logger is the intake's logger, for a dialect's own refusals.
-func (in *Intake) Logger() *slog.Logger { return in.log }
-
 // ErrTooLarge is ReadBody's answer to a body over MaxBodyBytes.
 var ErrTooLarge = errors.New("request body too large")
 

@@ -69,7 +69,7 @@ var _ Keys = (*Gate)(nil)
 func New(o Options) *Gate {
 	g := &Gate{cfg: o.Config, limit: o.Limiter, exposed: o.Exposed, refuse: o.OnRefuse}
 	if g.limit == nil {
-		g.limit = NewRateLimiter(0, 0, nil)
+		g.limit = NewRateLimiter(0, nil)
 	}
 	if g.refuse == nil {
 		log := o.Logger

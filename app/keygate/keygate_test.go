@@ -37,7 +37,7 @@ func gate(cfg *team.Config, exposed bool, now func() time.Time) (*keygate.Gate, 
 	var reasons []string
 	return keygate.New(keygate.Options{
 		Config:   fixedConfig{cfg},
-		Limiter:  keygate.NewRateLimiter(0, 0, now),
+		Limiter:  keygate.NewRateLimiter(0, now),
 		Exposed:  exposed,
 		OnRefuse: func(_ echo.Context, reason string) { reasons = append(reasons, reason) },
 	}), &reasons

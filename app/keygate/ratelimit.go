@@ -3,21 +3,20 @@ package keygate
 import (
 	"sync"
 	"time"
+
+	"github.com/oncall/pager/app/team"
 )
 
-// PagerDuty's documented Events API v2 limit: about 120 calls a minute per
-// integration key, counted over the last 60 seconds.
-const (
-	DefaultRateLimit  = 120
-	DefaultRateWindow = time.Minute
-)
+// DefaultRateWindow is PagerDuty's documented Events API v2 window: its
+// limit (about 120 calls a minute per integration key, the default of
+// team.DefaultRateLimitPerMinute) is counted over the last 60 seconds.
+const DefaultRateWindow = time.Minute
 
 // RateLimiter answers whether one more event may be accepted for a key (an
 // API key) in the last Window, so the HTTP layer can answer 429 as PagerDuty
 // does and a runaway sender cannot flood the store. It counts per process:
 // with several replicas behind a balancer each allows the full limit.
 type RateLimiter struct {
-	limit  int
 	window time.Duration
 	now    func() time.Time
 
@@ -25,26 +24,16 @@ type RateLimiter struct {
 	hits map[string][]time.Time // per key, oldest first, within window
 }
 
-// NewRateLimiter allows limit events per window per key; zero values take
-// the PagerDuty defaults, a nil now is time.Now.
-func NewRateLimiter(limit int, window time.Duration, now func() time.Time) *RateLimiter {
-	if limit <= 0 {
-		limit = DefaultRateLimit
-	}
+// NewRateLimiter counts events per window per key (each check names its
+// limit: a key's own); a zero window is PagerDuty's, a nil now is time.Now.
+func NewRateLimiter(window time.Duration, now func() time.Time) *RateLimiter {
 	if window <= 0 {
 		window = DefaultRateWindow
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &RateLimiter{limit: limit, window: window, now: now, hits: map[string][]time.Time{}}
-}
-
-// Allow records one event for key and reports whether it is within the
-// limiter's own limit.
-func (l *RateLimiter) Allow(key string) bool {
-	ok, _ := l.AllowN(key, l.limit)
-	return ok
+	return &RateLimiter{window: window, now: now, hits: map[string][]time.Time{}}
 }
 
 // AllowN records one event for key and reports whether it is within limit
@@ -53,7 +42,7 @@ func (l *RateLimiter) Allow(key string) bool {
 // after one window.
 func (l *RateLimiter) AllowN(key string, limit int) (ok bool, retryAfter time.Duration) {
 	if limit <= 0 {
-		limit = l.limit
+		limit = team.DefaultRateLimitPerMinute
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

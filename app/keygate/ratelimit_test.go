@@ -10,27 +10,32 @@ import (
 
 func TestRateLimiter(t *testing.T) {
 	clk := testclock.New()
-	l := keygate.NewRateLimiter(3, time.Minute, clk.Now)
+	l := keygate.NewRateLimiter(time.Minute, clk.Now)
 	for i := range 3 {
-		if !l.Allow("a") {
+		if !allow(l, "a") {
 			t.Fatalf("call %d refused", i+1)
 		}
 	}
-	if l.Allow("a") {
+	if allow(l, "a") {
 		t.Fatal("4th call in the window allowed")
 	}
-	if !l.Allow("b") {
+	if !allow(l, "b") {
 		t.Fatal("another key is limited by the first")
 	}
 	// At most limit in any window: half a window after a full burst is
 	// still too soon (a token bucket refilling at limit per window would
 	// already take more).
 	clk.Advance(30 * time.Second)
-	if l.Allow("a") {
+	if allow(l, "a") {
 		t.Fatal("a 4th call within one minute allowed")
 	}
 	clk.Advance(31 * time.Second)
-	if !l.Allow("a") {
+	if !allow(l, "a") {
 		t.Fatal("still refused after the window")
 	}
+}
+
+func allow(l *keygate.RateLimiter, key string) bool {
+	ok, _ := l.AllowN(key, 3)
+	return ok
 }
