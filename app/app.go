@@ -571,6 +571,13 @@ func (t texter) TextOnce(ctx context.Context, id, from, to, body string) error {
 	return t.q.Enqueue(ctx, id, outbound.Text{From: from, To: to, Body: body})
 }
 
+// Texter is the durable once-only text path for a command that writes the
+// store without running the pager (config push): the running pager's job
+// runner sends what it queues.
+func Texter(q *jobs.Queue) handover.Texter {
+	return texter{q: outbound.TextQueue{Q: q}, now: time.Now}
+}
+
 func (t texter) Text(ctx context.Context, from, to, body string) error {
 	id := fmt.Sprintf("text-%d-%s", t.now().UnixNano(), strings.TrimPrefix(to, "+"))
 	return t.q.Enqueue(ctx, id, outbound.Text{From: from, To: to, Body: body})

@@ -33,6 +33,7 @@ func (a *App) newConsole(onCall console.OnCall, vm console.Voicemails, poll time
 		Notifications: notifications{a: a},
 		Audit:         a.Audit,
 		SignIn:        a.SignIn,
+		Texter:        texter{q: outbound.TextQueue{Q: a.Jobs}, now: a.now},
 		PollInterval:  poll,
 		ClientIP:      server.ClientIP(a.Settings.TrustedProxies),
 		Now:           a.now,

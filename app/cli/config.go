@@ -13,7 +13,7 @@ import (
 
 	"github.com/oncall/pager/app"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/outbound"
+	"github.com/oncall/pager/app/schedule/handover"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 )
@@ -159,55 +159,26 @@ func push(ctx context.Context, st store.Store, key, file string, o pushOpts, std
 	}
 	_ = os.WriteFile(file+".etag", []byte(etag+"\n"), 0o600)
 	fmt.Fprintf(stdout, "pushed %s to %s (etag %s); running pagers pick it up within their refresh interval\n", file, st, etag)
-	return tellHandOver(ctx, st, stored.Data, data, etag, stdout)
+	return tellHandOver(ctx, st, stored.Data, data, stored.ETag, etag, stdout)
 }
 
-// tellHandOver texts both people when a push changed who is on call, as a
-// TAKE does: through the durable text queue, which the running pager sends.
-func tellHandOver(ctx context.Context, st store.Store, before, after []byte, etag string, stdout io.Writer) error {
-	oldCfg, err := team.Parse(before)
-	if err != nil {
-		oldCfg = nil // the stored config was broken: nobody to tell
-	}
+// tellHandOver tells both people when the push changed who is on call.
+// The running pager sends what is queued here.
+func tellHandOver(ctx context.Context, st store.Store, before, after []byte, prevETag, etag string, stdout io.Writer) error {
 	newCfg, err := team.Parse(after)
 	if err != nil {
 		return nil
 	}
-	now := newCfg.CurrentConfig.OncallUser
-	var was team.OncallUser
-	if oldCfg != nil {
-		was = oldCfg.CurrentConfig.OncallUser
+	// A stored config that did not parse names nobody to tell.
+	oldCfg, _ := team.Parse(before)
+	told, err := handover.ConfigWritten(ctx, app.Texter(jobs.New(st, jobs.Options{})), oldCfg, newCfg, prevETag, etag, time.Now())
+	for _, t := range told {
+		fmt.Fprintf(stdout, "queued a text to %s (%s)\n", t.Phone, map[bool]string{true: "now on call", false: "no longer on call"}[t.OnCall])
 	}
-	if now.ID == was.ID || now.Phone == "" {
-		return nil
-	}
-	q := outbound.TextQueue{Q: jobs.New(st, jobs.Options{})}
-	from := newCfg.CurrentConfig.FromPhone
-	id := "text-push-" + strings.Trim(etag, `"`)
-	texts := []outbound.Text{{From: from, To: now.Phone,
-		Body: fmt.Sprintf("%s, you are now on call: the team config was changed by an operator.", now.Name)}}
-	if was.Phone != "" {
-		texts = append(texts, outbound.Text{From: from, To: was.Phone,
-			Body: fmt.Sprintf("%s, %s is now on call: the team config was changed by an operator. You are no longer on call.", was.Name, now.Name)})
-	}
-	for i, t := range texts {
-		if err := q.Enqueue(ctx, fmt.Sprintf("%s-%d", sanitizeID(id), i), t); err != nil {
-			return fmt.Errorf("pushed, but the hand-over texts were not queued: %w", err)
-		}
-		fmt.Fprintf(stdout, "queued a text to %s (%s)\n", t.To, map[bool]string{true: "now on call", false: "no longer on call"}[i == 0])
+	if err != nil {
+		return fmt.Errorf("pushed, but the hand-over texts were not queued: %w", err)
 	}
 	return nil
-}
-
-// sanitizeID keeps what job ids allow.
-func sanitizeID(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			return r
-		}
-		return '-'
-	}, s)
 }
 
 func confirm(in io.Reader, out io.Writer, question string) bool {

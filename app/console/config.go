@@ -10,6 +10,7 @@ import (
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jsondoc"
 	"github.com/oncall/pager/app/linediff"
+	"github.com/oncall/pager/app/schedule/handover"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -132,7 +133,7 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 			"The differences below are between the stored config now and your text; check them, then save again."
 		status = http.StatusConflict
 	default:
-		_, newTag, err := c.o.Team.Replace(r.Context(), v.User.ID, []byte(text), etag)
+		saved, newTag, err := c.o.Team.Replace(r.Context(), v.User.ID, []byte(text), etag)
 		switch {
 		case errors.Is(err, team.ErrConflict):
 			// Changed between the read above and the write: the diff and
@@ -153,6 +154,13 @@ func (c *Console) serveConfigSave(w http.ResponseWriter, r *http.Request, v view
 			d.Keys = c.keys()
 			c.record(r.Context(), v, r, audit.ActionConfigChange, "whole config saved in the console",
 				map[string]string{"etag": etag}, map[string]string{"etag": newTag})
+			// Replace wrote over the version read above (its ETag matched),
+			// so that is who was on call; one that did not parse names nobody.
+			before, _ := team.Parse(stored)
+			if _, err := handover.ConfigWritten(r.Context(), c.o.Texter, before, saved, etag, newTag, c.o.Now()); err != nil {
+				c.o.Logger.Error("console: hand-over texts not queued", "err", err)
+				d.Problem = "Saved, but the texts telling the old and new on-call were not queued: tell them yourself."
+			}
 		}
 	}
 	c.render(w, r, "config", status, page{Title: "Config", Nav: "config", Viewer: &v, Data: d})

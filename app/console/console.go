@@ -23,6 +23,7 @@ import (
 	"github.com/oncall/pager/app/notification"
 	"github.com/oncall/pager/app/outbound"
 	"github.com/oncall/pager/app/pagerline"
+	"github.com/oncall/pager/app/schedule/handover"
 	"github.com/oncall/pager/app/signin"
 	"github.com/oncall/pager/app/team"
 )
@@ -96,6 +97,9 @@ type Options struct {
 	Notifications Notifications
 	Audit         Audit
 	SignIn        SignIn
+	// Texter queues the texts telling people that a saved config changed
+	// who is on call.
+	Texter handover.Texter
 	// PollInterval is how often the alert list asks for new alerts;
 	// default 10 s. Short polling rather than server-sent events: each
 	// poll is one key listing answered by any replica, and nothing holds a
@@ -136,6 +140,10 @@ func New(o Options) (*Console, error) {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 10 * time.Second
+	}
+	if o.Texter == nil {
+		// Without it a save that hands the pager over would tell nobody.
+		return nil, errors.New("console: no Texter")
 	}
 	c := &Console{o: o, pages: map[string]*template.Template{}}
 	if u, err := url.Parse(o.BaseURL); err == nil {

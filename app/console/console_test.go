@@ -101,8 +101,42 @@ func (noNotifications) Report(context.Context, string) (notification.Report, err
 }
 func (noNotifications) TestPage(context.Context, team.User) (string, error) { return "", nil }
 
+// texts records the durable texts queued, by id; a second one under an id
+// is the duplicate the queue drops, and is counted.
+type texts struct {
+	mu   sync.Mutex
+	byID map[string]string
+	dups int
+}
+
+func (x *texts) TextOnce(_ context.Context, id, _, to, body string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, ok := x.byID[id]; ok {
+		x.dups++
+		return nil
+	}
+	x.byID[id] = to + ": " + body
+	return nil
+}
+
+// byPhone is what each phone was sent, and how many were sent in all.
+func (x *texts) byPhone() (map[string]string, int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := map[string]string{}
+	n := 0
+	for _, v := range x.byID {
+		to, body, _ := strings.Cut(v, ": ")
+		out[to] = body
+		n++
+	}
+	return out, n + x.dups
+}
+
 type env struct {
 	dir    string
+	texts  *texts
 	st     *counting
 	team   *team.Manager
 	alerts *alerts.Service
@@ -127,10 +161,12 @@ func newEnv(t testing.TB, base string) *env {
 	if err := tm.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{dir: dir, st: st, team: tm, alerts: alerts.New(st, alerts.Options{}), codes: &codes{last: map[string]string{}}}
+	e := &env{dir: dir, st: st, team: tm, alerts: alerts.New(st, alerts.Options{}), codes: &codes{last: map[string]string{}},
+		texts: &texts{byID: map[string]string{}}}
 	e.signin = signin.New(signin.Options{Store: st, Config: tm, Sender: e.codes})
 	e.ui, err = console.New(console.Options{BaseURL: base, Team: tm, Alerts: e.alerts, OnCall: noOnCall{},
-		Voicemails: noVoicemails{}, Notifications: noNotifications{}, Audit: audit.New(st, nil, nil), SignIn: e.signin})
+		Voicemails: noVoicemails{}, Notifications: noNotifications{}, Audit: audit.New(st, nil, nil), SignIn: e.signin,
+		Texter: e.texts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,5 +647,102 @@ func TestKeyNamesAsTheCLI(t *testing.T) {
 		if minted != c.OK || !c.OK && after != before {
 			t.Errorf("calendar token %q: HTTP %d, minted %v, want %v", c.Name, r.StatusCode, minted, c.OK)
 		}
+	}
+}
+
+// A save that changes oncall_user texts both people once, as a push and a
+// TAKE do; one that leaves it texts nobody.
+func TestConfigSaveThatHandsOverTextsBothOnce(t *testing.T) {
+	e := newEnv(t, "https://pager.example")
+	ctx := context.Background()
+	ck, token := e.signIn(t, "alice", "+15555550101")
+	data, etag, err := e.team.Raw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Replace(string(data), `"pager_phone": "+15555550199"`, `"pager_phone": "+15555550198"`, 1)
+	r := e.do(t, "POST", "/ui/config", url.Values{"csrf": {token}, "config": {other}, "etag": {etag}, "op": {"save"}}, nil, ck)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("save: HTTP %d", r.StatusCode)
+	}
+	if _, n := e.texts.byPhone(); n != 0 {
+		t.Fatalf("a save that kept the on-call sent %d texts", n)
+	}
+
+	data, etag, _ = e.team.Raw(ctx)
+	bob := strings.Replace(string(data), `"oncall_user": {"id": "alice", "name": "Alice", "phone": "+15555550101"}`,
+		`"oncall_user": {"id": "bob", "name": "Bob", "phone": "+15555550102"}`, 1)
+	if bob == string(data) {
+		t.Fatal("fixture: oncall_user not found")
+	}
+	form := url.Values{"csrf": {token}, "config": {bob}, "etag": {etag}, "op": {"save"}}
+	r = e.do(t, "POST", "/ui/config", form, nil, ck)
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusOK || !strings.Contains(string(b), `id="config-saved"`) || strings.Contains(string(b), `id="config-problem"`) {
+		t.Fatalf("save handing over to Bob: HTTP %d", r.StatusCode)
+	}
+	if oc, _ := e.team.Current().OnCall(); oc.ID != "bob" {
+		t.Fatalf("on call after the save: %s", oc.ID)
+	}
+	to, n := e.texts.byPhone()
+	if n != 2 || !strings.Contains(to["+15555550102"], "Bob, you are now on call") ||
+		!strings.Contains(to["+15555550101"], "Alice, Bob is now on call") || !strings.Contains(to["+15555550101"], "no longer on call") {
+		t.Fatalf("hand-over texts (%d): %v", n, to)
+	}
+	// The same form sent again is refused as stale: nothing more is sent.
+	if r := e.do(t, "POST", "/ui/config", form, nil, ck); r.StatusCode != http.StatusConflict {
+		t.Fatalf("the same save again: HTTP %d", r.StatusCode)
+	}
+	if _, n := e.texts.byPhone(); n != 2 {
+		t.Fatalf("texts after a repeated save: %d", n)
+	}
+}
+
+// While the schedule covers the moment its own hand-over decides who is on
+// call (and writes its member back, telling both): a save that names
+// someone else texts nobody, or they would hear two contradicting things.
+func TestConfigSaveUnderScheduleTextsNobody(t *testing.T) {
+	e := newEnv(t, "https://pager.example")
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-12 * time.Hour).Truncate(time.Hour)
+	if _, err := e.team.Update(ctx, "test", func(_ *team.Config, doc *jsondoc.Doc) error {
+		return doc.Set([]string{"schedule"}, map[string]any{
+			"rotations": []any{map[string]any{"members": []any{"alice", "bob"}, "start": start.Format("2006-01-02T15:04"), "shift": "1d"}},
+			"reminder":  "off",
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if sched, ok := e.team.Current().OnCallSchedule(); !ok {
+		t.Fatal("fixture: no schedule")
+	} else if who, _ := sched.Who(time.Now()); who != "alice" {
+		t.Fatalf("fixture: the schedule names %q now, want alice", who)
+	}
+	ck, token := e.signIn(t, "alice", "+15555550101")
+	data, etag, err := e.team.Raw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsondoc.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := e.team.Current().UserByID("bob")
+	if err := team.SetOnCall(doc, u, "alice", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, "POST", "/ui/config", url.Values{"csrf": {token}, "config": {string(bob)}, "etag": {etag}, "op": {"save"}}, nil, ck)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("save: HTTP %d", r.StatusCode)
+	}
+	if oc, _ := e.team.Current().OnCall(); oc.ID != "bob" {
+		t.Fatalf("on call after the save: %s", oc.ID)
+	}
+	if to, n := e.texts.byPhone(); n != 0 {
+		t.Fatalf("a save under the schedule sent %d texts: %v", n, to)
 	}
 }

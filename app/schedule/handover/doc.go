@@ -5,4 +5,7 @@
 // boundary and each reminder is a timer job in the store whose id derives
 // from the boundary, so it happens once with several replicas and is not
 // lost in a restart: a pager that was down applies it late, and says so.
+// When the schedule does not decide the moment, it also tells both people
+// when a write of the whole config (config push, a console save) changed
+// who is on call.
 package handover
