@@ -66,18 +66,38 @@ func ParseAge(v string) (time.Duration, error) {
 // Options wire a Pruner.
 type Options struct {
 	Policy Policy
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Expiring are kinds whose lifetime their writer fixes, not the
+	// policy: one Pruner then lists and deletes everything that ages out.
+	Expiring []Expiry
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Expiry is a kind of short-lived record (an Idempotency-Key, a webhook
+// delivery marker) that its writer stops honouring After its own time.
+type Expiry struct {
+	Name   string
+	Prefix string
+	// Field is the top-level JSON time the record's lifetime counts from.
+	Field string
+	// After is the writer's lifetime itself, not a policy: a shorter one
+	// would delete records their writer still honours.
+	After time.Duration
+	// InPlace: the writer replaces an expired record under the same key
+	// (a reused Idempotency-Key), so a record is read again before it is
+	// deleted.
+	InPlace bool
 }
 
 // Pruner applies a Policy to a store. Its passes read each object at most
 // once per process (their times are remembered by version), so a pass
 // costs a listing per kind plus the objects new since the last one.
 type Pruner struct {
-	st  store.Store
-	p   Policy
-	now func() time.Time
-	log *slog.Logger
+	st       store.Store
+	p        Policy
+	expiring []Expiry
+	now      func() time.Time
+	log      *slog.Logger
 
 	mu   sync.Mutex
 	seen map[string]seenObject
@@ -98,7 +118,7 @@ func New(st store.Store, o Options) *Pruner {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pruner{st: st, p: o.Policy, now: o.Now, log: o.Logger, seen: map[string]seenObject{}}
+	return &Pruner{st: st, p: o.Policy, expiring: o.Expiring, now: o.Now, log: o.Logger, seen: map[string]seenObject{}}
 }
 
 // Removed counts what a pass deleted, by kind.
@@ -111,27 +131,40 @@ func (p *Pruner) Prune(ctx context.Context) (Removed, error) {
 	defer p.mu.Unlock()
 	removed := Removed{}
 	now := p.now()
-	kinds := []struct {
+	type kind struct {
 		name   string
 		prefix string
 		age    func(key string) time.Duration // 0: keep
 		when   func(ctx context.Context, in store.Info) (time.Time, bool, error)
-	}{
+		// inPlace: a writer may give an object a later time under the
+		// same key, so the version listed is checked again before it is
+		// deleted. The other kinds are written once, or rewritten only
+		// long before they are due (a reopened job) or without a later
+		// time (a caller window): that read would be wasted on every
+		// deletion.
+		inPlace bool
+	}
+	kinds := []kind{
 		{"jobs", "jobs/done/", func(key string) time.Duration {
 			if strings.HasPrefix(key, "jobs/done/ntf-") {
 				return p.p.Notifications
 			}
 			return p.p.Jobs
-		}, p.contentTime("finished_at")},
-		{"notifications", "notifications/", func(string) time.Duration { return p.p.Notifications }, p.contentTime("created")},
-		{"alerts", "alerts/closed/", func(string) time.Duration { return p.p.Alerts }, p.contentTime("closed_at")},
-		{"dedup", "alerts/dedup/", func(string) time.Duration { return p.p.Dedup }, p.freeSince},
-		{"callers", "pagerline/callers/", func(string) time.Duration { return p.p.Dedup }, unixInKey},
+		}, p.contentTime("finished_at"), false},
+		{"notifications", "notifications/", func(string) time.Duration { return p.p.Notifications }, p.contentTime("created"), false},
+		{"alerts", "alerts/closed/", func(string) time.Duration { return p.p.Alerts }, p.contentTime("closed_at"), false},
+		// A free slot is claimed again in place.
+		{"dedup", "alerts/dedup/", func(string) time.Duration { return p.p.Dedup }, p.freeSince, true},
+		// A window is rewritten, but its time is its key.
+		{"callers", "pagerline/callers/", func(string) time.Duration { return p.p.Dedup }, unixInKey, false},
 		// Console sign-in sessions last 12 h; one never signed out of
 		// stays until it is pruned, counted from its expiry.
-		{"console sessions", "console/sessions/", func(string) time.Duration { return p.p.Dedup }, p.contentTime("expires")},
-		{"audit", "audit/", func(string) time.Duration { return p.p.Audit }, auditDay},
-		{"recordings", "recordings/", func(string) time.Duration { return p.p.Recordings }, recordingTime},
+		{"console sessions", "console/sessions/", func(string) time.Duration { return p.p.Dedup }, p.contentTime("expires"), false},
+		{"audit", "audit/", func(string) time.Duration { return p.p.Audit }, auditDay, false},
+		{"recordings", "recordings/", func(string) time.Duration { return p.p.Recordings }, recordingTime, false},
+	}
+	for _, e := range p.expiring {
+		kinds = append(kinds, kind{e.Name, e.Prefix, func(string) time.Duration { return e.After }, p.contentTime(e.Field), e.InPlace})
 	}
 	for _, k := range kinds {
 		if k.age("") == 0 && k.age(k.prefix+"ntf-") == 0 {
@@ -160,8 +193,12 @@ func (p *Pruner) Prune(ctx context.Context) (Removed, error) {
 			if !ok || now.Sub(at) < age {
 				continue
 			}
-			if err := p.delete(ctx, in); err != nil {
+			gone, err := p.delete(ctx, in, k.inPlace)
+			if err != nil {
 				return removed, err
+			}
+			if !gone {
+				continue
 			}
 			delete(live, in.Key)
 			removed[k.name]++
@@ -186,25 +223,31 @@ func (r Removed) total() int {
 	return n
 }
 
-// delete removes in's version only: an object rewritten since the listing
-// (a free slot claimed again) stays.
-func (p *Pruner) delete(ctx context.Context, in store.Info) error {
-	if in.ETag != "" {
+// delete removes in.Key and reports whether this pass removed in's
+// version. With recheck it deletes only while the key still holds that
+// version, so an object rewritten since the listing (a free slot claimed
+// again, an expired Idempotency-Key reused) stays, uncounted. The store has
+// no conditional delete, so a rewrite landing between that check and the
+// delete is still lost (the slot's alert no longer dedups, the key's retry
+// queues anew); the window is one round trip, and only an object free for
+// a week or expired for a day can be caught in it.
+func (p *Pruner) delete(ctx context.Context, in store.Info, recheck bool) (bool, error) {
+	if recheck && in.ETag != "" {
 		_, err := p.st.GetIfChanged(ctx, in.Key, in.ETag)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return nil
+			return false, nil
 		case err == nil:
-			return nil // changed since the listing
+			return false, nil // changed since the listing
 		case !errors.Is(err, store.ErrNotModified):
-			return fmt.Errorf("retention: %s: %w", in.Key, err)
+			return false, fmt.Errorf("retention: %s: %w", in.Key, err)
 		}
 	}
 	if err := p.st.Delete(ctx, in.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("retention: delete %s: %w", in.Key, err)
+		return false, fmt.Errorf("retention: delete %s: %w", in.Key, err)
 	}
 	delete(p.seen, in.Key)
-	return nil
+	return true, nil
 }
 
 // contentTime reads the named top-level time field of a JSON object (once
