@@ -93,8 +93,6 @@ type App struct {
 	SignIn *signin.Service
 	// health answers readiness; its write probe runs with Run.
 	health *health.Checker
-	// api sweeps its expired Idempotency-Key records.
-	api *api.Handler
 	// rejects keeps refused requests' traces bounded.
 	rejects *server.Rejections
 	// pagerline sweeps Twilio for voicemails whose job was lost.
@@ -190,7 +188,6 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	}
 	a.Twilio = tw
 	a.Audit = audit.New(st, now, log)
-	a.pruner = retention.New(st, retention.Options{Policy: s.Retention, Now: now, Logger: log})
 
 	jo := o.Jobs
 	if jo.Logger == nil {
@@ -251,6 +248,12 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Logger: log,
 	})
 	a.once = server.NewOnce(st, "", now)
+	a.pruner = retention.New(st, retention.Options{
+		Policy:   s.Retention,
+		Expiring: []retention.Expiry{api.IdempotencyExpiry(), a.once.Expiry(onceMarkerAge)},
+		Now:      now,
+		Logger:   log,
+	})
 	a.rejects = server.NewRejections(log, a.auditReject, now)
 	// One key check and one request budget per API key, over the API, the
 	// intake and heartbeats alike, so paging events count against the same
@@ -369,7 +372,6 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 	m.Config(a.Team)
 	m.Alerts(a.Alerts, openAlertsEvery)
 	a.Admin = a.newAdmin()
-	a.api = alerts
 	a.warnExampleKey()
 	return a, nil
 }
@@ -509,19 +511,13 @@ func (a *App) RunWith(ctx context.Context, srv *http.Server, errc <-chan error) 
 }
 
 // sweepAlerts finishes what a crash left half done (see alerts.Sweep), at
-// start-up and then periodically, and drops old webhook-delivery markers.
+// start-up and then periodically.
 func (a *App) sweepAlerts(ctx context.Context) {
 	t := time.NewTicker(alertSweepEvery)
 	defer t.Stop()
 	for {
 		if _, err := a.Alerts.Sweep(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Warn("alerts: sweep failed; retried later", "err", err)
-		}
-		if _, err := a.once.Sweep(ctx, onceMarkerAge); err != nil && ctx.Err() == nil {
-			a.Log.Warn("webhook delivery markers not swept", "err", err)
-		}
-		if _, err := a.api.SweepIdempotency(ctx); err != nil && ctx.Err() == nil {
-			a.Log.Warn("expired Idempotency-Key records not swept", "err", err)
 		}
 		select {
 		case <-ctx.Done():

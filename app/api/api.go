@@ -254,11 +254,3 @@ func (h *Handler) recordStatus(ctx context.Context, st notification.Status) erro
 	}
 	return err
 }
-
-// SweepIdempotency deletes Idempotency-Key records past IdempotencyTTL.
-func (h *Handler) SweepIdempotency(ctx context.Context) (int, error) {
-	if h.idem == nil {
-		return 0, nil
-	}
-	return h.idem.Sweep(ctx)
-}

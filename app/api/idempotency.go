@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/notification"
+	"github.com/oncall/pager/app/retention"
 	"github.com/oncall/pager/store"
 )
 
@@ -20,6 +21,13 @@ const IdempotencyTTL = 24 * time.Hour
 
 // idempotencyPrefix holds one small object per (API key, Idempotency-Key).
 const idempotencyPrefix = "api/idempotency/"
+
+// IdempotencyExpiry has the retention pass delete records claim no longer
+// honours, and none it still does; claim replaces an expired record in
+// place, so each is read again before it goes.
+func IdempotencyExpiry() retention.Expiry {
+	return retention.Expiry{Name: "idempotency keys", Prefix: idempotencyPrefix, Field: "created", After: IdempotencyTTL, InPlace: true}
+}
 
 // errKeyReused: the Idempotency-Key was used, within its TTL, for another
 // request.
@@ -96,31 +104,4 @@ func (i *idempotency) claim(ctx context.Context, apiKey, idem, fp string) (strin
 		}
 	}
 	return "", fmt.Errorf("api: idempotency key: too much contention")
-}
-
-// Sweep deletes records past IdempotencyTTL and returns how many.
-func (i *idempotency) Sweep(ctx context.Context) (int, error) {
-	infos, err := i.st.List(ctx, idempotencyPrefix)
-	if err != nil {
-		return 0, fmt.Errorf("api: sweep idempotency keys: %w", err)
-	}
-	cut := i.now().Add(-IdempotencyTTL)
-	n := 0
-	for _, in := range infos {
-		if !in.Modified.IsZero() && in.Modified.After(cut) {
-			continue
-		}
-		if in.Modified.IsZero() {
-			obj, err := i.st.Get(ctx, in.Key)
-			var rec idemRecord
-			if err != nil || (json.Unmarshal(obj.Data, &rec) == nil && rec.Created.After(cut)) {
-				continue
-			}
-		}
-		if err := i.st.Delete(ctx, in.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return n, fmt.Errorf("api: sweep idempotency keys: %w", err)
-		}
-		n++
-	}
-	return n, nil
 }

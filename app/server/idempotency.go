@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/retention"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 )
@@ -81,33 +82,10 @@ func (o *Once) Forget(ctx context.Context, token string) error {
 	return nil
 }
 
-// Sweep deletes markers older than age (Twilio stops retrying within
-// minutes; a day is ample) and returns how many it removed.
-func (o *Once) Sweep(ctx context.Context, age time.Duration) (int, error) {
-	infos, err := o.st.List(ctx, o.prefix)
-	if err != nil {
-		return 0, fmt.Errorf("server: sweep delivery markers: %w", err)
-	}
-	cut := o.now().Add(-age)
-	n := 0
-	for _, in := range infos {
-		if !in.Modified.IsZero() && in.Modified.After(cut) {
-			continue
-		}
-		obj, err := o.st.Get(ctx, in.Key)
-		if err != nil {
-			continue
-		}
-		var m onceMarker
-		if json.Unmarshal(obj.Data, &m) == nil && m.At.After(cut) {
-			continue
-		}
-		if err := o.st.Delete(ctx, in.Key); err != nil {
-			return n, fmt.Errorf("server: sweep delivery markers: %w", err)
-		}
-		n++
-	}
-	return n, nil
+// Expiry has the retention pass delete markers older than after. A marker
+// is only ever created where none is, so it is deleted unread again.
+func (o *Once) Expiry(after time.Duration) retention.Expiry {
+	return retention.Expiry{Name: "webhook delivery markers", Prefix: o.prefix, Field: "at", After: after}
 }
 
 // key hashes the token: it comes from outside and may hold any character.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncall/pager/app/retention"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
@@ -70,7 +71,7 @@ func TestWrapTwilioIdempotency(t *testing.T) {
 
 func TestOnceActsOnceAcrossReplicas(t *testing.T) {
 	dir := t.TempDir()
-	// Started at the real time: Sweep reads the markers' store times too.
+	// Started at the real time: pruning reads the markers' store times too.
 	clock := testclock.At(time.Now())
 	ctx := context.Background()
 	var firsts sync.WaitGroup
@@ -112,9 +113,14 @@ func TestOnceActsOnceAcrossReplicas(t *testing.T) {
 	if first, _ := o.First(ctx, ""); !first {
 		t.Error("a delivery without a token is not acted on")
 	}
-	clock.Advance(48 * time.Hour)
-	if n, err := o.Sweep(ctx, 24*time.Hour); err != nil || n != 1 {
-		t.Errorf("sweep removed %d, %v; want 1", n, err)
+	clock.Advance(23 * time.Hour)
+	p := retention.New(st, retention.Options{Expiring: []retention.Expiry{o.Expiry(24 * time.Hour)}, Now: clock.Now})
+	if removed, err := p.Prune(ctx); err != nil || len(removed) != 0 {
+		t.Errorf("pruned %v, %v; the marker is a day old only later", removed, err)
+	}
+	clock.Advance(25 * time.Hour)
+	if removed, err := p.Prune(ctx); err != nil || removed["webhook delivery markers"] != 1 || len(removed) != 1 {
+		t.Errorf("pruned %v, %v; want the marker", removed, err)
 	}
 }
 

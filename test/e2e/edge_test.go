@@ -22,6 +22,7 @@ import (
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/internal/harness"
 	"github.com/oncall/pager/internal/teamtest"
+	"github.com/oncall/pager/internal/testclock"
 	"github.com/oncall/pager/store"
 )
 
@@ -379,6 +380,53 @@ func TestIdempotencyKeyReusedWithOtherBody(t *testing.T) {
 		t.Fatalf("same key, same body: HTTP %d %s", status, body)
 	}
 	alice.ExpectNoSMS() // neither db1 again nor db2
+}
+
+// Item 7: the retention pass keeps an Idempotency-Key's record while the
+// key still answers with the first notification, and removes it after.
+func TestRetentionExpiresIdempotencyKeys(t *testing.T) {
+	clk := testclock.At(time.Now())
+	h := harness.New(t, harness.Options{Config: edgeConfig(), Now: clk.Now})
+	ctx := context.Background()
+	send := func() string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "/contact/alice/", strings.NewReader(`{"message": "db1 down"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+edgeKey)
+		req.Header.Set("Idempotency-Key", "k-retention")
+		status, body := h.Do(req)
+		var a apiAnswer
+		if err := json.Unmarshal([]byte(body), &a); err != nil || status != http.StatusCreated {
+			t.Fatalf("HTTP %d %s", status, body)
+		}
+		return a.NotificationID
+	}
+	prune := func() int {
+		t.Helper()
+		if _, err := h.App().Prune(ctx); err != nil {
+			t.Fatal(err)
+		}
+		infos, err := h.Store.List(ctx, "api/idempotency/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(infos)
+	}
+	first := send()
+	alice := h.Phone(harness.Alice)
+	alice.ExpectSMS("db1 down")
+	clk.Advance(24*time.Hour - time.Minute)
+	if n := prune(); n != 1 {
+		t.Fatalf("%d records left a minute before the key expires, want 1", n)
+	}
+	if again := send(); again != first {
+		t.Fatalf("retry within the day after a pass: %s, want %s", again, first)
+	}
+	alice.ExpectNoSMS()
+	clk.Advance(2 * time.Minute)
+	if n := prune(); n != 0 {
+		t.Fatalf("%d records left after the key expired, want 0", n)
+	}
 }
 
 // Item 7: a report is the creator's (or a read-all key's) to read, and
