@@ -39,6 +39,7 @@ type claim struct {
 	released bool   // lease given back with work left
 	// takenOver: claimed from a runner that had not released the job.
 	takenOver bool
+	takenFrom *Lease // the lease taken over, with takenOver
 	cancel    context.CancelCauseFunc
 	// first: claimed for a first step (HandleFirst); under a backlog of
 	// such jobs its other steps are left for later.
@@ -133,6 +134,11 @@ func (h *claim) runStep(ctx context.Context, job Job, name string, fn StepFunc) 
 		return
 	}
 	job.TakenOver = h.takenOver
+	if h.takenFrom != nil {
+		l := *h.takenFrom
+		job.TakenFrom = &l
+	}
+	start := q.now().UTC()
 	res, err := h.call(ctx, fn, &job, s)
 	if err != nil && ctx.Err() != nil {
 		// Shutdown or lost lease: the failure says nothing about the step,
@@ -153,7 +159,7 @@ func (h *claim) runStep(ctx context.Context, job Job, name string, fn StepFunc) 
 			raw = nil
 		}
 	}
-	h.record(name, before, raw, err)
+	h.record(name, before, raw, err, start)
 }
 
 func (h *claim) call(ctx context.Context, fn StepFunc, job *Job, s *Step) (res any, err error) {
@@ -180,7 +186,7 @@ const (
 // outcome is dropped if the step changed since it started (an Update
 // reopened or edited it, or another runner recorded it after our lease
 // expired): the newer state wins and the step runs again if it is pending.
-func (h *claim) record(name string, before, raw json.RawMessage, runErr error) {
+func (h *claim) record(name string, before, raw json.RawMessage, runErr error, start time.Time) {
 	q := h.q
 	var (
 		out  outcome
@@ -197,6 +203,7 @@ func (h *claim) record(name string, before, raw json.RawMessage, runErr error) {
 			return false
 		}
 		out = q.apply(s, raw, runErr, now)
+		s.RunStart, s.RunEnd = start, now
 		step = *s
 		j.cascade(now)
 		if j.Finished() && h.owns(j) {

@@ -32,6 +32,10 @@ type Lease struct {
 	// takes the lease back at once, if it was last renewed before that
 	// process started.
 	Replica string `json:"replica,omitempty"`
+	// Since is when the owner claimed the job: a runner that takes the
+	// job over knows any step the owner left pending ran, if at all,
+	// between Since and Until.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Step is one unit of work inside a job. Each step is recorded separately, so
@@ -56,6 +60,12 @@ type Step struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	// DoneAt is when the step reached a terminal state.
 	DoneAt time.Time `json:"done_at,omitzero"`
+	// RunStart and RunEnd bound the step's latest counted run (zero before
+	// one): a handler whose failed run may still have had its outside
+	// effect (an answer lost after the effect) looks for it only there,
+	// not among effects of other jobs or of later runs.
+	RunStart time.Time `json:"run_start,omitzero"`
+	RunEnd   time.Time `json:"run_end,omitzero"`
 }
 
 // Decode unmarshals the step's result into v.
@@ -97,6 +107,9 @@ type Job struct {
 	// already, so a handler with an outside effect should check for it
 	// before repeating it.
 	TakenOver bool `json:"-"`
+	// TakenFrom is, with TakenOver, the lease of the runner it was taken
+	// from: the steps it left pending ran within it, if at all.
+	TakenFrom *Lease `json:"-"`
 }
 
 // Step returns the named step, or nil. The pointer is into j.Steps, so

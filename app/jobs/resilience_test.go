@@ -349,8 +349,10 @@ func TestRestartedReplicaTakesBackItsClaimsAtOnce(t *testing.T) {
 	defer func() { close(release); <-zombie }()
 
 	var takenOver atomic.Bool
+	var takenFrom atomic.Pointer[jobs.Lease]
 	handler := func(_ context.Context, j *jobs.Job, _ *jobs.Step) (any, error) {
 		takenOver.Store(j.TakenOver)
+		takenFrom.Store(j.TakenFrom)
 		return "done", nil
 	}
 	other := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Replica: "r2", Lease: lease, Logger: testLogger(t)})
@@ -376,6 +378,28 @@ func TestRestartedReplicaTakesBackItsClaimsAtOnce(t *testing.T) {
 	}
 	if !takenOver.Load() {
 		t.Fatal("handler not told the step may have run before")
+	}
+	// The handler is told when its predecessor could have run the step.
+	if l := takenFrom.Load(); l == nil || l.Owner != dead.Owner() || !l.Since.Equal(testclock.StartTime()) || !l.Until.Equal(testclock.StartTime().Add(lease)) {
+		t.Fatalf("handler told the lease taken over was %+v; want %s's, from %s for %s", l, dead.Owner(), testclock.StartTime(), lease)
+	}
+}
+
+// A counted run is timed in the step, so a handler whose run failed after
+// its outside effect knows when to look for that effect.
+func TestStepRunIsTimed(t *testing.T) {
+	clk := testclock.New()
+	q := jobs.New(newLocal(t, t.TempDir()), jobs.Options{Now: clk.Now, Logger: testLogger(t), Backoff: func(int) time.Duration { return time.Minute }})
+	q.Handle("vm", "upload", func(context.Context, *jobs.Job, *jobs.Step) (any, error) {
+		clk.Advance(7 * time.Second)
+		return nil, errors.New("answer lost")
+	})
+	mustEnqueue(t, q, oneStep("vm-9", "vm", "upload"))
+	start := clk.Now()
+	runOnce(t, q)
+	s := mustGet(t, q, "vm-9").Steps[0]
+	if s.Attempts != 1 || !s.RunStart.Equal(start) || !s.RunEnd.Equal(start.Add(7*time.Second)) {
+		t.Fatalf("after a failed run: %d attempts, run %s to %s; want 1, %s to %s", s.Attempts, s.RunStart, s.RunEnd, start, start.Add(7*time.Second))
 	}
 }
 

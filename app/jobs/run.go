@@ -322,7 +322,12 @@ func (q *Queue) claim(ctx, sctx context.Context, id, etag string, j Job) *claim 
 		}
 		c := j.clone()
 		takenOver := j.Lease != nil && j.Lease.Owner != q.owner
-		c.Lease = &Lease{Owner: q.owner, Replica: q.replica, Until: now.Add(q.lease).UTC()}
+		var from *Lease
+		if takenOver {
+			l := *j.Lease
+			from = &l
+		}
+		c.Lease = &Lease{Owner: q.owner, Replica: q.replica, Until: now.Add(q.lease).UTC(), Since: now.UTC()}
 		c.cascade(now.UTC())
 		if c.Finished() && !c.sealed() {
 			c.FinishedAt = now.UTC()
@@ -340,7 +345,7 @@ func (q *Queue) claim(ctx, sctx context.Context, id, etag string, j Job) *claim 
 			if takenOver {
 				q.log.Info("jobs: took over a job its runner did not release", "id", id, "from", j.Lease.Owner)
 			}
-			return &claim{q: q, id: id, kind: c.Kind, key: key, sctx: sctx, job: c, etag: newTag, cancel: func(error) {}, takenOver: takenOver}
+			return &claim{q: q, id: id, kind: c.Kind, key: key, sctx: sctx, job: c, etag: newTag, cancel: func(error) {}, takenOver: takenOver, takenFrom: from}
 		case errors.Is(err, store.ErrPrecondition), errors.Is(err, store.ErrNotFound):
 		default:
 			return nil // outage: logged; the next scan tries again

@@ -79,7 +79,10 @@ func (o *Service) deliverStep(q *jobs.Queue) jobs.StepFunc {
 		res.SentAt = o.now().UTC()
 		res.UpdatedAt = res.SentAt
 		o.meter.Notification(string(d.Route.Medium), outcomeSent)
-		if res.Status == "delivered" {
+		// A send an earlier attempt made may have been delivered (a call
+		// answered) by now; its callback saying so came while the step
+		// had nothing recorded, and is not sent again.
+		if stepOutcome(res).Reached {
 			res.DeliveredAt = res.SentAt
 			o.meter.Notification(string(d.Route.Medium), outcomeDelivered)
 		}
@@ -102,12 +105,12 @@ func (o *Service) deliverSMS(ctx context.Context, q *jobs.Queue, job *jobs.Job, 
 	if d.Sender == "" {
 		return jobs.Permanent(errors.New("notify: no number to text from: set current_config.from_phone, the event's from_phone or the channel's"))
 	}
-	sid, err := o.out.SendTextStep(ctx, q, job, step, outbound.Text{From: d.Sender, To: d.Route.Address, Body: p.Message,
+	sent, err := o.out.SendTextStep(ctx, q, job, step, outbound.Text{From: d.Sender, To: d.Route.Address, Body: p.Message,
 		StatusCallback: o.ackURL(p.ID, job.ID, step.Name)})
 	if err != nil {
 		return err
 	}
-	res.SID, res.Status = sid, "queued"
+	res.SID, res.Status = sent.SID, sent.Status
 	return nil
 }
 
@@ -118,13 +121,13 @@ func (o *Service) deliverCall(ctx context.Context, q *jobs.Queue, job *jobs.Job,
 	doc := twiml.FitVoice(VoiceText(p.Message), func(say string) string {
 		return twiml.Voice(twiml.Say{Text: say}, twiml.Pause{Seconds: 1}, twiml.Say{Text: "Again: " + say})
 	})
-	sid, err := o.out.StartCallStep(ctx, q, job, step, outbound.Call{From: d.Sender, To: d.Route.Address,
+	sent, err := o.out.StartCallStep(ctx, q, job, step, outbound.Call{From: d.Sender, To: d.Route.Address,
 		Twiml:          doc,
 		StatusCallback: o.ackURL(p.ID, job.ID, step.Name)})
 	if err != nil {
 		return err
 	}
-	res.SID, res.Status = sid, "queued"
+	res.SID, res.Status = sent.SID, sent.Status
 	return nil
 }
 

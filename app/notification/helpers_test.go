@@ -20,6 +20,8 @@ import (
 	"github.com/oncall/pager/store/storetest"
 )
 
+var _ outbound.SentFinder = (*fakeTwilio)(nil)
+
 // fakeTwilio accepts texts and calls, stamping each with the clock.
 type fakeTwilio struct {
 	now func() time.Time
@@ -34,37 +36,52 @@ type fakeTwilio struct {
 	lose bool
 }
 
-// FindMessage looks the sent messages up as Twilio's list resource does.
-func (f *fakeTwilio) FindMessage(_ context.Context, from, to, body string, since time.Time) (string, bool, error) {
+// FindMessage looks the sent messages up as Twilio's list resource does,
+// leaving out the failed ones as twilio.Client does.
+func (f *fakeTwilio) FindMessage(_ context.Context, from, to, body string, w twilio.Window) (twilio.Sent, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := len(f.messages) - 1; i >= 0; i-- {
 		m := f.messages[i]
-		if m.From == from && m.To == to && m.Body == body && !m.At.Before(since) {
-			return m.SID, true, nil
+		if m.From == from && m.To == to && m.Body == body && m.within(w) && !twilio.StatusOutcome(twilio.KindMessage, m.status(), "", "").Failed {
+			return twilio.Sent{SID: m.SID, Status: m.status()}, true, nil
 		}
 	}
-	return "", false, nil
+	return twilio.Sent{}, false, nil
 }
 
-// FindCall looks the placed calls up as Twilio's list resource does.
-func (f *fakeTwilio) FindCall(_ context.Context, from, to string, since time.Time) (string, bool, error) {
+// FindCall looks the placed calls up as Twilio's list resource does,
+// leaving out the failed ones as twilio.Client does.
+func (f *fakeTwilio) FindCall(_ context.Context, from, to string, w twilio.Window) (twilio.Sent, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := len(f.calls) - 1; i >= 0; i-- {
 		c := f.calls[i]
-		if c.Call.From == from && c.Call.To == to && !c.At.Before(since) {
-			return c.SID, true, nil
+		if c.Call.From == from && c.Call.To == to && c.within(w) && !twilio.StatusOutcome(twilio.KindCall, c.status(), "", "").Failed {
+			return twilio.Sent{SID: c.SID, Status: c.status()}, true, nil
 		}
 	}
-	return "", false, nil
+	return twilio.Sent{}, false, nil
+}
+
+func (s sent) within(w twilio.Window) bool {
+	return !s.At.Before(w.Start) && (w.End.IsZero() || !s.At.After(w.End))
+}
+
+// status is the send's status on Twilio: queued until a test says.
+func (s sent) status() string {
+	if s.Status == "" {
+		return "queued"
+	}
+	return s.Status
 }
 
 type sent struct {
 	twilio.Message
-	Call twilio.Call
-	SID  string
-	At   time.Time
+	Call   twilio.Call
+	SID    string
+	At     time.Time
+	Status string
 }
 
 func (f *fakeTwilio) failNext(status, code int) {

@@ -20,89 +20,136 @@ var ErrDeferred = errors.New("notify: rescheduled for its rate-limit slot")
 
 // SendTextStep sends t from a job step at the sender number's rate, or
 // reschedules the step for its slot (ErrDeferred). A recipient who opted
-// out is named as such in the error, so a report says why.
-func (o *Outbound) SendTextStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, t Text) (string, error) {
+// out is named as such in the error, so a report says why. A text an
+// earlier run of the step already got to Twilio is not sent again: it is
+// returned as Twilio has it now.
+func (o *Outbound) SendTextStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, t Text) (twilio.Sent, error) {
 	body := TrimSMS(t.Body)
-	if sid, ok, err := o.sentBefore(ctx, job, step, func(f SentFinder, since time.Time) (string, bool, error) {
-		return f.FindMessage(ctx, t.From, t.To, body, since)
+	if s, ok, err := o.sentBefore(ctx, job, step, func(f SentFinder, w twilio.Window) (twilio.Sent, bool, error) {
+		return f.FindMessage(ctx, t.From, t.To, body, w)
 	}); err != nil || ok {
-		return sid, err
+		return s, err
 	}
 	for waited := true; waited; {
 		if err := o.admit(ctx, q, job, step, o.sms, t.From, Segments(body)); err != nil {
-			return "", err
+			return twilio.Sent{}, err
 		}
 		var err error
 		if waited, err = o.stepTurn(ctx, q, job, step, smsKey(t.From)); err != nil {
-			return "", err
+			return twilio.Sent{}, err
 		}
 	}
 	if err := o.sms.Pace(ctx, t.From, Segments(body)); err != nil {
-		return "", err
+		return twilio.Sent{}, err
 	}
 	sid, err := o.tw.SendMessage(ctx, twilio.Message{From: t.From, To: t.To, Body: body, MediaURL: t.MediaURL, StatusCallback: t.StatusCallback})
 	if err != nil {
-		return "", stepError(err)
+		return twilio.Sent{}, stepError(err)
 	}
-	return sid, nil
+	return twilio.Sent{SID: sid, Status: statusQueued}, nil
 }
 
+// statusQueued is where Twilio's answer to a create leaves a send; its
+// status callbacks take it on from there.
+const statusQueued = "queued"
+
 // StartCallStep places c from a job step at the account's call rate, or
-// reschedules the step for its slot (ErrDeferred).
-func (o *Outbound) StartCallStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, c Call) (string, error) {
-	if sid, ok, err := o.sentBefore(ctx, job, step, func(f SentFinder, since time.Time) (string, bool, error) {
-		return f.FindCall(ctx, c.From, c.To, since)
+// reschedules the step for its slot (ErrDeferred). A call an earlier run of
+// the step already got to Twilio is not placed again: it is returned as
+// Twilio has it now.
+func (o *Outbound) StartCallStep(ctx context.Context, q *jobs.Queue, job *jobs.Job, step *jobs.Step, c Call) (twilio.Sent, error) {
+	if s, ok, err := o.sentBefore(ctx, job, step, func(f SentFinder, w twilio.Window) (twilio.Sent, bool, error) {
+		return f.FindCall(ctx, c.From, c.To, w)
 	}); err != nil || ok {
-		return sid, err
+		return s, err
 	}
 	for waited := true; waited; {
 		if err := o.admit(ctx, q, job, step, o.calls, callKey, 1); err != nil {
-			return "", err
+			return twilio.Sent{}, err
 		}
 		var err error
 		if waited, err = o.stepTurn(ctx, q, job, step, callKey); err != nil {
-			return "", err
+			return twilio.Sent{}, err
 		}
 	}
 	if err := o.calls.Pace(ctx, callKey, 1); err != nil {
-		return "", err
+		return twilio.Sent{}, err
 	}
 	sid, err := o.tw.StartCall(ctx, twilioCall(c))
 	if err != nil {
-		return "", stepError(err)
+		return twilio.Sent{}, stepError(err)
 	}
-	return sid, nil
+	return twilio.Sent{SID: sid, Status: statusQueued}, nil
 }
 
-// SentFinder looks up sends Twilio already has (twilio.Client); a Twilio
-// client without it is trusted to have sent nothing it did not answer.
+// SentFinder looks up sends Twilio already has (twilio.Client): made within
+// a window and not failed. A Twilio client without it is trusted to have
+// sent nothing it did not answer.
 type SentFinder interface {
-	FindMessage(ctx context.Context, from, to, body string, since time.Time) (string, bool, error)
-	FindCall(ctx context.Context, from, to string, since time.Time) (string, bool, error)
+	FindMessage(ctx context.Context, from, to, body string, w twilio.Window) (twilio.Sent, bool, error)
+	FindCall(ctx context.Context, from, to string, w twilio.Window) (twilio.Sent, bool, error)
 }
 
-// skew allows for Twilio's clock and ours disagreeing when comparing a
-// send's creation time with the job's.
+// The client's lookups must keep matching SentFinder: a Twilio client that
+// stopped implementing it would silently send again after every lost answer.
+var _ SentFinder = (*twilio.Client)(nil)
+
+// skew allows for Twilio's clock and ours disagreeing, and for a send made
+// just before a run's end reaching Twilio just after.
 const skew = time.Minute
 
 // sentBefore asks Twilio whether a step's send already reached it, when it
 // may have: the job was taken over from a runner that died holding it, or
-// an earlier attempt of the step ended in an error (a timeout after Twilio
-// accepted it reads like one). Sends made since the job was created are
-// considered. Found, the step records that send instead of sending again.
-func (o *Outbound) sentBefore(ctx context.Context, job *jobs.Job, step *jobs.Step, find func(SentFinder, time.Time) (string, bool, error)) (string, bool, error) {
+// an earlier run of the step ended in an error (a timeout after Twilio
+// accepted it reads like one). Only sends made while such a run could have
+// been sending count: the step's last run, the lease of the runner it was
+// taken from. A send from the same number to the same person outside them
+// is another job's, or the pager's since, and must not stand in for this
+// one. Found, the step records that send instead of sending again.
+func (o *Outbound) sentBefore(ctx context.Context, job *jobs.Job, step *jobs.Step, find func(SentFinder, twilio.Window) (twilio.Sent, bool, error)) (twilio.Sent, bool, error) {
 	f, ok := o.tw.(SentFinder)
 	if !ok || (!job.TakenOver && step.Attempts == 0) {
-		return "", false, nil
+		return twilio.Sent{}, false, nil
 	}
-	sid, found, err := find(f, job.CreatedAt.Add(-skew))
-	if err != nil {
-		return "", false, fmt.Errorf("notify: check Twilio for an earlier send before sending again: %w", err)
+	for _, w := range runWindows(job, step, o.now()) {
+		s, found, err := find(f, w)
+		if err != nil {
+			return twilio.Sent{}, false, fmt.Errorf("notify: check Twilio for an earlier send before sending again: %w", err)
+		}
+		if found {
+			o.log.Info("notify: send already on Twilio from an earlier attempt; not sending again", "job", job.ID, "step", step.Name, "sid", s.SID, "status", s.Status)
+			return s, true, nil
+		}
 	}
-	if found {
-		o.log.Info("notify: send already on Twilio from an earlier attempt; not sending again", "job", job.ID, "step", step.Name, "sid", sid)
+	return twilio.Sent{}, false, nil
+}
+
+// runWindows are when earlier runs of step may have sent, widened by skew.
+// Jobs stored before runs and leases were timed say only when they were
+// created: then anything since counts, as it did.
+func runWindows(job *jobs.Job, step *jobs.Step, now time.Time) []twilio.Window {
+	var ws []twilio.Window
+	widen := func(start, end time.Time) {
+		ws = append(ws, twilio.Window{Start: start.Add(-skew), End: end.Add(skew)})
 	}
-	return sid, found, nil
+	if step.Attempts > 0 {
+		if step.RunStart.IsZero() {
+			return []twilio.Window{{Start: job.CreatedAt.Add(-skew), End: now.Add(skew)}}
+		}
+		widen(step.RunStart, step.RunEnd)
+	}
+	if job.TakenOver {
+		l := job.TakenFrom
+		if l == nil || l.Since.IsZero() {
+			return []twilio.Window{{Start: job.CreatedAt.Add(-skew), End: now.Add(skew)}}
+		}
+		end := l.Until
+		if end.After(now) {
+			end = now
+		}
+		widen(l.Since, end)
+	}
+	return ws
 }
 
 // stepError classifies a failed send; an opted-out recipient is named as

@@ -22,11 +22,11 @@ func (o *Outbound) Register(q *jobs.Queue) {
 		if err := job.Decode(&t); err != nil {
 			return nil, jobs.Permanent(err)
 		}
-		sid, err := o.SendTextStep(ctx, q, job, step, t)
+		sent, err := o.SendTextStep(ctx, q, job, step, t)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]string{"sid": sid}, nil
+		return map[string]string{"sid": sent.SID}, nil
 	})
 }
 

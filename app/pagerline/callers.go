@@ -197,10 +197,10 @@ func (h *Handler) stepCallerDigest(ctx context.Context, job *jobs.Job, step *job
 		body += fmt.Sprintf("; %d left a voicemail (stored and emailed)", w.Voicemails)
 	}
 	body += "."
-	sid, err := h.out.SendTextStep(ctx, h.q, job, step, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: oc.Phone, Body: body})
+	sent, err := h.out.SendTextStep(ctx, h.q, job, step, outbound.Text{From: cfg.CurrentConfig.FromPhone, To: oc.Phone, Body: body})
 	if err != nil {
 		return nil, err
 	}
-	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: oc.Phone, Detail: "caller digest sent " + sid})
-	return Delivery{SID: sid, Status: "queued"}, nil
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: oc.Phone, Detail: "caller digest sent " + sent.SID})
+	return Delivery{SID: sent.SID, Status: sent.Status}, nil
 }

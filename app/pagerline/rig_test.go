@@ -33,6 +33,8 @@ type sent struct {
 	At      time.Time
 }
 
+var _ outbound.SentFinder = (*fakeTwilio)(nil)
+
 // fakeTwilio takes texts and calls, stamping each with the rig's clock, and
 // looks them up as Twilio's list resources do (outbound.SentFinder).
 type fakeTwilio struct {
@@ -73,28 +75,32 @@ func (f *fakeTwilio) StartCall(_ context.Context, c twilio.Call) (string, error)
 	return sid, nil
 }
 
-func (f *fakeTwilio) FindMessage(_ context.Context, from, to, body string, since time.Time) (string, bool, error) {
+func (f *fakeTwilio) FindMessage(_ context.Context, from, to, body string, w twilio.Window) (twilio.Sent, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := len(f.messages) - 1; i >= 0; i-- {
 		m := f.messages[i]
-		if m.Message.From == from && m.Message.To == to && m.Message.Body == body && !m.At.Before(since) {
-			return m.SID, true, nil
+		if m.Message.From == from && m.Message.To == to && m.Message.Body == body && m.within(w) {
+			return twilio.Sent{SID: m.SID, Status: "queued"}, true, nil
 		}
 	}
-	return "", false, nil
+	return twilio.Sent{}, false, nil
 }
 
-func (f *fakeTwilio) FindCall(_ context.Context, from, to string, since time.Time) (string, bool, error) {
+func (f *fakeTwilio) FindCall(_ context.Context, from, to string, w twilio.Window) (twilio.Sent, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := len(f.calls) - 1; i >= 0; i-- {
 		c := f.calls[i]
-		if c.Call.From == from && c.Call.To == to && !c.At.Before(since) {
-			return c.SID, true, nil
+		if c.Call.From == from && c.Call.To == to && c.within(w) {
+			return twilio.Sent{SID: c.SID, Status: "queued"}, true, nil
 		}
 	}
-	return "", false, nil
+	return twilio.Sent{}, false, nil
+}
+
+func (s sent) within(w twilio.Window) bool {
+	return !s.At.Before(w.Start) && (w.End.IsZero() || !s.At.After(w.End))
 }
 
 func (f *fakeTwilio) failNext(status int) {

@@ -394,12 +394,12 @@ func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 	if mms {
 		t.MediaURL = []string{link}
 	}
-	sid, err := h.out.SendTextStep(ctx, h.q, job, step, t)
+	sent, err := h.out.SendTextStep(ctx, h.q, job, step, t)
 	if err != nil && mms && jobs.IsPermanent(err) {
 		// MMS refused outright (e.g. the handset cannot take it): the link
 		// still gets through by plain SMS.
 		t.MediaURL, mms = nil, false
-		sid, err = h.out.SendTextStep(ctx, h.q, job, step, t)
+		sent, err = h.out.SendTextStep(ctx, h.q, job, step, t)
 	}
 	if errors.Is(err, outbound.ErrDeferred) {
 		return nil, err // waiting for its rate slot, not failed
@@ -408,8 +408,8 @@ func (h *Handler) stepText(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 		h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "text failed: " + err.Error()})
 		return nil, err
 	}
-	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "text sent " + sid})
-	return Delivery{SID: sid, Status: "queued", MMS: mms, Fallbacks: prev.Fallbacks, Tries: prev.Tries + 1}, nil
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "text sent " + sent.SID})
+	return Delivery{SID: sent.SID, Status: sent.Status, MMS: mms, Fallbacks: prev.Fallbacks, Tries: prev.Tries + 1}, nil
 }
 
 func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) (any, error) {
@@ -445,7 +445,7 @@ func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 			twiml.Say{Text: "No key pressed. The voicemail stays open as an alert. It was also sent to you by text and email. Goodbye."},
 		)
 	}
-	sid, err := h.out.StartCallStep(ctx, h.q, job, step, outbound.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
+	sent, err := h.out.StartCallStep(ctx, h.q, job, step, outbound.Call{From: v.FromPhone, To: v.OnCallPhone, Twiml: doc,
 		StatusCallback: h.base + "/public/callstatus?job=" + url.QueryEscape(job.ID), MachineDetection: true})
 	if errors.Is(err, outbound.ErrDeferred) {
 		return nil, err // waiting for its rate slot, not failed
@@ -454,8 +454,8 @@ func (h *Handler) stepCall(ctx context.Context, job *jobs.Job, step *jobs.Step) 
 		h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "call failed: " + err.Error()})
 		return nil, err
 	}
-	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "call placed " + sid})
-	return Delivery{SID: sid, Status: "queued", Fallbacks: prev.Fallbacks, Tries: prev.Tries + 1}, nil
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "call placed " + sent.SID})
+	return Delivery{SID: sent.SID, Status: sent.Status, Fallbacks: prev.Fallbacks, Tries: prev.Tries + 1}, nil
 }
 
 func (h *Handler) stepDelete(ctx context.Context, job *jobs.Job, _ *jobs.Step) (any, error) {
@@ -486,10 +486,10 @@ func (h *Handler) stepMissedText(ctx context.Context, job *jobs.Job, step *jobs.
 		return heldDelivery, err
 	}
 	body := fmt.Sprintf("Missed call on the pager line from %s at %s UTC; no message was left.", v.caller(), v.Received.Format("15:04"))
-	sid, err := h.out.SendTextStep(ctx, h.q, job, step, outbound.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})
+	sent, err := h.out.SendTextStep(ctx, h.q, job, step, outbound.Text{From: v.FromPhone, To: v.OnCallPhone, Body: body})
 	if err != nil {
 		return nil, err
 	}
-	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "missed-call text sent " + sid})
-	return Delivery{SID: sid, Status: "queued"}, nil
+	h.audit.Try(ctx, audit.Entry{Actor: "pagerline", Action: audit.ActionPage, Source: v.OnCallPhone, Detail: "missed-call text sent " + sent.SID})
+	return Delivery{SID: sent.SID, Status: sent.Status}, nil
 }

@@ -10,20 +10,44 @@ import (
 // A send that may already have reached Twilio (its runner crashed before
 // recording the answer, or the answer was lost) is looked up before it is
 // sent again: the Messages and Calls list resources filter by To and From,
-// newest first. No date filter is used: Twilio filters messages by
+// newest first. Their date filters are not used: Twilio filters messages by
 // date_sent and calls by start_time, both empty while a send is queued,
-// which is exactly the case to find; date_created is compared here instead.
+// which is exactly a case to find; date_created, which Twilio sets when it
+// takes a send, is compared with the window here instead.
 
 // lookupLimit is how many of the newest matching sends are read: the pager
 // sends a person a handful of texts a minute at most, so the one a lost
 // answer stands for is among the newest.
 const lookupLimit = 50
 
-// FindMessage returns the SID of a message from "from" to "to" with this
-// body, created at or after since, if Twilio has one.
-func (c *Client) FindMessage(ctx context.Context, from, to, body string, since time.Time) (string, bool, error) {
+// Window is when a send being looked up may have been made: Start to End,
+// both included. A zero End has no upper bound.
+type Window struct {
+	Start, End time.Time
+}
+
+// has reports whether Twilio's date_created (RFC 1123, second precision)
+// falls in w.
+func (w Window) has(created string) bool {
+	t, err := time.Parse(time.RFC1123Z, created)
+	if err != nil || t.Before(w.Start.Truncate(time.Second)) {
+		return false
+	}
+	return w.End.IsZero() || !t.After(w.End)
+}
+
+// Sent is a send Twilio has: its SID and status as Twilio last had it.
+type Sent struct {
+	SID    string
+	Status string
+}
+
+// FindMessage returns a message from "from" to "to" with this body, created
+// within w, that Twilio has not given up on (undelivered, failed or
+// canceled: a send that did not reach anyone is no reason not to send).
+func (c *Client) FindMessage(ctx context.Context, from, to, body string, w Window) (Sent, bool, error) {
 	if c.dryRun {
-		return "", false, nil
+		return Sent{}, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -35,21 +59,22 @@ func (c *Client) FindMessage(ctx context.Context, from, to, body string, since t
 	call := c.newAPICall(ctx)
 	got, err := call.svc.ListMessage(params)
 	if err != nil {
-		return "", false, convertError("twilio: list messages", err, call.ct.status)
+		return Sent{}, false, convertError("twilio: list messages", err, call.ct.status)
 	}
 	for _, m := range got {
-		if deref(m.Body) == body && createdSince(deref(m.DateCreated), since) && deref(m.Sid) != "" {
-			return deref(m.Sid), true, nil
+		s := Sent{SID: deref(m.Sid), Status: deref(m.Status)}
+		if deref(m.Body) == body && w.has(deref(m.DateCreated)) && s.SID != "" && !StatusOutcome(KindMessage, s.Status, "", "").Failed {
+			return s, true, nil
 		}
 	}
-	return "", false, nil
+	return Sent{}, false, nil
 }
 
-// FindCall returns the SID of a call from "from" to "to" created at or
-// after since, if Twilio has one.
-func (c *Client) FindCall(ctx context.Context, from, to string, since time.Time) (string, bool, error) {
+// FindCall returns a call from "from" to "to", created within w, that did
+// not fail (busy, no answer, failed or canceled: nobody was reached).
+func (c *Client) FindCall(ctx context.Context, from, to string, w Window) (Sent, bool, error) {
 	if c.dryRun {
-		return "", false, nil
+		return Sent{}, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -61,19 +86,13 @@ func (c *Client) FindCall(ctx context.Context, from, to string, since time.Time)
 	call := c.newAPICall(ctx)
 	got, err := call.svc.ListCall(params)
 	if err != nil {
-		return "", false, convertError("twilio: list calls", err, call.ct.status)
+		return Sent{}, false, convertError("twilio: list calls", err, call.ct.status)
 	}
 	for _, cl := range got {
-		if createdSince(deref(cl.DateCreated), since) && deref(cl.Sid) != "" {
-			return deref(cl.Sid), true, nil
+		s := Sent{SID: deref(cl.Sid), Status: deref(cl.Status)}
+		if w.has(deref(cl.DateCreated)) && s.SID != "" && !StatusOutcome(KindCall, s.Status, "", "").Failed {
+			return s, true, nil
 		}
 	}
-	return "", false, nil
-}
-
-// createdSince: Twilio's date_created (RFC 1123, second precision) is at
-// or after since.
-func createdSince(created string, since time.Time) bool {
-	t, err := time.Parse(time.RFC1123Z, created)
-	return err == nil && !t.Before(since.Truncate(time.Second))
+	return Sent{}, false, nil
 }

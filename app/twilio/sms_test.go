@@ -10,6 +10,7 @@ import (
 
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/internal/mocktwilio"
+	"github.com/oncall/pager/internal/testclock"
 )
 
 var messageSID = regexp.MustCompile(`^SM[0-9a-f]{32}$`)
@@ -134,12 +135,15 @@ func TestSendMessageInvalidNumberIsPermanent(t *testing.T) {
 }
 
 // A send whose answer was lost is found on Twilio by To, From, body and
-// creation time, so it is not sent twice.
+// creation within the window its attempt ran in, with its status, so it is
+// not sent twice.
 func TestFindMessageAndCall(t *testing.T) {
+	clk := testclock.New()
 	mock := mocktwilio.New(t)
+	mock.SetClock(clk.Now)
 	c := newClient(t, mock)
 	ctx := context.Background()
-	since := time.Now().Add(-time.Minute)
+	w := twilio.Window{Start: clk.Now().Add(-time.Minute), End: clk.Now().Add(time.Minute)}
 	sid, err := c.SendMessage(ctx, twilio.Message{From: "+15005550001", To: "+15005550006", Body: "db1 down"})
 	if err != nil {
 		t.Fatal(err)
@@ -147,23 +151,76 @@ func TestFindMessageAndCall(t *testing.T) {
 	if _, err := c.SendMessage(ctx, twilio.Message{From: "+15005550001", To: "+15005550007", Body: "db1 down"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", since); err != nil || !ok || got != sid {
-		t.Fatalf("FindMessage = %q %v %v; want %s", got, ok, err, sid)
+	if got, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", w); err != nil || !ok || got != (twilio.Sent{SID: sid, Status: "sent"}) {
+		t.Fatalf("FindMessage = %+v %v %v; want %s, sent", got, ok, err, sid)
 	}
-	if _, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db2 down", since); err != nil || ok {
+	if _, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db2 down", w); err != nil || ok {
 		t.Fatalf("another body found: %v %v", ok, err)
 	}
-	if _, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", time.Now().Add(time.Hour)); err != nil || ok {
+	later := twilio.Window{Start: clk.Now().Add(time.Hour), End: clk.Now().Add(2 * time.Hour)}
+	if _, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", later); err != nil || ok {
 		t.Fatalf("an older message found: %v %v", ok, err)
 	}
-	if _, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", since); err != nil || ok {
+	earlier := twilio.Window{Start: clk.Now().Add(-time.Hour), End: clk.Now().Add(-time.Minute)}
+	if _, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", earlier); err != nil || ok {
+		t.Fatalf("a message sent after the window found: %v %v", ok, err)
+	}
+	mock.SetStatus(sid, "delivered")
+	if got, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", w); err != nil || !ok || got.Status != "delivered" {
+		t.Fatalf("FindMessage = %+v %v %v; want it delivered", got, ok, err)
+	}
+	if _, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", w); err != nil || ok {
 		t.Fatalf("a call found before any: %v %v", ok, err)
 	}
 	csid, err := c.StartCall(ctx, twilio.Call{From: "+15005550001", To: "+15005550006", Twiml: "<Response/>"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", since); err != nil || !ok || got != csid {
-		t.Fatalf("FindCall = %q %v %v; want %s", got, ok, err, csid)
+	if got, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", w); err != nil || !ok || got != (twilio.Sent{SID: csid, Status: "completed"}) {
+		t.Fatalf("FindCall = %+v %v %v; want %s, completed", got, ok, err, csid)
+	}
+	if _, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", earlier); err != nil || ok {
+		t.Fatalf("a call placed after the window found: %v %v", ok, err)
+	}
+}
+
+// Sends Twilio still holds have no date_sent or start_time, which its
+// date filters go by: they are found all the same, since a send queued
+// when its answer was lost is the likeliest to be looked up. Sends that
+// failed are not: nobody got them.
+func TestFindQueuedButNotFailedSends(t *testing.T) {
+	clk := testclock.New()
+	mock := mocktwilio.New(t)
+	mock.SetClock(clk.Now)
+	c := newClient(t, mock)
+	ctx := context.Background()
+	w := twilio.Window{Start: clk.Now().Add(-time.Minute), End: clk.Now().Add(time.Minute)}
+	sid, err := c.SendMessage(ctx, twilio.Message{From: "+15005550001", To: "+15005550006", Body: "db1 down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csid, err := c.StartCall(ctx, twilio.Call{From: "+15005550001", To: "+15005550006", Twiml: "<Response/>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock.SetStatus(sid, "queued")
+	mock.SetStatus(csid, "queued")
+	if got, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", w); err != nil || !ok || got != (twilio.Sent{SID: sid, Status: "queued"}) {
+		t.Fatalf("queued message: FindMessage = %+v %v %v", got, ok, err)
+	}
+	if got, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", w); err != nil || !ok || got != (twilio.Sent{SID: csid, Status: "queued"}) {
+		t.Fatalf("queued call: FindCall = %+v %v %v", got, ok, err)
+	}
+	for _, st := range []string{"undelivered", "failed", "canceled"} {
+		mock.SetStatus(sid, st)
+		if got, ok, err := c.FindMessage(ctx, "+15005550001", "+15005550006", "db1 down", w); err != nil || ok {
+			t.Fatalf("%s message found: %+v %v", st, got, err)
+		}
+	}
+	for _, st := range []string{"busy", "no-answer", "failed", "canceled"} {
+		mock.SetStatus(csid, st)
+		if got, ok, err := c.FindCall(ctx, "+15005550001", "+15005550006", w); err != nil || ok {
+			t.Fatalf("%s call found: %+v %v", st, got, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package mocktwilio
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -27,6 +28,9 @@ type Call struct {
 	Params url.Values
 	// Created is when the mock accepted it; it starts at once.
 	Created time.Time
+	// Status is what the list resource reports: "completed" unless
+	// SetStatus said otherwise.
+	Status string
 }
 
 var callSIDPattern = regexp.MustCompile(`^CA[0-9a-fA-F]{32}$`)
@@ -73,9 +77,13 @@ func (s *Server) fetchCall(w http.ResponseWriter, r *http.Request, sid string) {
 func (s *Server) callJSON(c Call, direction, status string) map[string]any {
 	created := c.Created
 	if created.IsZero() {
-		created = time.Now()
+		created = s.clock()
 	}
 	now := twilioTime(created)
+	var started any
+	if status != "queued" && status != "canceled" {
+		started = now
+	}
 	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Calls/" + c.SID
 	return map[string]any{
 		"account_sid":      s.accountSID,
@@ -97,7 +105,7 @@ func (s *Server) callJSON(c Call, direction, status string) map[string]any {
 		"price":            nil,
 		"price_unit":       "USD",
 		"sid":              c.SID,
-		"start_time":       nil,
+		"start_time":       started,
 		"status":           status,
 		"subresource_uris": map[string]string{
 			"recordings":    uri + "/Recordings.json",
@@ -126,7 +134,7 @@ func (s *Server) createCall(w http.ResponseWriter, form url.Values) {
 		StatusCallbackEvents: slices.Clone(form["StatusCallbackEvent"]),
 		MachineDetection:     form.Get("MachineDetection"),
 		Params:               form,
-		Created:              time.Now(),
+		Created:              s.clock(),
 	}
 	c.Timeout, _ = strconv.Atoi(form.Get("Timeout")) // the spec check vouches for it
 	s.mu.Lock()
@@ -160,18 +168,21 @@ func (s *Server) WaitCalls(ctx context.Context, n int) ([]Call, error) {
 }
 
 // listCalls is GET Calls.json with Twilio's filters: To, From, Status and
-// StartTime (a day, or with < / > on and before / after it), most recent
-// first, paged. Outbound calls only: the ones the pager placed.
+// StartTime (a day, or with < / > on and before / after it; a call not
+// started yet has no start_time and matches none), most recent first,
+// paged. Outbound calls only: the ones the pager placed.
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	on, before, after := dateFilter(q, "StartTime")
-	status := "completed"
+	dated := q.Has("StartTime") || q.Has("StartTime<") || q.Has("StartTime>")
 	s.mu.Lock()
 	var items []map[string]any
 	for i := len(s.calls) - 1; i >= 0; i-- {
 		c := s.calls[i]
+		status := cmp.Or(c.Status, "completed")
 		if (q.Has("To") && c.To != q.Get("To")) || (q.Has("From") && c.From != q.Get("From")) ||
-			(q.Has("Status") && q.Get("Status") != status) || !inDay(c.Created, on, before, after) {
+			(q.Has("Status") && q.Get("Status") != status) || (dated && (status == "queued" || status == "canceled")) ||
+			!inDay(c.Created, on, before, after) {
 			continue
 		}
 		items = append(items, s.callJSON(c, "outbound-api", status))

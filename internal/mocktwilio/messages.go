@@ -1,6 +1,7 @@
 package mocktwilio
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -20,8 +21,11 @@ type Message struct {
 	// Params is the whole form as sent.
 	Params url.Values
 	// Created is when the mock accepted it (its date_created, and its
-	// date_sent: the mock sends at once).
+	// date_sent once it left the queue).
 	Created time.Time
+	// Status is what the list resource reports: "sent" (the mock sends at
+	// once) unless SetStatus said otherwise.
+	Status string
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, form url.Values) {
@@ -33,7 +37,7 @@ func (s *Server) createMessage(w http.ResponseWriter, form url.Values) {
 		MediaURL:       slices.Clone(form["MediaUrl"]),
 		StatusCallback: form.Get("StatusCallback"),
 		Params:         form,
-		Created:        time.Now(),
+		Created:        s.clock(),
 	}
 	s.mu.Lock()
 	s.messages = append(s.messages, m)
@@ -46,7 +50,7 @@ func (s *Server) createMessage(w http.ResponseWriter, form url.Values) {
 func (s *Server) messageJSON(m Message, status string) map[string]any {
 	now := twilioTime(m.Created)
 	var sent any
-	if status != "queued" {
+	if hasSent(status) {
 		sent = now
 	}
 	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Messages/" + m.SID
@@ -74,20 +78,33 @@ func (s *Server) messageJSON(m Message, status string) map[string]any {
 	}
 }
 
+// hasSent reports whether a message of this status has a date_sent: not
+// while Twilio still holds it.
+func hasSent(status string) bool {
+	switch status {
+	case "queued", "accepted", "scheduled", "canceled":
+		return false
+	}
+	return true
+}
+
 // listMessages is GET Messages.json with Twilio's filters: To, From and
-// DateSent (a day, or with < / > on and before / after it), most recent
-// first, paged.
+// DateSent (a day, or with < / > on and before / after it; a message not
+// sent yet has no date_sent and matches none), most recent first, paged.
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	on, before, after := dateFilter(q, "DateSent")
+	dated := q.Has("DateSent") || q.Has("DateSent<") || q.Has("DateSent>")
 	s.mu.Lock()
 	var items []map[string]any
 	for i := len(s.messages) - 1; i >= 0; i-- {
 		m := s.messages[i]
-		if (q.Has("To") && m.To != q.Get("To")) || (q.Has("From") && m.From != q.Get("From")) || !inDay(m.Created, on, before, after) {
+		status := cmp.Or(m.Status, "sent")
+		if (q.Has("To") && m.To != q.Get("To")) || (q.Has("From") && m.From != q.Get("From")) ||
+			(dated && !hasSent(status)) || !inDay(m.Created, on, before, after) {
 			continue
 		}
-		items = append(items, s.messageJSON(m, "sent"))
+		items = append(items, s.messageJSON(m, status))
 	}
 	s.mu.Unlock()
 	s.writePage(w, q, "Messages.json", "messages", items)

@@ -98,6 +98,55 @@ type Server struct {
 	faults     []*fault
 	violations []string
 	latency    time.Duration
+	now        func() time.Time
+}
+
+// SetClock makes the mock stamp what it takes (date_created, date_sent,
+// start_time) with now instead of the wall clock, so a pager on a fake
+// clock and the mock agree on when a send was made.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	s.now = now
+	s.mu.Unlock()
+}
+
+// clock is the mock's time (SetClock).
+func (s *Server) clock() time.Time {
+	s.mu.Lock()
+	now := s.now
+	s.mu.Unlock()
+	if now == nil {
+		return time.Now()
+	}
+	return now()
+}
+
+// SetStatus makes the message or call sid (one the mock took) have status
+// as Twilio's list resources report it, e.g. an undelivered text or a
+// busy call. The status must be one the spec names for the resource.
+func (s *Server) SetStatus(sid, status string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := func(schema string, rec *string) {
+		if s.spec != nil && !slices.Contains(s.spec.statuses[schema], status) {
+			s.t.Fatalf("mocktwilio: %q is not a status of %s (%v)", status, schema, s.spec.statuses[schema])
+		}
+		*rec = status
+	}
+	for i := range s.messages {
+		if s.messages[i].SID == sid {
+			set("message_enum_status", &s.messages[i].Status)
+			return
+		}
+	}
+	for i := range s.calls {
+		if s.calls[i].SID == sid {
+			set("call_enum_status", &s.calls[i].Status)
+			return
+		}
+	}
+	s.t.Fatalf("mocktwilio: no message or call %s", sid)
 }
 
 // SetLatency makes the mock answer each create (a text, a call) d after it

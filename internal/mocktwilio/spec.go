@@ -56,6 +56,10 @@ func FindSpec() (path string, searched []string, ok bool) {
 // immutable once loaded.
 type Spec struct {
 	ops []*specPath
+	// statuses are the status words of a resource's records (a list
+	// resource reports them), by schema: message_enum_status,
+	// call_enum_status.
+	statuses map[string][]string
 }
 
 type specPath struct {
@@ -140,7 +144,14 @@ func ParseSpec(data []byte) (*Spec, error) {
 		return nil, fmt.Errorf("parse OpenAPI spec: no paths")
 	}
 	r := &resolver{components: raw.Components.Schemas}
-	s := &Spec{}
+	s := &Spec{statuses: map[string][]string{}}
+	for _, name := range []string{"message_enum_status", "call_enum_status"} {
+		if sch := raw.Components.Schemas[name]; sch != nil {
+			for _, e := range sch.Enum {
+				s.statuses[name] = append(s.statuses[name], fmt.Sprint(e))
+			}
+		}
+	}
 	for tmpl, item := range raw.Paths {
 		sp := &specPath{template: tmpl, methods: map[string]*operation{}}
 		for _, part := range strings.Split(tmpl, "/") {
