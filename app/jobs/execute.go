@@ -170,7 +170,7 @@ func (h *claim) call(ctx context.Context, fn StepFunc, job *Job, s *Step) (res a
 			err = fmt.Errorf("jobs: step handler panicked: %v", r)
 		}
 	}()
-	return fn(ctx, job, s)
+	return fn(withRun(ctx, job, s), job, s)
 }
 
 type outcome int

@@ -196,8 +196,16 @@ type Text struct {
 
 // SendText sends t at the sender number's allowed rate. Errors are wrapped
 // with jobs.Permanent when retrying cannot help (invalid or opted-out number).
+// Sent from a job step (an alert's page, a digest), a text an earlier run of
+// that step may have got to Twilio is looked up there first, and found, not
+// sent again: its SID is returned.
 func (o *Outbound) SendText(ctx context.Context, t Text) (string, error) {
 	body := TrimSMS(t.Body)
+	if s, ok, err := o.sentInRun(ctx, func(f SentFinder, w twilio.Window) (twilio.Sent, bool, error) {
+		return f.FindMessage(ctx, t.From, t.To, body, w)
+	}); err != nil || ok {
+		return s.SID, err
+	}
 	cost := Segments(body)
 	o.syncRates()
 	for waited := true; waited; {
@@ -234,8 +242,15 @@ type Call struct {
 	MachineDetection bool
 }
 
-// StartCall places c at the account's allowed call rate.
+// StartCall places c at the account's allowed call rate. Placed from a job
+// step, a call an earlier run of that step may have got to Twilio is looked
+// up there first, as SendText does.
 func (o *Outbound) StartCall(ctx context.Context, c Call) (string, error) {
+	if s, ok, err := o.sentInRun(ctx, func(f SentFinder, w twilio.Window) (twilio.Sent, bool, error) {
+		return f.FindCall(ctx, c.From, c.To, w)
+	}); err != nil || ok {
+		return s.SID, err
+	}
 	o.syncRates()
 	for waited := true; waited; {
 		if err := o.calls.Wait(ctx, callKey, 1); err != nil {

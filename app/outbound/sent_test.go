@@ -26,6 +26,7 @@ type sentRig struct {
 	clk  *testclock.Clock
 	mock *mocktwilio.Server
 	tw   *twilio.Client
+	out  *outbound.Outbound
 	q    *jobs.Queue
 }
 
@@ -55,7 +56,7 @@ func newSentRig(t *testing.T) *sentRig {
 		}
 		return s, nil
 	})
-	return &sentRig{clk: clk, mock: mock, tw: tw, q: q}
+	return &sentRig{clk: clk, mock: mock, tw: tw, out: o, q: q}
 }
 
 // enqueue stores a one-step page job.
@@ -218,4 +219,48 @@ func (r *sentRig) sids(step string) []string {
 		out = append(out, m.SID)
 	}
 	return out
+}
+
+// A page sent with plain SendText or StartCall from a job step (an alert's
+// escalation pages so, a whole group in one step) whose answer was lost is
+// found on the step's retry, not sent again; outside a step nothing is
+// looked up.
+func TestSendFromStepFoundAfterLostAnswer(t *testing.T) {
+	for _, kind := range []string{"text", "call"} {
+		t.Run(kind, func(t *testing.T) {
+			r := newSentRig(t)
+			send := func(ctx context.Context) (string, error) {
+				if kind == "call" {
+					return r.out.StartCall(ctx, outbound.Call{From: pagerNumber, To: aliceNumber, Twiml: "<Response><Say>db1 down</Say></Response>"})
+				}
+				return r.out.SendText(ctx, outbound.Text{From: pagerNumber, To: aliceNumber, Body: "[7a/7c] db1 down"})
+			}
+			r.q.Handle("alert", "page", func(ctx context.Context, _ *jobs.Job, _ *jobs.Step) (any, error) {
+				sid, err := send(ctx)
+				return twilio.Sent{SID: sid}, err
+			})
+			resource := "Messages.json"
+			if kind == "call" {
+				resource = "Calls.json"
+			}
+			r.mock.LoseNext(resource, 1)
+			if _, err := r.q.Enqueue(context.Background(), jobs.Job{ID: "alert-1", Kind: "alert", Steps: []jobs.Step{{Name: "page"}}}); err != nil {
+				t.Fatal(err)
+			}
+			r.runOnce(t)
+			r.retry(t, "alert-1")
+			s, sent := r.step(t, "alert-1")
+			sid := sent.SID
+			if all := r.sids(kind); s.State != jobs.StepDone || len(all) != 1 || sid != all[0] {
+				t.Fatalf("step %s recorded %q after %d sends; want the first send (%v) found, not sent again", s.State, sid, len(all), all)
+			}
+			// The same page outside any step is a new page.
+			if _, err := send(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(r.sids(kind)); n != 2 {
+				t.Fatalf("%d sends after a second page outside a step; want 2", n)
+			}
+		})
+	}
 }

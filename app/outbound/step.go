@@ -124,6 +124,16 @@ func (o *Outbound) sentBefore(ctx context.Context, job *jobs.Job, step *jobs.Ste
 	return twilio.Sent{}, false, nil
 }
 
+// sentInRun is sentBefore for a send made from whatever step ctx runs in,
+// if any.
+func (o *Outbound) sentInRun(ctx context.Context, find func(SentFinder, twilio.Window) (twilio.Sent, bool, error)) (twilio.Sent, bool, error) {
+	job, step, ok := jobs.Running(ctx)
+	if !ok {
+		return twilio.Sent{}, false, nil
+	}
+	return o.sentBefore(ctx, job, step, find)
+}
+
 // runWindows are when earlier runs of step may have sent, widened by skew.
 // Jobs stored before runs and leases were timed say only when they were
 // created: then anything since counts, as it did.
