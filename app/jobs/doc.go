@@ -32,7 +32,11 @@
 // replica, or the restarted process under a new Owner, takes the job over
 // and re-runs only steps not recorded done), or if an outcome cannot be
 // recorded before the lease is lost. Under normal operation, including
-// outages shorter than the lease, each step runs once.
+// outages shorter than the lease, each step runs once. A step that a
+// graceful shutdown cuts short is handled as a crash is: the lease is kept
+// to expire, so the next runner is told it took the job over (Job.TakenOver,
+// TakenFrom) and looks for the step's earlier effect. Running(ctx) names the
+// job and step a handler's callees run in, for the outbound path's lookups.
 //
 // Handlers should therefore be idempotent: derive external identifiers from
 // the job and step (e.g. an idempotency key "<job id>/<step>" for a provider

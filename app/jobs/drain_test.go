@@ -23,7 +23,7 @@ func TestShutdownInterruptingAStepLogsNoLostWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs testlog.Buffer
-	q := jobs.New(st, jobs.Options{Poll: time.Hour, Lease: 2 * time.Second,
+	q := jobs.New(st, jobs.Options{Poll: time.Hour, Lease: 2 * time.Second, Replica: "r1",
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	started := make(chan struct{})
 	q.Handle("k", "wait", func(ctx context.Context, _ *jobs.Job, _ *jobs.Step) (any, error) {
@@ -67,5 +67,29 @@ func TestShutdownInterruptingAStepLogsNoLostWork(t *testing.T) {
 	}
 	if !interrupted {
 		t.Errorf("the interruption is not even at debug level:\n%s", logs.String())
+	}
+
+	// The step may have sent before it was cut: its lease is kept, so the
+	// restarted replica runs it as a job taken over (the outbound path then
+	// looks on Twilio before sending again), not as a fresh one.
+	if j.Lease == nil || j.Lease.Owner != q.Owner() {
+		t.Fatalf("lease after an interrupted step: %+v; want %s's kept", j.Lease, q.Owner())
+	}
+	restarted := jobs.New(st, jobs.Options{Poll: time.Hour, Lease: 2 * time.Second, Replica: "r1", Logger: slog.New(slog.DiscardHandler)})
+	var taken *jobs.Lease
+	restarted.Handle("k", "wait", func(_ context.Context, j *jobs.Job, _ *jobs.Step) (any, error) {
+		if j.TakenOver {
+			taken = j.TakenFrom
+		}
+		return "done", nil
+	})
+	if err := restarted.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if taken == nil || taken.Owner != q.Owner() {
+		t.Fatalf("the restarted replica ran the cut step as taken over from %+v; want from %s", taken, q.Owner())
+	}
+	if j, err := restarted.Get(context.Background(), "slow-1"); err != nil || !j.Finished() {
+		t.Fatalf("after the restart: %v %+v; want the job finished", err, j)
 	}
 }

@@ -37,6 +37,8 @@ type claim struct {
 	lost     bool   // the lease now belongs to another runner
 	gone     bool   // active/ object deleted or unreadable
 	released bool   // lease given back with work left
+	// interrupted: shutdown cut a step short, perhaps mid-send.
+	interrupted bool
 	// takenOver: claimed from a runner that had not released the job.
 	takenOver bool
 	takenFrom *Lease // the lease taken over, with takenOver
@@ -148,6 +150,9 @@ func (h *claim) runStep(ctx context.Context, job Job, name string, fn StepFunc) 
 		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) || errors.Is(cause, errGone) {
 			q.log.Info("jobs: step stopped: the job is no longer ours; whoever holds it runs the step", "id", h.id, "step", name, "cause", cause)
 		} else {
+			h.mu.Lock()
+			h.interrupted = true
+			h.mu.Unlock()
 			q.log.Debug("jobs: step interrupted by shutdown; it runs again on the next start, not counted as an attempt", "id", h.id, "step", name)
 		}
 		return
@@ -368,9 +373,16 @@ func (h *claim) renew(ctx context.Context) {
 
 // settle ends our hold on the job: seal it if every step is terminal (and
 // finish it), else give the lease back so any replica can pick up the rest.
+// A lease whose step shutdown cut short is kept to expire instead: the step
+// may have sent before it was cut, and whoever runs it next (this replica
+// restarted, at once; another, once the lease ends) is then told it took
+// the job over, with when, so the outbound path looks on Twilio first.
 func (h *claim) settle() {
 	q := h.q
 	var released bool
+	h.mu.Lock()
+	interrupted := h.interrupted
+	h.mu.Unlock()
 	err := h.mutate(h.sctx, func(j *Job, now time.Time) bool {
 		released = false
 		if !h.owns(j) || j.sealed() {
@@ -380,6 +392,9 @@ func (h *claim) settle() {
 		if j.Finished() {
 			j.FinishedAt = now
 			return true
+		}
+		if interrupted {
+			return false
 		}
 		j.Lease = nil
 		released = true

@@ -188,8 +188,10 @@ func TestTwoReplicasRunEachStepOnce(t *testing.T) {
 	}
 }
 
-// A runner shut down mid-step gives the job back; the abandoned run is not
-// counted as an attempt, and a new process (another owner) completes it.
+// A runner shut down mid-step does not count the abandoned run as an
+// attempt; it keeps its lease, since the step may have sent before it was
+// cut, so a new process (another owner) completes it once the lease ends,
+// told it took the job over.
 func TestCancelledRunnerIsResumedByNewOwner(t *testing.T) {
 	clk := testclock.New()
 	dir := t.TempDir()
@@ -210,21 +212,33 @@ func TestCancelledRunnerIsResumedByNewOwner(t *testing.T) {
 	<-stopped
 
 	j := mustGet(t, first, "vm-9")
-	if u := stepState(t, j, "upload"); u.State != jobs.StepPending || u.Attempts != 0 || j.Lease != nil {
-		t.Fatalf("after shutdown: %s lease %+v", fmtSteps(j), j.Lease)
+	if u := stepState(t, j, "upload"); u.State != jobs.StepPending || u.Attempts != 0 || j.Lease == nil || j.Lease.Owner != "first" {
+		t.Fatalf("after shutdown: %s lease %+v; want upload pending, no attempt, first's lease kept", fmtSteps(j), j.Lease)
 	}
 
 	second := jobs.New(newLocal(t, dir), jobs.Options{Now: clk.Now, Owner: "second", Logger: testLogger(t)})
 	runs := newCounter()
+	var takenOver atomic.Bool
 	for _, s := range []string{"upload", "notify"} {
 		second.Handle("vm", s, func(_ context.Context, j *jobs.Job, s *jobs.Step) (any, error) {
 			runs.inc(j, s)
+			if s.Name == "upload" {
+				takenOver.Store(j.TakenOver)
+			}
 			return nil, nil
 		})
 	}
 	runOnce(t, second)
+	if runs.get("vm-9/upload") != 0 {
+		t.Fatal("another owner ran the cut step while the lease was live")
+	}
+	clk.Advance(61 * time.Second) // the default lease, and a second
+	runOnce(t, second)
 	if j := mustGet(t, second, "vm-9"); !j.Finished() || runs.get("vm-9/upload") != 1 || runs.get("vm-9/notify") != 1 {
 		t.Fatalf("not resumed: %s runs %v", fmtSteps(j), runs.m)
+	}
+	if !takenOver.Load() {
+		t.Fatal("the cut step resumed as a fresh run; want it taken over, so its sends are looked up first")
 	}
 }
 
