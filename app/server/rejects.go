@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -63,7 +64,19 @@ func NewRejections(log *slog.Logger, audit func(ctx context.Context, source, pat
 // Reject records one refused request for reason (a fixed phrase, never
 // request data), from the client's address.
 func (r *Rejections) Reject(c echo.Context, reason string) {
-	r.RejectFrom(c, c.RealIP(), reason) // the socket's address, or a trusted proxy's word: bounded
+	r.RejectFrom(c, addressSource(c.RealIP()), reason) // the socket's address, or a trusted proxy's word: bounded
+}
+
+// addressSource is the source a client address counts as: the address, or
+// for IPv6 its /64, which one host usually holds whole. Counted by single
+// addresses, one host could leave a line and an audit entry per address it
+// picks, and fill the interval's sources so nobody else's refusal is traced.
+func addressSource(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return addr
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 // RejectFrom is Reject for a refusal whose source is not the client's

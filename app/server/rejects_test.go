@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -117,5 +118,33 @@ func TestRejectFromBoundsBySource(t *testing.T) {
 	}
 	if len(sources[2]) > 100 {
 		t.Fatalf("a source of %d bytes audited", len(sources[2]))
+	}
+}
+
+// One host usually holds a whole IPv6 /64: refusals from its addresses are
+// one source, or a single client could leave a detailed line and an audit
+// entry (kept for ever by default) for every address it picks, up to the
+// interval's cap.
+func TestRejectionsCountIPv6BySlash64(t *testing.T) {
+	var buf bytes.Buffer
+	var sources []string
+	r := NewRejections(slog.New(slog.NewTextHandler(&buf, nil)),
+		func(_ context.Context, source, _, _ string) { sources = append(sources, source) }, nil)
+	e := echo.New()
+	reject := func(remote string) {
+		req := httptest.NewRequest(http.MethodPost, "/alerts", nil)
+		req.RemoteAddr = remote
+		r.Reject(e.NewContext(req, httptest.NewRecorder()), "unknown or missing API key")
+	}
+	for i := range 100 {
+		reject(fmt.Sprintf("[2001:db8:1:2::%x]:1234", i+1))
+	}
+	reject("[2001:db8:1:3::1]:1234") // the next /64: another source
+	reject("192.0.2.1:1234")
+	if len(sources) != 3 || sources[0] != "2001:db8:1:2::/64" || sources[1] != "2001:db8:1:3::/64" || sources[2] != "192.0.2.1" {
+		t.Fatalf("audited sources %q, want one per /64 and the IPv4 address", sources)
+	}
+	if n := strings.Count(buf.String(), "request refused (more"); n != 3 {
+		t.Errorf("%d detail lines, want 3:\n%s", n, buf.String())
 	}
 }
