@@ -321,6 +321,7 @@ func New(ctx context.Context, s Settings, o Options) (*App, error) {
 		Recordings: tw,
 		Audit:      a.Audit,
 		Alerts:     a.Alerts,
+		OnRefuse:   a.rejects.Reject,
 		Now:        now,
 		Logger:     log,
 	})

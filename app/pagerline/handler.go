@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
@@ -45,6 +47,7 @@ type Handler struct {
 	rec    Recordings
 	audit  *audit.Log
 	signer *Signer
+	refuse func(c echo.Context, reason string)
 	now    func() time.Time
 	log    *slog.Logger
 
@@ -72,6 +75,10 @@ type Options struct {
 	Alerts Alerts
 	Now    func() time.Time
 	Logger *slog.Logger
+	// OnRefuse learns of each refused media link with a fixed reason
+	// (server.Rejections bounds what that leaves behind). Nil: a debug
+	// line each.
+	OnRefuse func(c echo.Context, reason string)
 	// CallerLimit is the pages one caller may cause per CallerWindow
 	// (defaults DefaultCallerLimit, DefaultCallerWindow).
 	CallerLimit  int
@@ -88,7 +95,12 @@ func New(o Options) *Handler {
 	}
 	h := &Handler{alerts: o.Alerts, cfg: o.Config, base: o.BaseURL, st: o.Store, q: o.Jobs, out: o.Outbound,
 		rec: o.Recordings, audit: o.Audit, signer: NewSigner(o.Store, o.Now), now: o.Now, log: o.Logger,
-		life: context.Background(), callerLimit: o.CallerLimit, callerWindow: o.CallerWindow}
+		life: context.Background(), callerLimit: o.CallerLimit, callerWindow: o.CallerWindow, refuse: o.OnRefuse}
+	if h.refuse == nil {
+		h.refuse = func(c echo.Context, reason string) {
+			h.log.DebugContext(c.Request().Context(), "pagerline: media link refused", "reason", reason)
+		}
+	}
 	if h.callerLimit <= 0 {
 		h.callerLimit = DefaultCallerLimit
 	}
