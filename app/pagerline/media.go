@@ -135,8 +135,8 @@ func (h *Handler) ServeMedia(c echo.Context) error {
 		h.refuse(c, err.Error())
 		return echo.NewHTTPError(http.StatusForbidden, "invalid or expired link")
 	case err != nil:
-		h.log.WarnContext(ctx, "pagerline: media link refused", "err", err)
-		return echo.NewHTTPError(http.StatusForbidden, "invalid or expired link")
+		h.log.ErrorContext(ctx, "pagerline: media link not checked", "err", err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "recording not available yet")
 	}
 	id := strings.TrimSuffix(name, ".mp3")
 	data, err := h.audio(ctx, id)
