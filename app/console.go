@@ -36,6 +36,7 @@ func (a *App) newConsole(onCall console.OnCall, vm console.Voicemails, poll time
 		Texter:        texter{q: outbound.TextQueue{Q: a.Jobs}, now: a.now},
 		PollInterval:  poll,
 		ClientIP:      server.ClientIP(a.Settings.TrustedProxies),
+		OnRefuse:      a.rejects.RejectAddr,
 		Now:           a.now,
 		Logger:        a.Log,
 	})

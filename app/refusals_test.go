@@ -81,3 +81,32 @@ func auditEntries(t *testing.T, dir string) int {
 	}
 	return n
 }
+
+// A page on another site posting to the console again and again (every
+// visitor's browser does it) leaves the bounded refusal trace, not a
+// warning line per request.
+func TestCrossSiteConsolePostsLeaveABoundedTrace(t *testing.T) {
+	var buf strings.Builder
+	dir := filepath.Join(t.TempDir(), "data")
+	a := exposedApp(t, dir, slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil)))
+	before := len(handlerLines(buf.String()))
+	for i := range 100 {
+		req := httptest.NewRequest(http.MethodPost, "/ui/signin", strings.NewReader("phone=%2B15555550101"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", fmt.Sprintf("https://evil-%d.example", i))
+		req.RemoteAddr = "203.0.113.9:4000"
+		rec := httptest.NewRecorder()
+		a.Echo.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "cross-site request refused") {
+			t.Fatalf("cross-site post: HTTP %d %s, want 403", rec.Code, rec.Body)
+		}
+	}
+	lines := handlerLines(buf.String())[before:]
+	if len(lines) > 1 {
+		t.Errorf("100 cross-site posts from one address logged %d lines besides the access lines, want at most 1:\n%s",
+			len(lines), strings.Join(lines[:min(5, len(lines))], "\n"))
+	}
+	if n := auditEntries(t, dir); n > 1 {
+		t.Errorf("100 cross-site posts from one address left %d audit entries, want at most 1", n)
+	}
+}

@@ -109,6 +109,10 @@ type Options struct {
 	// (server.ClientIP: the socket's peer unless TRUSTED_PROXIES names the
 	// proxy); sign-in attempts are counted by it. Default: the peer.
 	ClientIP func(*http.Request) string
+	// OnRefuse learns of each cross-site request refused, with a fixed
+	// reason and the client's address (server.Rejections bounds what that
+	// leaves behind). Nil: a debug line each.
+	OnRefuse func(r *http.Request, client, reason string)
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
@@ -140,6 +144,12 @@ func New(o Options) (*Console, error) {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 10 * time.Second
+	}
+	if o.OnRefuse == nil {
+		log := o.Logger
+		o.OnRefuse = func(r *http.Request, client, reason string) {
+			log.Debug("console: request refused", "path", r.URL.Path, "reason", reason, "client", client)
+		}
 	}
 	if o.Texter == nil {
 		// Without it a save that hands the pager over would tell nobody.
@@ -231,8 +241,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Frame-Options", "DENY")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if !c.sameOrigin(r) {
-			c.o.Logger.Warn("console: cross-site request refused", "path", r.URL.Path,
-				"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+			// Any page on the web can make its visitors' browsers post
+			// here: a line each would let it fill the log.
+			c.o.OnRefuse(r, c.o.ClientIP(r), "cross-site request to the console")
 			http.Error(w, "cross-site request refused", http.StatusForbidden)
 			return
 		}

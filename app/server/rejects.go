@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"sort"
 	"strings"
@@ -64,7 +65,13 @@ func NewRejections(log *slog.Logger, audit func(ctx context.Context, source, pat
 // Reject records one refused request for reason (a fixed phrase, never
 // request data), from the client's address.
 func (r *Rejections) Reject(c echo.Context, reason string) {
-	r.RejectFrom(c, addressSource(c.RealIP()), reason) // the socket's address, or a trusted proxy's word: bounded
+	r.RejectAddr(c.Request(), c.RealIP(), reason) // the socket's address, or a trusted proxy's word: bounded
+}
+
+// RejectAddr is Reject for a handler outside echo (the console), which
+// names the client's address itself.
+func (r *Rejections) RejectAddr(req *http.Request, addr, reason string) {
+	r.record(req, addressSource(addr), reason)
 }
 
 // addressSource is the source a client address counts as: the address, or
@@ -80,11 +87,16 @@ func addressSource(addr string) string {
 }
 
 // RejectFrom is Reject for a refusal whose source is not the client's
-// address: a text's sender, when every request comes from Twilio. source is
-// cut short, as it may come from the request.
+// address: a text's sender, when every request comes from Twilio.
 func (r *Rejections) RejectFrom(c echo.Context, source, reason string) {
+	r.record(c.Request(), source, reason)
+}
+
+// record counts one refusal; source is cut short, as it may come from the
+// request.
+func (r *Rejections) record(req *http.Request, source, reason string) {
 	source = Truncate(source, maxSourceLen)
-	path := Truncate(c.Request().URL.Path, 128)
+	path := Truncate(req.URL.Path, 128)
 	r.mu.Lock()
 	now := r.now()
 	if r.start.IsZero() || now.Sub(r.start) >= r.interval {
@@ -106,7 +118,7 @@ func (r *Rejections) RejectFrom(c echo.Context, source, reason string) {
 	}
 	r.log.Warn("request refused (more from this source within a minute are only counted)", attrs...)
 	if r.audit != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), DetachedTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), DetachedTimeout)
 		defer cancel()
 		r.audit(ctx, source, path, reason)
 	}
