@@ -27,14 +27,32 @@ const (
 // fix it in one round trip. The HTTP layer answers it with 400.
 type ValidationError struct {
 	Errors []string
+	// more counts the problems past maxProblems, which the last entry of
+	// Errors sums up.
+	more int
 }
+
+// maxProblems bounds the entries of Errors: a body of bad entries (on
+// PagerDuty's route, read before its key is checked) listed one problem
+// each, a 512 KB body answered with megabytes.
+const maxProblems = 20
 
 func (e *ValidationError) Error() string {
 	return "intake: invalid event: " + strings.Join(e.Errors, "; ")
 }
 
-// Add records one problem.
-func (e *ValidationError) Add(msg string) { e.Errors = append(e.Errors, msg) }
+// Add records one problem; past maxProblems, only how many more.
+func (e *ValidationError) Add(msg string) {
+	if len(e.Errors) < maxProblems {
+		e.Errors = append(e.Errors, msg)
+		return
+	}
+	if e.more == 0 {
+		e.more = 1 // the last listed problem gives way to the count
+	}
+	e.more++
+	e.Errors[maxProblems-1] = fmt.Sprintf("and %d more problems", e.more)
+}
 
 // OrNil returns e when it holds problems, else nil.
 func (e *ValidationError) OrNil() error {

@@ -10,7 +10,7 @@ import (
 )
 
 // Handler is POST /v2/enqueue, answering as PagerDuty does: 202 with the
-// dedup key, 400 listing every problem (an unknown routing_key included,
+// dedup key, 400 listing the problems (an unknown routing_key included,
 // as PagerDuty answers it), 429 over the rate limit. The routing_key is
 // one of our API keys.
 func Handler(in *intake.Intake) echo.HandlerFunc {

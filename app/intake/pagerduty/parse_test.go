@@ -176,3 +176,23 @@ func FuzzParse(f *testing.F) {
 		intaketest.CheckParsed(t, []alerts.Event{ev}, err)
 	})
 }
+
+// The route is open to anyone (the routing key is checked after the
+// body): a body full of bad entries gets an answer of a few problems and a
+// count, not one line per entry (a 512 KB body answered with megabytes).
+func TestPagerDutyInvalidAnswerIsBounded(t *testing.T) {
+	body := `{"images":[` + strings.Repeat(`{},`, 150000) + `{}]}`
+	if len(body) > intake.MaxBodyBytes {
+		t.Fatalf("body of %d bytes is over the limit", len(body))
+	}
+	_, err := pagerduty.Parse([]byte(body))
+	answer, _ := json.Marshal(pagerduty.Invalid(err))
+	if len(answer) > 4<<10 {
+		t.Errorf("a %d-byte body answered with %d bytes", len(body), len(answer))
+	}
+	for _, want := range []string{"'routing_key' is missing or blank", "'images[0].src' is missing or blank", "and 149984 more problems"} {
+		if !strings.Contains(string(answer), want) {
+			t.Errorf("answer lacks %q: %.600s", want, answer)
+		}
+	}
+}
