@@ -71,14 +71,15 @@ func (r *Rejections) Reject(c echo.Context, reason string) {
 // RejectAddr is Reject for a handler outside echo (the console), which
 // names the client's address itself.
 func (r *Rejections) RejectAddr(req *http.Request, addr, reason string) {
-	r.record(req, addressSource(addr), reason)
+	r.record(req, ClientSource(addr), reason)
 }
 
-// addressSource is the source a client address counts as: the address, or
-// for IPv6 its /64, which one host usually holds whole. Counted by single
-// addresses, one host could leave a line and an audit entry per address it
-// picks, and fill the interval's sources so nobody else's refusal is traced.
-func addressSource(addr string) string {
+// ClientSource is what a client address counts as wherever clients are
+// counted (refusal traces, sign-in attempts): the address, or for IPv6 its
+// /64, which one host usually holds whole. Counted by single addresses, one
+// host could fill a bounded table with addresses it picks, locking others
+// out of it.
+func ClientSource(addr string) string {
 	a, err := netip.ParseAddr(addr)
 	if err != nil || !a.Is6() || a.Is4In6() {
 		return addr

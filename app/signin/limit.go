@@ -1,7 +1,6 @@
 package signin
 
 import (
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -27,17 +26,6 @@ type window struct {
 
 func newLimiter(max int, win time.Duration, maxKeys int, now func() time.Time) *limiter {
 	return &limiter{max: max, window: win, maxKeys: maxKeys, now: now, seen: map[string]*window{}}
-}
-
-// clientKey is what attempts are counted by: the address, or for IPv6 its
-// /64, which one host usually holds whole (counting single addresses would
-// let it fill the table and lock everyone out).
-func clientKey(client string) string {
-	a, err := netip.ParseAddr(client)
-	if err != nil || !a.Is6() || a.Is4In6() {
-		return client
-	}
-	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 func (l *limiter) allow(key string) bool {

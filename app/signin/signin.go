@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oncall/pager/app/server"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/store"
 )
@@ -143,7 +144,7 @@ func (s *Service) member(phone string) (team.User, bool) {
 // same answer as a known one (nil), so the form does not tell strangers who
 // is on the team.
 func (s *Service) Request(ctx context.Context, phone, client string) error {
-	if !s.client.allow(clientKey(client)) {
+	if !s.client.allow(server.ClientSource(client)) {
 		return ErrLimited
 	}
 	u, ok := s.member(phone)
@@ -204,7 +205,7 @@ func (s *Service) Request(ctx context.Context, phone, client string) error {
 // sent at once cannot share one count: at most MaxWrongCodes comparisons
 // are ever made against a code.
 func (s *Service) Verify(ctx context.Context, phone, code, client string) (Session, string, error) {
-	if !s.client.allow(clientKey(client)) {
+	if !s.client.allow(server.ClientSource(client)) {
 		return Session{}, "", ErrLimited
 	}
 	u, ok := s.member(phone)
