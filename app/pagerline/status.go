@@ -59,8 +59,11 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 		}
 		var d Delivery
 		_ = json.Unmarshal(s.Result, &d)
-		if d.SID != sid || got.Rank < outcome(stepName, d.Status, "", "").Rank {
-			// A callback for an earlier attempt, or an older state.
+		was := outcome(stepName, d.Status, "", "")
+		if d.SID != sid || got.Rank < was.Rank || (was.Final && got.Rank == was.Rank) {
+			// A callback for an earlier attempt, an older state, or the
+			// final one again (Twilio's retry): acting on a repeat would
+			// retry the other path once more.
 			return errStale
 		}
 		d.Status, d.ErrorCode = status, code

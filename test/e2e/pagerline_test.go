@@ -356,3 +356,26 @@ func TestOneCallerCannotFloodTheOnCall(t *testing.T) {
 	alice.ExpectSMS("18 more calls from " + caller)
 	alice.ExpectNoSMS()
 }
+
+// Twilio may deliver a status callback again (a retry after a slow answer,
+// under the same or a new idempotency token): the page's other path is
+// retried once per failed delivery, not once per callback.
+func TestRepeatedNoAnswerCallbackRetriesTextOnce(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	_, rec := leaveVoicemail(t, h, "+12125550123", fakeMP3(), 12)
+	alice := h.Phone(harness.Alice)
+	alice.ExpectSMS("voicemail")
+	call := alice.ExpectCall("New voicemail")
+	h.WaitJob("vm-" + rec.SID)
+	if code := call.Status("no-answer", ""); code != http.StatusNoContent {
+		t.Fatalf("status callback: HTTP %d", code)
+	}
+	alice.ExpectSMS("voicemail") // the text again, as the call reached nobody
+	h.WaitJob("vm-" + rec.SID)
+	if code := call.Status("no-answer", ""); code != http.StatusNoContent {
+		t.Fatalf("repeated status callback: HTTP %d", code)
+	}
+	h.WaitJob("vm-" + rec.SID)
+	alice.ExpectNoSMS()
+	alice.ExpectNoCall()
+}
