@@ -343,11 +343,16 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 	}
 	var before team.User
 	until := sess.Until
-	newCfg, err := h.cfg.Update(ctx, user.ID, func(cfg *team.Config, doc *jsondoc.Doc) error {
+	hand := func(cfg *team.Config, doc *jsondoc.Doc) error {
 		until = sess.Until
 		cur, _ := cfg.OnCall()
 		if cur.ID == user.ID {
 			before = cur
+			if prev, ok := cfg.UserByID(sess.PrevOnCallID); ok && prev.ID != user.ID && cfg.CurrentConfig.LastModifiedUserID == user.ID {
+				// This confirmation's own write, whose answer was lost:
+				// the one it relieved has not been told yet.
+				before = prev
+			}
 			return nil
 		}
 		if cur.ID != sess.PrevOnCallID {
@@ -369,7 +374,14 @@ func (h *Handler) confirm(ctx context.Context, user team.User) string {
 			}
 		}
 		return team.SetOnCall(doc, u, user.ID, h.now())
-	})
+	}
+	newCfg, err := h.cfg.Update(ctx, user.ID, hand)
+	if err != nil && !errors.Is(err, errTakeExpired) && !errors.As(err, new(errLostRace)) && !errors.Is(err, team.ErrStoredConfigInvalid) && ctx.Err() == nil {
+		// The store may have taken the write and lost only its answer: a
+		// second try finds it (see hand) rather than telling the member
+		// that nothing changed while the pager is theirs.
+		newCfg, err = h.cfg.Update(ctx, user.ID, hand)
+	}
 	var lost errLostRace
 	switch {
 	case errors.Is(err, errTakeExpired):

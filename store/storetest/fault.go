@@ -3,6 +3,9 @@ package storetest
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 )
 
 // Fault sits in front of the fake S3 server's HTTP handler and simulates an
@@ -12,6 +15,15 @@ import (
 type Fault struct {
 	g    gate
 	next http.Handler
+
+	mu   sync.Mutex
+	lose []*loss
+}
+
+// loss is a LoseNext still to apply.
+type loss struct {
+	method, suffix string
+	left           int
 }
 
 // NewFault wraps next; StartS3 does this for you.
@@ -34,6 +46,32 @@ func (f *Fault) AllowWrites() { f.g.setReadOnly(false) }
 // FailNext fails the next n requests, then serves normally.
 func (f *Fault) FailNext(n int) { f.g.setFailNext(n) }
 
+// LoseNext carries out the next n requests of method whose path ends in
+// suffix and then answers them 500 InternalError, as S3 may after it
+// committed a write: the caller cannot tell the write landed.
+func (f *Fault) LoseNext(method, suffix string, n int) {
+	if n <= 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lose = append(f.lose, &loss{method: method, suffix: suffix, left: n})
+}
+
+func (f *Fault) takeLoss(r *http.Request) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, l := range f.lose {
+		if l.method == r.Method && strings.HasSuffix(r.URL.Path, l.suffix) {
+			if l.left--; l.left == 0 {
+				f.lose = append(f.lose[:i], f.lose[i+1:]...)
+			}
+			return true
+		}
+	}
+	return false
+}
+
 // Requests returns how many requests arrived, by HTTP method ("GET", "PUT",
 // "HEAD", "DELETE", ...), since the start or the last ResetRequests.
 func (f *Fault) Requests() map[string]int { return f.g.snapshot() }
@@ -52,6 +90,14 @@ func (f *Fault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>AccessDenied</Code><Message>storetest: writes denied</Message><RequestId>storetest-fault</RequestId></Error>`)
+		return
+	}
+	if !fail && f.takeLoss(r) {
+		f.next.ServeHTTP(httptest.NewRecorder(), r)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>InternalError</Code><Message>storetest: answer lost</Message><RequestId>storetest-fault</RequestId></Error>`)
 		return
 	}
 	if !fail {

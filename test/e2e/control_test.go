@@ -303,3 +303,22 @@ func TestTakeRefusedOnBrokenStoredConfig(t *testing.T) {
 		t.Fatalf("on call %q after a refused TAKE", got)
 	}
 }
+
+// S3 can commit a write and still answer with an error. A confirmation
+// whose config write landed that way has handed the pager over: the
+// relieved engineer must hear of it, whether the member is told at once or
+// replies C again.
+func TestConfirmWhoseWriteAnswerWasLostTellsTheRelieved(t *testing.T) {
+	h := harness.New(t, harness.Options{})
+	alice, carol := h.Phone(harness.Alice), h.Phone(harness.Carol)
+	carol.Text("TAKE").Expect("reply C")
+	h.S3.Fault.LoseNext(http.MethodPut, h.Key, 1)
+	if r := carol.Text("C"); !strings.Contains(strings.Join(r.Bodies, " "), "on call now") {
+		r.Expect("reply C again").ThenReply("C").Expect("on call now")
+	}
+	if id := h.Config().CurrentConfig.OncallUser.ID; id != "carol" {
+		t.Fatalf("on call: %q, want carol", id)
+	}
+	alice.ExpectSMS("Carol Jones has taken the pager")
+	alice.ExpectNoSMS()
+}
