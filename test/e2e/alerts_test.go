@@ -456,3 +456,22 @@ func TestAlertRepliesAuthorizedAndCodesQuiet(t *testing.T) {
 		t.Fatalf("page %q carries the summary's reply instruction", page.Body)
 	}
 }
+
+// S3 can commit a write and still answer with an error. An ACK whose
+// write landed that way took effect: the engineer is told so, and the
+// others paged are told who took the alert.
+func TestAckWhoseWriteAnswerWasLost(t *testing.T) {
+	h := newAlertHarness(t, nil)
+	alice, bob := h.Phone(harness.Alice), h.Phone(harness.Bob)
+	a := trigger(t, h, "Disk full on db1", "db1-disk")
+	page := alice.ExpectSMS("Disk full on db1")
+	code := codeOf(t, page.Body)
+	bob.ExpectSMS("reply " + code + "a")
+	h.WaitIdle()
+	h.S3.Fault.LoseNext(http.MethodPut, "/open/"+a.ID+".json", 1)
+	page.ThenReply(code + "a").Expect("Acknowledged")
+	bob.ExpectSMS("acknowledged by Alice McAlister")
+	if got := alertState(t, h, a.ID); got.State != alerts.StateAcknowledged || got.AckedBy != "alice" {
+		t.Fatalf("alert after 1a: state %s by %q", got.State, got.AckedBy)
+	}
+}
