@@ -206,3 +206,18 @@ func TestReplicaID(t *testing.T) {
 		t.Fatalf("invalid REPLICA_ID accepted: %v", err)
 	}
 }
+
+// A finished voicemail job deleted within the voicemail sweep's look-back
+// would be "recovered" and paged again: such a RETENTION_JOBS is refused,
+// naming what to set, never raised silently.
+func TestSettingsRefuseJobRetentionShorterThanTheSweep(t *testing.T) {
+	for v, ok := range map[string]bool{"12h": false, "1d": false, "47h": false, "2d": true, "7d": true, "keep": true} {
+		s, err := app.SettingsFromEnv(env(map[string]string{"RETENTION_JOBS": v}))
+		if ok && err != nil {
+			t.Errorf("RETENTION_JOBS=%s refused: %v", v, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "RETENTION_JOBS: at least 2d")) {
+			t.Errorf("RETENTION_JOBS=%s: %v (jobs kept %s); want it refused, naming the least accepted", v, err, s.Retention.Jobs)
+		}
+	}
+}

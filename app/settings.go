@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oncall/pager/app/pagerline"
 	"github.com/oncall/pager/app/retention"
 )
 
@@ -74,6 +75,11 @@ type Settings struct {
 
 // DefaultConfigKey is the config object's key in the local folder store.
 const DefaultConfigKey = "oncall_config.json"
+
+// MinJobRetention is the shortest RETENTION_JOBS accepted: past the voicemail
+// sweep's look-back (pagerline.ReconcileWindow) with a day to spare, so a
+// finished voicemail job is still there when the sweep asks for it.
+const MinJobRetention = pagerline.ReconcileWindow + retention.Day
 
 // SettingsFromEnv reads Settings from getenv (os.Getenv in production).
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
@@ -175,6 +181,10 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			}
 			*d = age
 		}
+	}
+	if j := s.Retention.Jobs; j > 0 && j < MinJobRetention {
+		problems = append(problems, fmt.Sprintf("RETENTION_JOBS: at least %dd (or keep), got %s: the voicemail sweep looks %s back on Twilio for recordings without a job, and would page again for one whose finished job was already deleted",
+			int(MinJobRetention/retention.Day), s.Retention.Jobs, pagerline.ReconcileWindow))
 	}
 	s.ReplicaID = getenv("REPLICA_ID")
 	if s.ReplicaID == "" {
