@@ -48,20 +48,29 @@ type fakeTwilio struct {
 	// lose: the next text is taken but its answer is lost (a timeout after
 	// Twilio took it).
 	lose bool
+	// taken, when set, is called with each text's SID once Twilio has it
+	// and before its answer leaves: Twilio's status callbacks can come
+	// first.
+	taken func(sid string)
 }
 
 func (f *fakeTwilio) SendMessage(_ context.Context, m twilio.Message) (string, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if len(f.fails) > 0 {
 		err := f.fails[0]
 		f.fails = f.fails[1:]
+		f.mu.Unlock()
 		return "", err
 	}
 	sid := fmt.Sprintf("SM%032d", len(f.messages)+1)
 	f.messages = append(f.messages, sent{SID: sid, Message: m, At: f.now()})
-	if f.lose {
-		f.lose = false
+	lose, taken := f.lose, f.taken
+	f.lose = false
+	f.mu.Unlock()
+	if taken != nil {
+		taken(sid)
+	}
+	if lose {
 		return "", fmt.Errorf("twilio: send message: %w", context.DeadlineExceeded)
 	}
 	return sid, nil
@@ -296,14 +305,22 @@ func delivery(t testing.TB, j jobs.Job, name string) Delivery {
 // textStatus posts a page text's status callback as Twilio does.
 func (r *rig) textStatus(t testing.TB, jobID, sid, status string) {
 	t.Helper()
+	if err := r.postTextStatus(jobID, sid, status); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// postTextStatus is textStatus for any goroutine: it returns what went wrong.
+func (r *rig) postTextStatus(jobID, sid, status string) error {
 	form := url.Values{"MessageSid": {sid}, "MessageStatus": {status}}
 	req := httptest.NewRequest(http.MethodPost, "/public/mmsstatuscb?job="+url.QueryEscape(jobID), strings.NewReader(form.Encode()))
 	req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationForm)
 	rec := httptest.NewRecorder()
 	if err := r.h.ServeMessageStatus(echo.New().NewContext(req, rec)); err != nil {
-		t.Fatalf("status callback %s: %v", status, err)
+		return fmt.Errorf("status callback %s: %w", status, err)
 	}
 	if rec.Code != http.StatusNoContent {
-		t.Fatalf("status callback %s: HTTP %d", status, rec.Code)
+		return fmt.Errorf("status callback %s: HTTP %d", status, rec.Code)
 	}
+	return nil
 }

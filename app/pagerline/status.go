@@ -1,14 +1,17 @@
 package pagerline
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 )
@@ -51,7 +54,7 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 		other = StepText
 	}
 	var fallback bool
-	_, err := h.q.Update(ctx, id, func(j *jobs.Job) error {
+	record := func(j *jobs.Job) error {
 		fallback = false
 		s := j.Step(stepName)
 		if s == nil {
@@ -59,6 +62,12 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 		}
 		var d Delivery
 		_ = json.Unmarshal(s.Result, &d)
+		if d.SID != sid && s.State == jobs.StepPending {
+			// Twilio can call back (a carrier refusing the MMS) before the
+			// step has recorded its send; dropped, the page's other path
+			// would never be tried. The running step is not touched.
+			return errNotRecordedYet
+		}
 		was := outcome(stepName, d.Status, "", "")
 		if d.SID != sid || got.Rank < was.Rank || (was.Final && got.Rank == was.Rank) {
 			// A callback for an earlier attempt, an older state, or the
@@ -91,8 +100,19 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 		}
 		s.Result, _ = json.Marshal(d)
 		return nil
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, recordWait)
+	defer cancel()
+	err := retry.Policy{First: 20 * time.Millisecond, Max: 500 * time.Millisecond}.Do(waitCtx, func(attempt int) (bool, error) {
+		_, err := h.q.Update(ctx, id, record)
+		if errors.Is(err, errNotRecordedYet) && attempt == 1 {
+			h.log.DebugContext(ctx, "pagerline: status callback before its send was recorded; waiting for the step", "job", id, "step", stepName, "sid", sid)
+		}
+		return errors.Is(err, errNotRecordedYet), err
 	})
 	switch {
+	case errors.Is(err, errNotRecordedYet):
+		h.log.WarnContext(ctx, "pagerline: status callback for a send still not recorded; dropped", "job", id, "step", stepName, "sid", sid, "status", status)
 	case errors.Is(err, errStale):
 	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, store.ErrNotFound), errors.Is(err, jobs.ErrInvalidJob):
 		// Nothing to record; a 4xx ends Twilio's retries, where a 5xx
@@ -114,4 +134,11 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 	return c.NoContent(http.StatusNoContent)
 }
 
-var errStale = errors.New("stale status callback")
+var (
+	errStale          = errors.New("stale status callback")
+	errNotRecordedYet = errors.New("pagerline: send not recorded yet")
+)
+
+// recordWait is how long a status callback waits for its step to record the
+// send it reports: Twilio does not call again.
+const recordWait = 5 * time.Second

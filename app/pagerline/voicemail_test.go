@@ -1,14 +1,18 @@
 package pagerline
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/oncall/pager/app/alerts"
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/internal/testlog"
 )
 
 // A voicemail text whose answer was lost (Twilio took it, the answer timed
@@ -60,6 +64,48 @@ func TestVoicemailSMSRetryAfterUndeliveredMMSIsSent(t *testing.T) {
 	}
 	if d := delivery(t, j, StepText); d.SID != sms.SID || d.MMS || d.Tries != 2 {
 		t.Fatalf("text step recorded %+v; want the SMS %s", d, sms.SID)
+	}
+}
+
+// A carrier can refuse the MMS so fast that Twilio's "undelivered" callback
+// comes before the step has recorded the send: the callback waits for the
+// record instead of being dropped, and the page goes out again as SMS.
+func TestUndeliveredBeforeTheSendIsRecordedStillRetriesAsSMS(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	var logs testlog.Buffer
+	r.h.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	id := r.voicemail(t, "RE1", "+12125550123")
+	release := make(chan struct{})
+	answered := make(chan error, 1)
+	var once sync.Once
+	r.tw.taken = func(sid string) {
+		once.Do(func() {
+			go func() { answered <- r.postTextStatus(id, sid, "undelivered") }()
+			// Twilio's answer to the create leaves only once the callback
+			// has found the step without it.
+			<-release
+		})
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- r.q.RunOnce(context.Background()) }()
+	for !strings.Contains(logs.String(), "before its send was recorded") {
+		select {
+		case err := <-answered:
+			t.Fatalf("the callback was answered (%v) before the send was recorded; want it to wait for the record", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(release)
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	j := r.drain(t, id)
+	msgs := r.tw.sentMessages()
+	if len(msgs) != 2 || len(msgs[0].Message.MediaURL) != 1 || len(msgs[1].Message.MediaURL) != 0 {
+		t.Fatalf("%d texts; want the MMS and then its plain SMS retry:%s", len(msgs), steps(j))
 	}
 }
 
