@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oncall/pager/app/jobs"
+	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/store"
 )
 
@@ -121,6 +122,9 @@ func (s *Service) runPage(ctx context.Context, job *jobs.Job, step *jobs.Step) (
 	}
 	ref := job.ID + "/" + step.Name
 	a, _, err := s.getOpen(ctx, p.AlertID)
+	if err == nil && a.Code == "" && a.State == StateTriggered {
+		a, err = s.awaitCode(ctx, a)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return PageResult{Status: PageSkipped, Reason: "closed"}, nil
 	}
@@ -227,6 +231,28 @@ func (s *Service) runPage(ctx context.Context, job *jobs.Job, step *jobs.Step) (
 		}
 	}
 	return PageResult{Status: PageSent, Users: now, Throttled: held}, nil
+}
+
+// codeWait bounds how long a page waits for its alert's reply code.
+const codeWait = 2 * time.Second
+
+// awaitCode waits for a's reply code: complete queues the escalation a
+// moment before it writes the code, and a page sent in between would carry
+// none, so nobody could answer it by code. A code still missing after
+// codeWait (its writer died in between) is not waited for: the page goes
+// out without one rather than late, and Sweep gives the alert its code.
+func (s *Service) awaitCode(ctx context.Context, a Alert) (Alert, error) {
+	wctx, cancel := context.WithTimeout(ctx, codeWait)
+	defer cancel()
+	err := retry.Policy{First: 10 * time.Millisecond, Max: 200 * time.Millisecond}.Do(wctx, func(int) (bool, error) {
+		b, _, err := s.getOpen(ctx, a.ID)
+		if err != nil {
+			return false, err
+		}
+		a = b
+		return a.Code == "" && a.State == StateTriggered, nil
+	})
+	return a, err
 }
 
 // noteReached records in the escalation job which of paged the failed
