@@ -393,12 +393,12 @@ func TestMaskAddress(t *testing.T) {
 		{team.MediumSignal, "123", "***"},
 		{team.MediumEmail, "alice@example.com", "a***@example.com"},
 		{team.MediumEmail, "élodie@example.fr", "é***@example.fr"},
-		{team.MediumWebhook, "https://hooks.example.com/T0/secret?x=1", "https://hooks.example.com/…"},
-		{team.MediumSlack, "https://hooks.slack.com/services/T/B/X", "https://hooks.slack.com/…"},
+		{team.MediumWebhook, "https://hooks.example.com/T0/secret?x=1", "https://hooks.example.com/..."},
+		{team.MediumSlack, "https://hooks.slack.com/services/T/B/X", "https://hooks.slack.com/..."},
 		{team.MediumWebhook, "https://hooks.example.com", "https://hooks.example.com"},
 		{team.MediumPushover, "uQiRzpo4DXghDmr9QzzfQu27cmVRsG", strings.Repeat("*", 26) + "VRsG"},
 		{team.MediumMattermost, "@alice", "@alice"},
-		{team.MediumMattermost, "https://chat.example.com/hooks/xyz", "https://chat.example.com/…"},
+		{team.MediumMattermost, "https://chat.example.com/hooks/xyz", "https://chat.example.com/..."},
 		{team.MediumSMS, "", ""},
 	} {
 		if got := outbound.MaskAddress(tc.m, tc.addr); got != tc.want {
@@ -414,7 +414,7 @@ func TestEmailSubject(t *testing.T) {
 	if got := EmailSubject("Disk", "x"); got != "Disk" {
 		t.Errorf("got %q", got)
 	}
-	if got := EmailSubject(strings.Repeat("é", 200), ""); len([]rune(got)) != 120 || !strings.HasSuffix(got, "…") {
+	if got := EmailSubject(strings.Repeat("é", 200), ""); len([]rune(got)) != 120 || !strings.HasSuffix(got, "...") {
 		t.Errorf("got %q", got)
 	}
 }

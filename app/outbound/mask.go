@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/oncall/pager/app/outbound/channel"
 	"github.com/oncall/pager/app/team"
 )
 
@@ -52,11 +53,7 @@ func maskURL(s string) string {
 	if err != nil || u.Host == "" {
 		return maskTail(s, 0)
 	}
-	out := u.Scheme + "://" + u.Host
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		out += "/…"
-	}
-	return out
+	return channel.RedactURL(u)
 }
 
 func looksLikeURL(s string) bool {

@@ -1,6 +1,10 @@
 package outbound
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/oncall/pager/app/outbound/channel"
+)
 
 // Encoding is how an SMS travels: GSM-7 packs 160 characters into one
 // segment, UCS-2 only 70, and a single character outside GSM-7 turns the
@@ -136,13 +140,6 @@ func utf16Len(r rune) int {
 // rather than refused.
 const MaxSMSRunes = 1500
 
-// TrimSMS cuts body to MaxSMSRunes on a rune boundary, marking the cut with
-// "..." (three GSM-7 dots: the single-character ellipsis would turn the
-// whole text into UCS-2 and more than double its segments).
-func TrimSMS(body string) string {
-	if utf8.RuneCountInString(body) <= MaxSMSRunes {
-		return body
-	}
-	r := []rune(body)
-	return string(r[:MaxSMSRunes-3]) + "..."
-}
+// TrimSMS cuts body to MaxSMSRunes, marking the cut as every channel does
+// (channel.Truncate: three GSM-7 dots).
+func TrimSMS(body string) string { return channel.Truncate(body, MaxSMSRunes) }

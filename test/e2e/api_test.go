@@ -416,7 +416,7 @@ func TestChannelsWebhookChatSignalEmail(t *testing.T) {
 	if rep.State != "done" || rep.Counts.Sent+rep.Counts.Delivered != 5 {
 		t.Fatalf("report %s %+v", rep.State, rep.Counts)
 	}
-	if d := delivery(t, rep, "channel:hook/webhook/hook"); d.State != "delivered" || d.Address != "http://"+r.Host+"/…" {
+	if d := delivery(t, rep, "channel:hook/webhook/hook"); d.State != "delivered" || d.Address != "http://"+r.Host+"/..." {
 		t.Fatalf("webhook delivery %+v", d)
 	}
 	if d := delivery(t, rep, "channel:sig/signal/sig"); d.SID != "1700000000123" || d.Address != "+*******0151" {

@@ -16,9 +16,9 @@ func TestTruncate(t *testing.T) {
 	}{
 		{"short", 10, "short"},
 		{"exact", 5, "exact"},
-		{"héllo wörld", 5, "héll…"},
-		{"日本語テキスト", 3, "日本…"},
-		{"ab", 1, "…"},
+		{"héllo wörld", 5, "hé..."},
+		{"日本語テキスト", 4, "日..."},
+		{"abcd", 2, ".."},
 		{"no limit", 0, "no limit"},
 	} {
 		got := Truncate(c.in, c.max)

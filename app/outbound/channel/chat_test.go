@@ -81,7 +81,7 @@ func TestMattermostFullURLOmitsUnsetFieldsAndTrims(t *testing.T) {
 		t.Fatalf("payload = %v, want only text", got)
 	}
 	text, _ := got["text"].(string)
-	if n := utf8.RuneCountInString(text); n != 4000 || !strings.HasSuffix(text, "…") {
+	if n := utf8.RuneCountInString(text); n != 4000 || !strings.HasSuffix(text, "...") {
 		t.Errorf("text has %d runes", n)
 	}
 }
@@ -121,7 +121,7 @@ func TestSlackTrimsBeforeEscaping(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := got["text"].(string)
-	if want := strings.Repeat("&amp;", 3999) + "…"; text != want {
+	if want := strings.Repeat("&amp;", 3997) + "..."; text != want {
 		t.Errorf("text = %d bytes ending %q", len(text), text[len(text)-8:])
 	}
 }

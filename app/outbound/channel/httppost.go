@@ -40,7 +40,7 @@ func postHTTP(ctx context.Context, client *http.Client, name, rawURL, contentTyp
 		return httpResult{}, permanent(0, "%s: invalid URL", name)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return httpResult{}, permanent(0, "%s: URL %s is not an absolute http(s) URL", name, redactURL(u))
+		return httpResult{}, permanent(0, "%s: URL %s is not an absolute http(s) URL", name, RedactURL(u))
 	}
 
 	c := http.Client{Timeout: defaultHTTPTimeout}
@@ -51,7 +51,7 @@ func postHTTP(ctx context.Context, client *http.Client, name, rawURL, contentTyp
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return httpResult{}, permanent(0, "%s: build request for %s: %w", name, redactURL(u), err)
+		return httpResult{}, permanent(0, "%s: build request for %s: %w", name, RedactURL(u), err)
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -66,14 +66,14 @@ func postHTTP(ctx context.Context, client *http.Client, name, rawURL, contentTyp
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		e := temporary(0, "%s: POST %s: %w", name, redactURL(u), err)
+		e := temporary(0, "%s: POST %s: %w", name, RedactURL(u), err)
 		e.Permanent = permanentTransport(err)
 		return httpResult{}, e
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return httpResult{}, temporary(resp.StatusCode, "%s: read answer from %s: %w", name, redactURL(u), err)
+		return httpResult{}, temporary(resp.StatusCode, "%s: read answer from %s: %w", name, RedactURL(u), err)
 	}
 	// Draining lets the connection be reused; bounded so a hostile peer
 	// cannot keep us reading.
@@ -97,14 +97,4 @@ func statusError(name string, res httpResult) *Error {
 func answerSnippet(b []byte) string {
 	s := strings.Join(strings.Fields(string(b)), " ")
 	return Truncate(s, 200)
-}
-
-// redactURL keeps what helps diagnose a failure (which host) and drops what
-// is usually a credential: webhook tokens live in the path or query.
-func redactURL(u *url.URL) string {
-	s := u.Scheme + "://" + u.Host
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		s += "/…"
-	}
-	return s
 }

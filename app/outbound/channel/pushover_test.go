@@ -88,10 +88,10 @@ func TestPushoverTrimsToLimitsOnRuneBoundaries(t *testing.T) {
 	if !utf8.ValidString(msg) || !utf8.ValidString(title) {
 		t.Fatal("trimmed text is not valid UTF-8")
 	}
-	if n := utf8.RuneCountInString(msg); n != 1024 || !strings.HasSuffix(msg, "…") {
+	if n := utf8.RuneCountInString(msg); n != 1024 || !strings.HasSuffix(msg, "...") {
 		t.Errorf("message has %d runes, suffix %q", n, msg[len(msg)-3:])
 	}
-	if n := utf8.RuneCountInString(title); n != 250 || !strings.HasSuffix(title, "…") {
+	if n := utf8.RuneCountInString(title); n != 250 || !strings.HasSuffix(title, "...") {
 		t.Errorf("title has %d runes", n)
 	}
 }

@@ -95,7 +95,7 @@ func TestSignalTrimsLongMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := readArgv(t, argv)[4]
-	if n := utf8.RuneCountInString(msg); n != 2000 || !utf8.ValidString(msg) || !strings.HasSuffix(msg, "…") {
+	if n := utf8.RuneCountInString(msg); n != 2000 || !utf8.ValidString(msg) || !strings.HasSuffix(msg, "...") {
 		t.Fatalf("message has %d runes", n)
 	}
 }
