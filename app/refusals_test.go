@@ -46,26 +46,49 @@ func handlerLines(out string) []string {
 // refused request does (one line and one audit entry per source and
 // minute), not a warning line per request.
 func TestForgedMediaLinksLeaveABoundedTrace(t *testing.T) {
+	refusedOftenFromOneAddress(t, "forged links", "invalid or expired link", func(i int) *http.Request {
+		return httptest.NewRequest(http.MethodGet, fmt.Sprintf("/media/vm-%d.mp3?exp=99999999999&sig=%064d", i, i), nil)
+	})
+}
+
+// A page on another site posting to the console again and again (every
+// visitor's browser does it) leaves the bounded refusal trace, not a
+// warning line per request.
+func TestCrossSiteConsolePostsLeaveABoundedTrace(t *testing.T) {
+	refusedOftenFromOneAddress(t, "cross-site posts", "cross-site request refused", func(i int) *http.Request {
+		req := httptest.NewRequest(http.MethodPost, "/ui/signin", strings.NewReader("phone=%2B15555550101"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", fmt.Sprintf("https://evil-%d.example", i))
+		return req
+	})
+}
+
+// refusedOftenFromOneAddress sends 100 requests made by req from one
+// address to an exposed pager, wants each refused (403 naming why), and
+// wants them to leave at most one log line besides the access lines and at
+// most one audit entry.
+func refusedOftenFromOneAddress(t *testing.T, what, why string, req func(i int) *http.Request) {
+	t.Helper()
 	var buf strings.Builder
 	dir := filepath.Join(t.TempDir(), "data")
 	a := exposedApp(t, dir, slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil)))
 	before := len(handlerLines(buf.String()))
 	for i := range 100 {
-		req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/media/vm-%d.mp3?exp=99999999999&sig=%064d", i, i), nil)
-		req.RemoteAddr = "203.0.113.9:4000"
+		r := req(i)
+		r.RemoteAddr = "203.0.113.9:4000"
 		rec := httptest.NewRecorder()
-		a.Echo.ServeHTTP(rec, req)
-		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "invalid or expired link") {
-			t.Fatalf("forged link: HTTP %d %s, want 403", rec.Code, rec.Body)
+		a.Echo.ServeHTTP(rec, r)
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), why) {
+			t.Fatalf("%s: HTTP %d %s, want 403 %q", what, rec.Code, rec.Body, why)
 		}
 	}
 	lines := handlerLines(buf.String())[before:]
 	if len(lines) > 1 {
-		t.Errorf("100 forged links from one address logged %d lines besides the access lines, want at most 1:\n%s",
-			len(lines), strings.Join(lines[:min(5, len(lines))], "\n"))
+		t.Errorf("100 %s from one address logged %d lines besides the access lines, want at most 1:\n%s",
+			what, len(lines), strings.Join(lines[:min(5, len(lines))], "\n"))
 	}
 	if n := auditEntries(t, dir); n > 1 {
-		t.Errorf("100 forged links from one address left %d audit entries, want at most 1", n)
+		t.Errorf("100 %s from one address left %d audit entries, want at most 1", what, n)
 	}
 }
 
@@ -80,33 +103,4 @@ func auditEntries(t *testing.T, dir string) int {
 		}
 	}
 	return n
-}
-
-// A page on another site posting to the console again and again (every
-// visitor's browser does it) leaves the bounded refusal trace, not a
-// warning line per request.
-func TestCrossSiteConsolePostsLeaveABoundedTrace(t *testing.T) {
-	var buf strings.Builder
-	dir := filepath.Join(t.TempDir(), "data")
-	a := exposedApp(t, dir, slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, nil)))
-	before := len(handlerLines(buf.String()))
-	for i := range 100 {
-		req := httptest.NewRequest(http.MethodPost, "/ui/signin", strings.NewReader("phone=%2B15555550101"))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", fmt.Sprintf("https://evil-%d.example", i))
-		req.RemoteAddr = "203.0.113.9:4000"
-		rec := httptest.NewRecorder()
-		a.Echo.ServeHTTP(rec, req)
-		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "cross-site request refused") {
-			t.Fatalf("cross-site post: HTTP %d %s, want 403", rec.Code, rec.Body)
-		}
-	}
-	lines := handlerLines(buf.String())[before:]
-	if len(lines) > 1 {
-		t.Errorf("100 cross-site posts from one address logged %d lines besides the access lines, want at most 1:\n%s",
-			len(lines), strings.Join(lines[:min(5, len(lines))], "\n"))
-	}
-	if n := auditEntries(t, dir); n > 1 {
-		t.Errorf("100 cross-site posts from one address left %d audit entries, want at most 1", n)
-	}
 }

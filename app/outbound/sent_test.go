@@ -153,22 +153,9 @@ func TestFailedEarlierSendIsSentAgain(t *testing.T) {
 		{"text", "undelivered"}, {"text", "failed"}, {"text", "canceled"},
 	} {
 		t.Run(tc.step+" "+tc.status, func(t *testing.T) {
-			r := newSentRig(t)
-			resource := "Calls.json"
-			if tc.step == "text" {
-				resource = "Messages.json"
-			}
-			r.mock.LoseNext(resource, 1)
-			r.enqueue(t, "page-1", tc.step)
-			r.runOnce(t)
-			first := r.sids(tc.step)
-			if len(first) != 1 {
-				t.Fatalf("%d sends after the lost answer; want 1", len(first))
-			}
-			r.mock.SetStatus(first[0], tc.status)
-			r.retry(t, "page-1")
+			r, first := lostAnswerThenRetry(t, tc.step, tc.status)
 			s, sent := r.step(t, "page-1")
-			if all := r.sids(tc.step); s.State != jobs.StepDone || len(all) != 2 || sent.SID != all[1] || sent.Status != "queued" {
+			if all := r.sids(tc.step); s.State != jobs.StepDone || len(all) != 2 || all[0] != first || sent.SID != all[1] || sent.Status != "queued" {
 				t.Fatalf("step %s recorded %+v after %d sends; want a second send, queued", s.State, sent, len(all))
 			}
 		})
@@ -184,26 +171,35 @@ func TestLostAnswerSendFoundWithItsStatus(t *testing.T) {
 		{"text", "delivered"}, {"text", "sent"}, {"text", "queued"},
 	} {
 		t.Run(tc.step+" "+tc.status, func(t *testing.T) {
-			r := newSentRig(t)
-			resource := "Calls.json"
-			if tc.step == "text" {
-				resource = "Messages.json"
-			}
-			r.mock.LoseNext(resource, 1)
-			r.enqueue(t, "page-1", tc.step)
-			r.runOnce(t)
-			first := r.sids(tc.step)
-			if len(first) != 1 {
-				t.Fatalf("%d sends after the lost answer; want 1", len(first))
-			}
-			r.mock.SetStatus(first[0], tc.status)
-			r.retry(t, "page-1")
+			r, first := lostAnswerThenRetry(t, tc.step, tc.status)
 			s, sent := r.step(t, "page-1")
-			if all := r.sids(tc.step); s.State != jobs.StepDone || len(all) != 1 || sent != (twilio.Sent{SID: first[0], Status: tc.status}) {
-				t.Fatalf("step %s recorded %+v after %d sends; want %s as %s, not sent again", s.State, sent, len(all), first[0], tc.status)
+			if all := r.sids(tc.step); s.State != jobs.StepDone || len(all) != 1 || sent != (twilio.Sent{SID: first, Status: tc.status}) {
+				t.Fatalf("step %s recorded %+v after %d sends; want %s as %s, not sent again", s.State, sent, len(all), first, tc.status)
 			}
 		})
 	}
+}
+
+// lostAnswerThenRetry runs a one-step page job ("call" or "text") whose
+// send Twilio took with its answer lost, lets Twilio move that send to
+// status, and runs the step's retry; first is the lost send's SID.
+func lostAnswerThenRetry(t *testing.T, step, status string) (r *sentRig, first string) {
+	t.Helper()
+	r = newSentRig(t)
+	resource := "Calls.json"
+	if step == "text" {
+		resource = "Messages.json"
+	}
+	r.mock.LoseNext(resource, 1)
+	r.enqueue(t, "page-1", step)
+	r.runOnce(t)
+	sids := r.sids(step)
+	if len(sids) != 1 {
+		t.Fatalf("%d sends after the lost answer; want 1", len(sids))
+	}
+	r.mock.SetStatus(sids[0], status)
+	r.retry(t, "page-1")
+	return r, sids[0]
 }
 
 // sids are the SIDs of the calls or texts the mock took, in order.
