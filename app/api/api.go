@@ -15,7 +15,6 @@ import (
 	"github.com/oncall/pager/app/jobs"
 	"github.com/oncall/pager/app/keygate"
 	"github.com/oncall/pager/app/notification"
-	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/team"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
@@ -237,16 +236,10 @@ func (h *Handler) ServeAck(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// ackWait is how long a status callback waits for its step to record the
-// send: Twilio may call back before that, and does not call again.
-const ackWait = 5 * time.Second
-
 func (h *Handler) recordStatus(ctx context.Context, st notification.Status) error {
-	ctx, cancel := context.WithTimeout(ctx, ackWait)
-	defer cancel()
-	err := retry.Policy{First: 20 * time.Millisecond, Max: 500 * time.Millisecond}.Do(ctx, func(int) (bool, error) {
+	err := jobs.AwaitRecord(ctx, notification.ErrNotRecordedYet, func(int) error {
 		_, err := h.out.RecordStatus(ctx, h.q, st, h.now())
-		return errors.Is(err, notification.ErrNotRecordedYet), err
+		return err
 	})
 	if errors.Is(err, notification.ErrNotRecordedYet) {
 		h.log.WarnContext(ctx, "api: status callback for a delivery still not recorded; dropped", "notification", st.ID, "step", st.Step, "status", st.Status)

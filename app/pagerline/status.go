@@ -1,17 +1,14 @@
 package pagerline
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncall/pager/app/audit"
 	"github.com/oncall/pager/app/jobs"
-	"github.com/oncall/pager/app/retry"
 	"github.com/oncall/pager/app/twilio"
 	"github.com/oncall/pager/store"
 )
@@ -101,14 +98,12 @@ func (h *Handler) status(c echo.Context, stepName, sid, status, code, answeredBy
 		s.Result, _ = json.Marshal(d)
 		return nil
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, recordWait)
-	defer cancel()
-	err := retry.Policy{First: 20 * time.Millisecond, Max: 500 * time.Millisecond}.Do(waitCtx, func(attempt int) (bool, error) {
+	err := jobs.AwaitRecord(ctx, errNotRecordedYet, func(attempt int) error {
 		_, err := h.q.Update(ctx, id, record)
 		if errors.Is(err, errNotRecordedYet) && attempt == 1 {
 			h.log.DebugContext(ctx, "pagerline: status callback before its send was recorded; waiting for the step", "job", id, "step", stepName, "sid", sid)
 		}
-		return errors.Is(err, errNotRecordedYet), err
+		return err
 	})
 	switch {
 	case errors.Is(err, errNotRecordedYet):
@@ -138,7 +133,3 @@ var (
 	errStale          = errors.New("stale status callback")
 	errNotRecordedYet = errors.New("pagerline: send not recorded yet")
 )
-
-// recordWait is how long a status callback waits for its step to record the
-// send it reports: Twilio does not call again.
-const recordWait = 5 * time.Second
